@@ -1,0 +1,31 @@
+"""gdcore: gradient descent done right, with compiled Cython kernels.
+
+    >>> import numpy as np, gdcore
+    >>> X = np.array([[1.0], [2.0], [3.0], [4.0]]); y = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> model = gdcore.LinearModel(n_features=1)
+    >>> history = gdcore.Trainer(loss=gdcore.MSELoss(), tol=1e-10, epochs=10_000).fit(model, X, y)
+    >>> round(float(model.w[0]), 6), round(model.b, 6)
+    (1.0, 0.0)
+"""
+
+from .backends import backends
+from .errors import DivergenceError
+from .linalg import closed_form
+from .losses import Loss, MAELoss, MSELoss
+from .models import LinearModel
+from .trainer import History, Trainer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DivergenceError",
+    "History",
+    "LinearModel",
+    "Loss",
+    "MAELoss",
+    "MSELoss",
+    "Trainer",
+    "backends",
+    "closed_form",
+    "__version__",
+]

@@ -1,0 +1,49 @@
+"""The random stream that orders mini-batches, identical in every backend.
+
+SplitMix64 (Steele, Lea & Flood 2014) is tiny, fast, and easy to write the
+same way in C and in Python, so the compiled kernel and the reference
+backends visit the same rows in the same order for the same seed. Shuffling
+is Fisher-Yates, drawing ``j = next() % (i + 1)``.
+"""
+
+from __future__ import annotations
+
+from typing import List, MutableSequence
+
+MASK64 = (1 << 64) - 1
+GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+
+
+class SplitMix64:
+    """64-bit generator; ``state`` is the seed reduced modulo 2**64."""
+
+    def __init__(self, seed: int) -> None:
+        self.state = seed & MASK64
+
+    def next(self) -> int:
+        self.state = (self.state + GOLDEN_GAMMA) & MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        return z ^ (z >> 31)
+
+    def uniform(self) -> float:
+        """A float in [0, 1) from the top 53 bits."""
+        return (self.next() >> 11) * (1.0 / (1 << 53))
+
+
+def shuffle(order: MutableSequence[int], rng: SplitMix64) -> None:
+    """Fisher-Yates, in place, exactly as the compiled kernel does it."""
+    for i in range(len(order) - 1, 0, -1):
+        j = rng.next() % (i + 1)
+        order[i], order[j] = order[j], order[i]
+
+
+def start_vector(n: int) -> List[float]:
+    """Deterministic start of the power iteration: entries in [0.5, 1.5)."""
+    rng = SplitMix64(POWER_SEED)
+    return [0.5 + rng.uniform() for _ in range(n)]
+
+
+#: Seed of the power iteration's start vector (shared by all backends).
+POWER_SEED = 0x5EED

@@ -1,0 +1,135 @@
+"""Validation and conversion at the edge: everything the kernels trust is checked here.
+
+Each check raises before any work starts, with a message naming the argument.
+Arrays are converted at most once (no copy when the input is already a
+C-contiguous array of the model's dtype) and never modified.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import secrets
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from . import _linear
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_dtype(dtype: Any) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from exc
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def _numeric_array(value: Any, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged lists and the like
+        raise ValueError(f"{name} must be a rectangular array of numbers: {exc}") from exc
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real numbers, got complex dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    return arr
+
+
+def _converted(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if not _linear.all_finite(out.reshape(-1)):
+        after = "" if arr.dtype == dtype else f" (after conversion to {dtype})"
+        raise ValueError(f"{name} contains NaN or infinite values{after}")
+    return out
+
+
+def as_features(X: Any, dtype: np.dtype, name: str = "X") -> np.ndarray:
+    """A 2-D C-contiguous finite array of ``dtype``; 1-D input is one feature."""
+    arr = _numeric_array(X, name)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 1-D or 2-D, got {arr.ndim}-D with shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has no rows")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has no features (shape {arr.shape})")
+    return _converted(arr, dtype, name)
+
+
+def as_target(y: Any, dtype: np.dtype, name: str = "y") -> np.ndarray:
+    arr = _numeric_array(y, name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got {arr.ndim}-D with shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    return _converted(arr, dtype, name)
+
+
+def as_data(X: Any, y: Any, dtype: np.dtype) -> Tuple[np.ndarray, np.ndarray]:
+    Xc = as_features(X, dtype)
+    yc = as_target(y, dtype)
+    if Xc.shape[0] != yc.shape[0]:
+        raise ValueError(f"X and y have different lengths: X has {Xc.shape[0]} rows, "
+                         f"y has {yc.shape[0]} values")
+    return Xc, yc
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_lr(lr: Any) -> Any:
+    if isinstance(lr, str) and lr == "auto":
+        return lr
+    if not _is_real(lr) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a positive finite number or 'auto', got {lr!r}")
+    return float(lr)
+
+
+def check_epochs(epochs: Any) -> int:
+    if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 0:
+        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
+    return int(epochs)
+
+
+def check_tol(tol: Any) -> float:
+    if not _is_real(tol) or math.isnan(tol) or tol < 0:
+        raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+    return float(tol)
+
+
+def check_batch_size(batch_size: Any, n_samples: Optional[int] = None) -> Optional[int]:
+    if batch_size is None:
+        return None
+    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be None or an integer >= 1, got {batch_size!r}")
+    if n_samples is not None and batch_size > n_samples:
+        raise ValueError(f"batch_size must be at most the number of samples "
+                         f"({n_samples}), got {batch_size}")
+    return int(batch_size)
+
+
+def check_random_state(random_state: Any) -> Any:
+    ok = (random_state is None or isinstance(random_state, np.random.Generator)
+          or (isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
+              and random_state >= 0))
+    if not ok:
+        raise ValueError(f"random_state must be None, an integer >= 0 or a "
+                         f"numpy.random.Generator, got {random_state!r}")
+    return random_state
+
+
+def seed_from(random_state: Any) -> int:
+    """A 64-bit seed for the mini-batch order: fresh entropy for None."""
+    if random_state is None:
+        return secrets.randbits(64)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63))
+    return int(random_state)

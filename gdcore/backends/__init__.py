@@ -1,0 +1,30 @@
+"""Backends: one interface (``_base.Backend``), three implementations.
+
+``cython`` (compiled, the default), ``numpy`` (vectorised) and ``python``
+(plain loops, the reference). The trainer looks one up by name and never
+branches on which it got.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+from ._base import Backend
+from .cython import CythonBackend
+from .numpy import NumpyBackend
+from .python import PythonBackend
+
+_REGISTRY: Dict[str, Backend] = {
+    b.name: b for b in (CythonBackend(), NumpyBackend(), PythonBackend())
+}
+
+
+def backends() -> List[str]:
+    """Names of the available backends, the default first."""
+    return list(_REGISTRY)
+
+
+def get_backend(name: str) -> Backend:
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(f"backend must be one of {backends()}, got {name!r}")
+    return _REGISTRY[name]

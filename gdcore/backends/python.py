@@ -1,0 +1,123 @@
+"""The pure-Python backend: lists and loops, written to read like the formulas.
+
+It is the reference users benchmark against, and the tests' independent
+check on the compiled kernel. NumPy appears only at the edges (converting
+the validated arrays to lists once per call, and the results back); all
+arithmetic is Python floats, whatever the model's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .._random import start_vector
+from ._base import MSE, FitResult
+from ._loop import Engine, power_iteration, run
+
+
+def sign(r: float) -> float:
+    return (r > 0) - (r < 0)
+
+
+def loss_term(kind: int, r: float) -> float:
+    """One row's contribution: r**2 for MSE, |r| for MAE (r = y_hat - y)."""
+    return r * r if kind == MSE else abs(r)
+
+
+def loss_slope(kind: int, r: float) -> float:
+    """d(term)/d(y_hat): 2 r for MSE, sign(r) for MAE."""
+    return 2.0 * r if kind == MSE else sign(r)
+
+
+def dot(a: Sequence[float], b: Sequence[float]) -> float:
+    return sum(x * y for x, y in zip(a, b))
+
+
+class ListEngine(Engine):
+    def __init__(self, kind: int, X: List[List[float]], y: List[float],
+                 w: List[float], b: float, fit_intercept: bool) -> None:
+        self.kind, self.X, self.y = kind, X, y
+        self.w, self.b, self.fit_intercept = w, b, fit_intercept
+
+    def evaluate(self, rows: Optional[Sequence[int]]) -> Tuple[float, List[float], float]:
+        """L = (1/N) sum term(y_hat_i - y_i); dL/dw = (1/N) sum slope_i x_i; dL/db = (1/N) sum slope_i."""
+        rows = range(len(self.y)) if rows is None else rows
+        loss, gw, gb = 0.0, [0.0] * len(self.w), 0.0
+        for i in rows:
+            x_i = self.X[i]
+            r = dot(self.w, x_i) + self.b - self.y[i]
+            loss += loss_term(self.kind, r)
+            slope = loss_slope(self.kind, r)
+            for j, x_ij in enumerate(x_i):
+                gw[j] += slope * x_ij
+            gb += slope
+        n = len(rows)
+        return loss / n, [g / n for g in gw], gb / n
+
+    def update(self, gw: List[float], gb: float, lr: float) -> None:
+        """w <- w - lr dL/dw, b <- b - lr dL/db."""
+        self.w = [w_j - lr * g_j for w_j, g_j in zip(self.w, gw)]
+        if self.fit_intercept:
+            self.b = self.b - lr * gb
+
+    def snapshot(self) -> Tuple[List[float], float]:
+        return list(self.w), self.b
+
+    def restore(self, snap: Tuple[List[float], float]) -> None:
+        self.w, self.b = list(snap[0]), snap[1]
+
+    def weighted_sum(self, acc: Optional[List[float]], g: List[float], weight: float) -> List[float]:
+        if acc is None:
+            return [weight * g_j for g_j in g]
+        return [a + weight * g_j for a, g_j in zip(acc, g)]
+
+    def sq_norm(self, g: List[float]) -> float:
+        return dot(g, g)
+
+
+class PythonBackend:
+    name = "python"
+
+    def predict(self, X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
+        w_list = w.tolist()
+        return np.array([dot(w_list, x_i) + b for x_i in X.tolist()], dtype=X.dtype)
+
+    def loss_value(self, kind: int, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        pairs = zip(y_true.tolist(), y_pred.tolist())
+        return sum(loss_term(kind, p - t) for t, p in pairs) / len(y_true)
+
+    def loss_grad(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray,
+                  b: float) -> Tuple[float, np.ndarray, float]:
+        engine = ListEngine(kind, X.tolist(), y.tolist(), w.tolist(), float(b), True)
+        loss, gw, gb = engine.evaluate(None)
+        return loss, np.array(gw, dtype=X.dtype), gb
+
+    def curvature(self, X: np.ndarray, fit_intercept: bool) -> Tuple[float, float]:
+        """H = (2/N) A^T A with A = [X 1]: H v = (2/N) sum_i (a_i . v) a_i."""
+        A = [row + [1.0] if fit_intercept else row for row in X.tolist()]
+        n = len(A)
+
+        def hessian_times(v: List[float]) -> List[float]:
+            out = [0.0] * len(v)
+            for a_i in A:
+                s = dot(a_i, v)
+                for j, a_ij in enumerate(a_i):
+                    out[j] += s * a_ij
+            return [2.0 * o / n for o in out]
+
+        lam = power_iteration(hessian_times, start_vector(len(A[0])),
+                              lambda v: math.sqrt(dot(v, v)))
+        return lam, max(2.0 * dot(a_i, a_i) for a_i in A)
+
+    def fit(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
+            fit_intercept: bool, lr: float, epochs: int, tol: float,
+            batch_size: Optional[int], seed: int) -> FitResult:
+        engine = ListEngine(kind, X.tolist(), y.tolist(), w.tolist(), float(b[0]), fit_intercept)
+        try:
+            return run(engine, len(engine.y), lr, epochs, tol, batch_size, seed)
+        finally:
+            w[:] = engine.w
+            b[0] = engine.b

@@ -1,0 +1,22 @@
+"""Exceptions of gdcore."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+
+class DivergenceError(RuntimeError):
+    """The loss became non-finite or blew up: the learning rate is too large.
+
+    The model keeps the last parameters whose loss was finite; ``history``
+    holds the epochs run before the blow-up.
+    """
+
+    def __init__(self, lr: float, suggested_lr: Optional[float], history: Any = None) -> None:
+        self.lr = lr
+        self.suggested_lr = suggested_lr
+        self.history = history
+        advice = (f"; try lr={suggested_lr:.6g} (or lr='auto')" if suggested_lr is not None
+                  else "; try a smaller lr")
+        super().__init__(f"gradient descent diverged with learning rate lr={lr:.6g}: "
+                         f"the loss became non-finite or exploded{advice}")

@@ -1,0 +1,324 @@
+# cython: language_level=3
+"""Compiled kernels for linear regression by gradient descent.
+
+One source serves float32 and float64 through the fused type ``floating``.
+The Python layer (gdcore/backends/cython.py) validates and allocates; the
+functions here trust their arguments, release the GIL and run whole fits:
+the epoch loop, the loss, the gradient and the updates never return to
+Python. The loop mirrors gdcore/backends/_loop.py line for line.
+
+Accumulation is in double whatever the data's dtype, so a float32 fit reads
+half the bytes without losing the precision of its sums.
+"""
+
+import numpy as np
+
+from cython cimport floating
+from libc.math cimport NAN, fabs, isfinite, sqrt
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
+
+from _loss cimport loss_slope, loss_term
+from _rng cimport shuffle, splitmix64_next, splitmix64_uniform
+
+# Status codes returned by the fit kernels (names in gdcore/backends/_base.py).
+cdef enum Status:
+    CONVERGED = 0
+    MAX_EPOCHS = 1
+    DIVERGED = 2
+
+STATUS_NAMES = ("converged", "max_epochs", "diverged")
+
+
+# ---------------------------------------------------------------- one pass --
+
+cdef double batch_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
+                       const Py_ssize_t* rows, Py_ssize_t n_rows,
+                       const floating[::1] w, double b,
+                       double* gw, double* gb) noexcept nogil:
+    """Mean loss over the rows and its gradient (dL/dw into gw, dL/db into gb).
+
+    Each row is read from memory once: its prediction, loss term and gradient
+    contribution are computed while it sits in cache. ``rows`` NULL means
+    rows 0 .. n_rows - 1 in order.
+    """
+    cdef Py_ssize_t d = X.shape[1], k, i, j
+    cdef double loss = 0.0, gb_sum = 0.0, r, slope
+    for j in range(d):
+        gw[j] = 0.0
+    for k in range(n_rows):
+        i = rows[k] if rows != NULL else k
+        r = 0.0
+        for j in range(d):
+            r += w[j] * X[i, j]
+        r = r + b - y[i]
+        loss += loss_term(kind, r)
+        slope = loss_slope(kind, r)
+        for j in range(d):
+            gw[j] += slope * X[i, j]
+        gb_sum += slope
+    for j in range(d):
+        gw[j] /= n_rows
+    gb[0] = gb_sum / n_rows
+    return loss / n_rows
+
+
+cdef inline double grad_norm(const double* gw, double gb, Py_ssize_t d,
+                             bint fit_intercept) noexcept nogil:
+    cdef double sq = 0.0
+    cdef Py_ssize_t j
+    for j in range(d):
+        sq += gw[j] * gw[j]
+    if fit_intercept:
+        sq += gb * gb
+    return sqrt(sq)
+
+
+cdef inline void step(floating[::1] w, floating* b, const double* gw, double gb,
+                      double lr, bint fit_intercept) noexcept nogil:
+    """w <- w - lr dL/dw, b <- b - lr dL/db."""
+    cdef Py_ssize_t j
+    for j in range(w.shape[0]):
+        w[j] = <floating>(w[j] - lr * gw[j])
+    if fit_intercept:
+        b[0] = <floating>(b[0] - lr * gb)
+
+
+cdef inline bint is_bad(double loss, Py_ssize_t n_hist, const double* history,
+                        double blowup) noexcept nogil:
+    """Non-finite, or exploded past ``blowup`` times the first epoch's loss."""
+    return not isfinite(loss) or (n_hist > 0 and loss > blowup * history[0])
+
+
+# ------------------------------------------------------------------- fits --
+
+cdef int full_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
+                    floating[::1] w, floating* b, bint fit_intercept,
+                    double lr, Py_ssize_t epochs, double tol, double blowup,
+                    double* history, double* gw, floating* w_prev,
+                    double* report) noexcept nogil:
+    """Gradient descent on all rows; report = (n_epochs, final_loss, grad_norm)."""
+    cdef Py_ssize_t d = X.shape[1], n_hist = 0
+    cdef double loss, gb, norm, prev_loss = NAN, prev_norm = NAN
+    cdef floating b_prev = 0
+    while True:
+        loss = batch_pass(kind, X, y, NULL, X.shape[0], w, b[0], gw, &gb)
+        if is_bad(loss, n_hist, history, blowup):
+            if n_hist > 0:  # undo the step that blew up
+                memcpy(&w[0], w_prev, d * sizeof(floating))
+                b[0] = b_prev
+                report[0], report[1], report[2] = n_hist - 1, prev_loss, prev_norm
+            else:
+                report[0], report[1], report[2] = 0, loss, NAN
+            return DIVERGED
+        norm = grad_norm(gw, gb, d, fit_intercept)
+        if norm <= tol or n_hist == epochs:
+            report[0], report[1], report[2] = n_hist, loss, norm
+            return CONVERGED if norm <= tol else MAX_EPOCHS
+        history[n_hist] = loss
+        n_hist += 1
+        memcpy(w_prev, &w[0], d * sizeof(floating))
+        b_prev, prev_loss, prev_norm = b[0], loss, norm
+        step(w, b, gw, gb, lr, fit_intercept)
+
+
+cdef int mini_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
+                    floating[::1] w, floating* b, bint fit_intercept,
+                    double lr, Py_ssize_t epochs, double tol, double blowup,
+                    Py_ssize_t batch_size, uint64_t seed, Py_ssize_t* order,
+                    double* history, double* gw, double* epoch_gw, floating* w_start,
+                    double* report) noexcept nogil:
+    """Mini-batch SGD over rows reshuffled every epoch; report as in full_batch."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], n_hist = 0, e, i, j, lo, m
+    cdef double loss, gb, epoch_loss, epoch_gb
+    cdef floating b_start
+    cdef uint64_t state = seed
+    cdef bint stopped = False, diverged = False
+    for i in range(n):
+        order[i] = i
+    for e in range(epochs):
+        shuffle(order, n, &state)
+        memcpy(w_start, &w[0], d * sizeof(floating))
+        b_start = b[0]
+        epoch_loss = 0.0
+        epoch_gb = 0.0
+        for j in range(d):
+            epoch_gw[j] = 0.0
+        lo = 0
+        while lo < n:
+            m = batch_size if n - lo > batch_size else n - lo
+            loss = batch_pass(kind, X, y, order + lo, m, w, b[0], gw, &gb)
+            if not isfinite(loss):
+                diverged = True
+                break
+            epoch_loss += m * loss
+            for j in range(d):
+                epoch_gw[j] += m * gw[j]
+            epoch_gb += m * gb
+            step(w, b, gw, gb, lr, fit_intercept)
+            lo += m
+        if not diverged:
+            epoch_loss /= n
+            diverged = is_bad(epoch_loss, n_hist, history, blowup)
+        if diverged:  # back to the parameters this epoch started from
+            memcpy(&w[0], w_start, d * sizeof(floating))
+            b[0] = b_start
+            break
+        history[n_hist] = epoch_loss
+        n_hist += 1
+        for j in range(d):
+            epoch_gw[j] = (1.0 / n) * epoch_gw[j]
+        if grad_norm(epoch_gw, epoch_gb / n, d, fit_intercept) <= tol:
+            stopped = True
+            break
+    loss = batch_pass(kind, X, y, NULL, n, w, b[0], gw, &gb)
+    report[0], report[1] = n_hist, loss
+    if not isfinite(loss):
+        report[2] = NAN
+        return DIVERGED
+    report[2] = grad_norm(gw, gb, d, fit_intercept)
+    if diverged:
+        return DIVERGED
+    return CONVERGED if stopped or report[2] <= tol else MAX_EPOCHS
+
+
+def fit(int kind, const floating[:, ::1] X, const floating[::1] y,
+        floating[::1] w, floating[::1] b, bint fit_intercept, double lr,
+        Py_ssize_t epochs, double tol, double blowup, batch_size, uint64_t seed):
+    """Run a whole fit in C, updating ``w`` and ``b`` (1 element) in place.
+
+    Returns ``(history, final_loss, grad_norm, status_name)`` where history
+    holds one loss per epoch run. ``batch_size`` None is full batch.
+    """
+    cdef Py_ssize_t d = X.shape[1], n = X.shape[0], bs = 0
+    cdef double[::1] history = np.empty(max(epochs, 1), dtype=np.float64)
+    cdef double[::1] gw = np.empty(d + 1, dtype=np.float64)
+    cdef double[::1] epoch_gw = np.empty(d + 1, dtype=np.float64)
+    cdef floating[::1] w_copy = np.empty(d + 1, dtype=np.float64 if floating is double else np.float32)
+    cdef Py_ssize_t[::1] order
+    cdef double report[3]
+    cdef int status
+    if batch_size is None:
+        with nogil:
+            status = full_batch(kind, X, y, w, &b[0], fit_intercept, lr, epochs, tol,
+                                blowup, &history[0], &gw[0], &w_copy[0], report)
+    else:
+        bs = batch_size
+        order = np.empty(n, dtype=np.intp)
+        with nogil:
+            status = mini_batch(kind, X, y, w, &b[0], fit_intercept, lr, epochs, tol,
+                                blowup, bs, seed, &order[0], &history[0], &gw[0],
+                                &epoch_gw[0], &w_copy[0], report)
+    n_hist = <Py_ssize_t>report[0]
+    return (np.asarray(history)[:n_hist].copy(), report[1], report[2], STATUS_NAMES[status])
+
+
+# ------------------------------------------------------- single evaluations --
+
+def loss_grad(int kind, const floating[:, ::1] X, const floating[::1] y,
+              const floating[::1] w, double b):
+    """(loss, dL/dw, dL/db) at (w, b) over all rows, in one pass."""
+    cdef double[::1] gw = np.empty(X.shape[1] + 1, dtype=np.float64)
+    cdef double loss, gb
+    with nogil:
+        loss = batch_pass(kind, X, y, NULL, X.shape[0], w, b, &gw[0], &gb)
+    return loss, np.asarray(gw)[:X.shape[1]].copy(), gb
+
+
+def loss_value(int kind, const floating[::1] y_true, const floating[::1] y_pred):
+    cdef double total = 0.0
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(y_true.shape[0]):
+            total += loss_term(kind, <double>y_pred[i] - y_true[i])
+    return total / y_true.shape[0]
+
+
+def predict(const floating[:, ::1] X, const floating[::1] w, double b, floating[::1] out):
+    """out[i] = w . x_i + b."""
+    cdef Py_ssize_t i, j
+    cdef double s
+    with nogil:
+        for i in range(X.shape[0]):
+            s = 0.0
+            for j in range(X.shape[1]):
+                s += w[j] * X[i, j]
+            out[i] = <floating>(s + b)
+
+
+def all_finite(const floating[::1] values):
+    """True when no value is NaN or infinite (no temporary array, unlike numpy)."""
+    cdef Py_ssize_t i
+    cdef bint ok = True
+    with nogil:
+        for i in range(values.shape[0]):
+            if not isfinite(values[i]):
+                ok = False
+                break
+    return ok
+
+
+def curvature(const floating[:, ::1] X, bint fit_intercept, int max_iter,
+              double rtol, uint64_t seed):
+    """(lambda_max of H = (2/N) A^T A, max_i 2 ||a_i||^2), A = [X 1] or X.
+
+    Power iteration from the same start vector as the reference backends:
+    each product H v is one pass over X.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], m = d + fit_intercept, i, j, it
+    cdef double[::1] v = np.empty(m, dtype=np.float64)
+    cdef double[::1] u = np.empty(m, dtype=np.float64)
+    cdef double s, norm, lam = 0.0, row_max = 0.0
+    cdef uint64_t state = seed
+    with nogil:
+        for j in range(m):
+            v[j] = 0.5 + splitmix64_uniform(&state)
+        norm = 0.0
+        for j in range(m):
+            norm += v[j] * v[j]
+        norm = sqrt(norm)
+        for j in range(m):
+            v[j] = v[j] / norm
+        for it in range(max_iter):
+            for j in range(m):
+                u[j] = 0.0
+            for i in range(n):
+                s = 0.0
+                for j in range(d):
+                    s += X[i, j] * v[j]
+                if fit_intercept:
+                    s += v[d]
+                    u[d] += s
+                for j in range(d):
+                    u[j] += s * X[i, j]
+            norm = 0.0
+            for j in range(m):
+                u[j] = 2.0 * u[j] / n
+                norm += u[j] * u[j]
+            norm = sqrt(norm)
+            if norm == 0.0:
+                lam = 0.0
+                break
+            for j in range(m):
+                v[j] = u[j] / norm
+            if fabs(norm - lam) <= rtol * norm:
+                lam = norm
+                break
+            lam = norm
+        for i in range(n):
+            s = <double>fit_intercept
+            for j in range(d):
+                s += X[i, j] * X[i, j]
+            if s > row_max:
+                row_max = s
+    return lam, 2.0 * row_max
+
+
+def shuffled(Py_ssize_t n, uint64_t seed, Py_ssize_t times):
+    """The row order after ``times`` epochs' shuffles (to test against _random)."""
+    cdef Py_ssize_t[::1] order = np.arange(n, dtype=np.intp)
+    cdef uint64_t state = seed
+    cdef Py_ssize_t t
+    for t in range(times):
+        shuffle(&order[0], n, &state)
+    return np.asarray(order)

@@ -1,0 +1,25 @@
+# SplitMix64 and Fisher-Yates, bit for bit as gdcore/_random.py does them, so
+# the compiled and reference backends visit mini-batches in the same order.
+from libc.stdint cimport uint64_t
+
+
+cdef inline uint64_t splitmix64_next(uint64_t* state) noexcept nogil:
+    state[0] += <uint64_t>0x9E3779B97F4A7C15ULL
+    cdef uint64_t z = state[0]
+    z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+cdef inline double splitmix64_uniform(uint64_t* state) noexcept nogil:
+    """A double in [0, 1) from the top 53 bits."""
+    return <double>(splitmix64_next(state) >> 11) * (1.0 / 9007199254740992.0)
+
+
+cdef inline void shuffle(Py_ssize_t* order, Py_ssize_t n, uint64_t* state) noexcept nogil:
+    cdef Py_ssize_t i, j, tmp
+    for i in range(n - 1, 0, -1):
+        j = <Py_ssize_t>(splitmix64_next(state) % <uint64_t>(i + 1))
+        tmp = order[i]
+        order[i] = order[j]
+        order[j] = tmp
