@@ -1,0 +1,187 @@
+"""Independent reference implementations used by the tests.
+
+Nothing here calls gdcore: these are the numbers the library is checked
+against, written from the formulas in DESIGN.md and the semantics in
+gdcore/backends/_base.py, in plain NumPy float64 (and plain Python for the
+random stream).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, List, Optional
+
+import numpy as np
+
+MSE, MAE = "mse", "mae"
+
+
+def make_problem(n: int, d: int, seed: int, noise: float = 0.0, dtype=np.float64,
+                 intercept: float = 0.5):
+    """X standard normal (n, d), y = X w + b + noise * N(0, 1), fixed seed.
+
+    Returns (X, y, w_true, b_true), X and y of ``dtype`` (C-contiguous).
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    w = rng.uniform(-2.0, 2.0, size=d)
+    y = X @ w + intercept
+    if noise:
+        y = y + noise * rng.standard_normal(n)
+    return np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(y, dtype=dtype), w, intercept
+
+
+def as64(a) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
+
+
+def design(X, fit_intercept: bool = True) -> np.ndarray:
+    """A = [X 1] (or X) in float64."""
+    X = as64(X)
+    if X.ndim == 1:
+        X = X[:, None]
+    return np.hstack([X, np.ones((X.shape[0], 1))]) if fit_intercept else X
+
+
+def lstsq(X, y, fit_intercept: bool = True):
+    """(w, b) minimising the MSE, by numpy.linalg.lstsq on [X 1] in float64."""
+    theta = np.linalg.lstsq(design(X, fit_intercept), as64(y), rcond=None)[0]
+    if fit_intercept:
+        return theta[:-1], float(theta[-1])
+    return theta, 0.0
+
+
+def hessian_lambda_max(X, fit_intercept: bool = True) -> float:
+    """lambda_max of H = (2/N) A^T A, by a dense symmetric eigen-solver."""
+    A = design(X, fit_intercept)
+    return float(np.linalg.eigvalsh(2.0 / A.shape[0] * A.T @ A)[-1])
+
+
+def residual(X, y, w, b) -> np.ndarray:
+    return design(X, False) @ as64(w) + float(b) - as64(y)
+
+
+def mse(X, y, w, b) -> float:
+    r = residual(X, y, w, b)
+    return float(np.mean(r * r))
+
+
+def mae(X, y, w, b) -> float:
+    return float(np.mean(np.abs(residual(X, y, w, b))))
+
+
+def mse_grad(X, y, w, b):
+    """(2/N) sum (y_hat_i - y_i) x_i and (2/N) sum (y_hat_i - y_i), written out row by row."""
+    Xd, yd = design(X, False), as64(y)
+    n = Xd.shape[0]
+    gw, gb = np.zeros(Xd.shape[1]), 0.0
+    for i in range(n):
+        r = float(Xd[i] @ as64(w)) + float(b) - yd[i]
+        gw += 2.0 * r * Xd[i]
+        gb += 2.0 * r
+    return gw / n, gb / n
+
+
+def sign0(r: float) -> float:
+    """sign with sign(0) = 0."""
+    return 1.0 if r > 0 else (-1.0 if r < 0 else 0.0)
+
+
+def mae_subgrad(X, y, w, b):
+    """(1/N) sum sign(y_hat_i - y_i) x_i, sign(0) = 0, row by row."""
+    Xd, yd = design(X, False), as64(y)
+    n = Xd.shape[0]
+    gw, gb = np.zeros(Xd.shape[1]), 0.0
+    for i in range(n):
+        s = sign0(float(Xd[i] @ as64(w)) + float(b) - yd[i])
+        gw += s * Xd[i]
+        gb += s
+    return gw / n, gb / n
+
+
+def central_differences(f, theta: np.ndarray, h: float) -> np.ndarray:
+    theta = as64(theta)
+    out = np.empty_like(theta)
+    for k in range(theta.size):
+        e = np.zeros_like(theta)
+        e[k] = h
+        out[k] = (f(theta + e) - f(theta - e)) / (2.0 * h)
+    return out
+
+
+# ------------------------------------------------------------ random stream --
+
+_MASK = (1 << 64) - 1
+
+
+def splitmix64(seed: int) -> Iterator[int]:
+    """SplitMix64 (Steele, Lea & Flood 2014; Vigna's splitmix64.c), written afresh."""
+    x = seed & _MASK
+    while True:
+        x = (x + 0x9E3779B97F4A7C15) & _MASK
+        z = x
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        yield z ^ (z >> 31)
+
+
+def fisher_yates(order: List[int], stream: Iterator[int]) -> None:
+    for i in range(len(order) - 1, 0, -1):
+        j = next(stream) % (i + 1)
+        order[i], order[j] = order[j], order[i]
+
+
+# ---------------------------------------------------------- reference fit --
+
+def _loss_grad(kind: str, A: np.ndarray, y: np.ndarray, theta: np.ndarray):
+    r = A @ theta - y
+    if kind == MSE:
+        return float(np.mean(r * r)), 2.0 * (A.T @ r) / len(y)
+    return float(np.mean(np.abs(r))), (A.T @ np.sign(r)) / len(y)
+
+
+def reference_fit(kind: str, X, y, lr: float, epochs: int, tol: float = 0.0,
+                  batch_size: Optional[int] = None, seed: int = 0, fit_intercept: bool = True):
+    """Gradient descent in float64 following the documented semantics (no divergence handling).
+
+    Returns dict(loss=history array, w, b, final_loss, grad_norm, converged).
+    """
+    A = design(X, True)
+    yd = as64(y)
+    n, m = A.shape
+    theta = np.zeros(m)
+    mask = np.ones(m)
+    if not fit_intercept:
+        mask[-1] = 0.0  # b stays fixed and is left out of the gradient norm
+    history = []
+    stopped = False
+    if batch_size is None:
+        while True:
+            loss, g = _loss_grad(kind, A, yd, theta)
+            norm = float(np.linalg.norm(g * mask))
+            if norm <= tol:
+                stopped = True
+                break
+            if len(history) == epochs:
+                break
+            history.append(loss)
+            theta = theta - lr * g * mask
+    else:
+        stream = splitmix64(seed)
+        order = list(range(n))
+        for _ in range(epochs):
+            fisher_yates(order, stream)
+            e_loss, e_g = 0.0, np.zeros(m)
+            for lo in range(0, n, batch_size):
+                rows = order[lo:lo + batch_size]
+                loss, g = _loss_grad(kind, A[rows], yd[rows], theta)
+                e_loss += len(rows) * loss
+                e_g += len(rows) * g
+                theta = theta - lr * g * mask
+            history.append(e_loss / n)
+            if np.linalg.norm(e_g / n * mask) <= tol:
+                stopped = True
+                break
+    loss, g = _loss_grad(kind, A, yd, theta)
+    norm = float(np.linalg.norm(g * mask))
+    return dict(loss=np.array(history), w=theta[:-1], b=float(theta[-1]), final_loss=loss,
+                grad_norm=norm, converged=stopped or norm <= tol)

@@ -1,0 +1,136 @@
+"""The three backends take the same steps: same seed, same lr, same batches, same numbers.
+
+Each backend is also checked against ``helpers.reference_fit``, an independent
+NumPy float64 implementation of the documented loop (with its own SplitMix64
+and Fisher-Yates), so agreement cannot come from a shared mistake.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gdcore
+from helpers import MAE, MSE, fisher_yates, make_problem, reference_fit, splitmix64
+
+LOSSES = {MSE: gdcore.MSELoss, MAE: gdcore.MAELoss}
+
+# (batch_size, n): full batch; batches dividing n; a last batch shorter than batch_size; one row
+BATCHINGS = [
+    pytest.param(None, 120, id="full"),
+    pytest.param(30, 120, id="mb30of120"),
+    pytest.param(32, 120, id="mb32of120-short-last"),
+    pytest.param(7, 50, id="mb7of50-short-last"),
+    pytest.param(1, 40, id="sgd1"),
+]
+
+LR = {MSE: 0.05, MAE: 0.02}
+EPOCHS = 25
+
+
+def run(backend, kind, X, y, batch_size, dtype, seed=12345, lr=None, epochs=EPOCHS,
+        fit_intercept=True):
+    model = gdcore.LinearModel(X.shape[1], dtype=dtype, fit_intercept=fit_intercept)
+    trainer = gdcore.Trainer(loss=LOSSES[kind](), lr=LR[kind] if lr is None else lr,
+                             epochs=epochs, tol=0.0, batch_size=batch_size, random_state=seed,
+                             backend=backend)
+    hist = trainer.fit(model, X, y)
+    return hist, np.asarray(model.w, dtype=np.float64).copy(), model.b
+
+
+@pytest.mark.parametrize("kind", [MSE, MAE])
+@pytest.mark.parametrize("batch_size,n", BATCHINGS)
+def test_float64_backends_agree_with_reference(kind, batch_size, n):
+    X, y, _, _ = make_problem(n, 4, 31, noise=0.4)
+    ref = reference_fit(kind, X, y, LR[kind], EPOCHS, tol=0.0, batch_size=batch_size, seed=12345)
+    assert ref["loss"].shape == (EPOCHS,)
+    results = {b: run(b, kind, X, y, batch_size, np.float64) for b in gdcore.backends()}
+    for name, (hist, w, b) in results.items():
+        assert hist.n_epochs == EPOCHS, name
+        np.testing.assert_allclose(hist.loss, ref["loss"], rtol=1e-10, err_msg=name)
+        np.testing.assert_allclose(w, ref["w"], rtol=1e-10, atol=1e-12, err_msg=name)
+        assert b == pytest.approx(ref["b"], rel=1e-10, abs=1e-12), name
+        assert hist.final_loss == pytest.approx(ref["final_loss"], rel=1e-10), name
+        assert hist.grad_norm == pytest.approx(ref["grad_norm"], rel=1e-8, abs=1e-12), name
+    # and with each other, elementwise
+    base_hist, base_w, base_b = results["cython"]
+    for name in ("numpy", "python"):
+        hist, w, b = results[name]
+        np.testing.assert_allclose(hist.loss, base_hist.loss, rtol=1e-10, err_msg=name)
+        np.testing.assert_allclose(w, base_w, rtol=1e-10, atol=1e-12, err_msg=name)
+        assert b == pytest.approx(base_b, rel=1e-10, abs=1e-12), name
+
+
+def test_python_and_cython_are_bit_identical_in_float64():
+    """Both accumulate row by row in the same order in double: identical floats."""
+    X, y, _, _ = make_problem(53, 3, 32, noise=0.4)
+    for kind in (MSE, MAE):
+        for batch_size in (None, 10):
+            hc, wc, bc = run("cython", kind, X, y, batch_size, np.float64)
+            hp, wp, bp = run("python", kind, X, y, batch_size, np.float64)
+            np.testing.assert_array_equal(hc.loss, hp.loss)
+            np.testing.assert_array_equal(wc, wp)
+            assert bc == bp
+
+
+@pytest.mark.parametrize("kind", [MSE, MAE])
+@pytest.mark.parametrize("batch_size,n", BATCHINGS[:4])
+def test_float32_backends_agree(kind, batch_size, n):
+    """float32 differs in rounding (numpy sums in float32, cython rounds w every step,
+    python keeps doubles): agreement to 1e-5 (observed <= 7e-7), also with the float64
+    reference run on the float32 values."""
+    X, y, _, _ = make_problem(n, 4, 33, noise=0.4, dtype=np.float32)
+    ref = reference_fit(kind, X, y, LR[kind], EPOCHS, tol=0.0, batch_size=batch_size, seed=12345)
+    results = {b: run(b, kind, X, y, batch_size, np.float32) for b in gdcore.backends()}
+    for name, (hist, w, b) in results.items():
+        assert hist.n_epochs == EPOCHS
+        np.testing.assert_allclose(hist.loss, ref["loss"], rtol=1e-5, err_msg=name)
+        scale = np.linalg.norm(np.r_[ref["w"], ref["b"]])
+        np.testing.assert_allclose(np.r_[w, b], np.r_[ref["w"], ref["b"]], rtol=1e-5,
+                                   atol=1e-5 * scale, err_msg=name)
+    base_hist = results["cython"][0]
+    for name in ("numpy", "python"):
+        np.testing.assert_allclose(results[name][0].loss, base_hist.loss, rtol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("batch_size", [None, 9])
+def test_backends_agree_without_intercept(batch_size):
+    X, y, _, _ = make_problem(60, 3, 34, noise=0.3, intercept=1.5)
+    ref = reference_fit(MSE, X, y, 0.05, EPOCHS, batch_size=batch_size, seed=12345,
+                        fit_intercept=False)
+    for name in gdcore.backends():
+        hist, w, b = run(name, MSE, X, y, batch_size, np.float64, fit_intercept=False)
+        assert b == 0.0
+        np.testing.assert_allclose(hist.loss, ref["loss"], rtol=1e-10, err_msg=name)
+        np.testing.assert_allclose(w, ref["w"], rtol=1e-10, err_msg=name)
+        assert hist.grad_norm == pytest.approx(ref["grad_norm"], rel=1e-8), name
+
+
+def test_backends_agree_on_auto_lr():
+    X, y, _, _ = make_problem(100, 5, 35, noise=0.3)
+    for batch_size in (None, 8):
+        lrs = [gdcore.Trainer(batch_size=batch_size, backend=b).learning_rate(
+            gdcore.LinearModel(5), X) for b in gdcore.backends()]
+        np.testing.assert_allclose(lrs, lrs[0], rtol=1e-10)
+
+
+def test_mini_batch_epoch_loss_is_row_weighted_mean():
+    """Hand-check of one epoch with a short last batch: 5 rows, batches of 2, 2, 1."""
+    X = np.array([[1.0], [2.0], [-1.0], [0.5], [3.0]])
+    y = np.array([2.0, 1.0, 0.0, -1.0, 4.0])
+    lr, seed = 0.1, 99
+    order = list(range(5))
+    fisher_yates(order, splitmix64(seed))
+    w = b = 0.0
+    total = 0.0
+    for rows in (order[0:2], order[2:4], order[4:5]):
+        r = w * X[rows, 0] + b - y[rows]
+        total += len(rows) * np.mean(r * r)
+        w, b = w - lr * np.mean(2 * r * X[rows, 0]), b - lr * np.mean(2 * r)
+    for name in gdcore.backends():
+        model = gdcore.LinearModel(1)
+        hist = gdcore.Trainer(lr=lr, epochs=1, tol=0.0, batch_size=2, random_state=seed,
+                              backend=name).fit(model, X, y)
+        assert hist.loss[0] == pytest.approx(total / 5, rel=1e-14), name
+        assert model.w[0] == pytest.approx(w, rel=1e-14), name
+        assert model.b == pytest.approx(b, rel=1e-14), name
