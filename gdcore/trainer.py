@@ -125,9 +125,11 @@ class Trainer:
         lr = self._auto_lr(model, Xc) if self.lr == "auto" else self.lr
         seed = seed_from(self.random_state)
         start = time.perf_counter()
-        result = get_backend(self.backend).fit(
+        run = get_backend(self.backend).start(
             self.loss.kind, Xc, yc, model._w, model._b, model.fit_intercept,
             lr, self.epochs, self.tol, batch_size, seed)
+        result = run.advance(self.epochs)
+        assert result is not None, "a run given all its epochs must end"
         history = History(loss=result.loss, converged=result.status == CONVERGED,
                           grad_norm=float(result.grad_norm), final_loss=float(result.final_loss),
                           lr=lr, seconds=time.perf_counter() - start, status=result.status)

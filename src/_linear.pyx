@@ -22,12 +22,11 @@ from _loss cimport loss_slope, loss_term
 from _rng cimport shuffle, splitmix64_next, splitmix64_uniform
 
 # Status codes returned by the fit kernels (names in gdcore/backends/_base.py).
-cdef enum Status:
+cpdef enum Status:
     CONVERGED = 0
     MAX_EPOCHS = 1
     DIVERGED = 2
-
-STATUS_NAMES = ("converged", "max_epochs", "diverged")
+    PAUSED = 3
 
 
 # ---------------------------------------------------------------- one pass --
@@ -91,53 +90,76 @@ cdef inline bint is_bad(double loss, Py_ssize_t n_hist, const double* history,
 
 
 # ------------------------------------------------------------------- fits --
+#
+# A fit may run in chunks of epochs (the Python layer reports progress and
+# calls callbacks in between), so the loops keep their state in buffers the
+# caller owns: the history, the epoch count, the parameters saved before the
+# last step (to undo a step that blew up), the row order and the random state.
+# saved = (loss, gradient norm, b) of the saved parameters.
+
+cdef inline void record(floating* path, Py_ssize_t epoch, const floating* w, floating b,
+                        Py_ssize_t d) noexcept nogil:
+    """path[epoch] = (w, b) when a path is kept (path != NULL)."""
+    if path != NULL:
+        memcpy(path + epoch * (d + 1), w, d * sizeof(floating))
+        path[epoch * (d + 1) + d] = b
+
 
 cdef int full_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
                     floating[::1] w, floating* b, bint fit_intercept,
-                    double lr, Py_ssize_t epochs, double tol, double blowup,
-                    double* history, double* gw, floating* w_prev,
+                    double lr, Py_ssize_t epochs, Py_ssize_t stop_at, double tol,
+                    double blowup, double* history, Py_ssize_t* n_hist_io, double* gw,
+                    floating* w_prev, double* saved, floating* path,
                     double* report) noexcept nogil:
-    """Gradient descent on all rows; report = (n_epochs, final_loss, grad_norm)."""
-    cdef Py_ssize_t d = X.shape[1], n_hist = 0
-    cdef double loss, gb, norm, prev_loss = NAN, prev_norm = NAN
-    cdef floating b_prev = 0
+    """Gradient descent on all rows until converged, diverged, ``epochs`` done or
+    ``stop_at`` epochs done (PAUSED); report = (final_loss, grad_norm)."""
+    cdef Py_ssize_t d = X.shape[1], n_hist = n_hist_io[0]
+    cdef double loss, gb, norm
+    cdef int status
     while True:
+        if n_hist == stop_at and n_hist < epochs:
+            status = PAUSED
+            break
         loss = batch_pass(kind, X, y, NULL, X.shape[0], w, b[0], gw, &gb)
         if is_bad(loss, n_hist, history, blowup):
             if n_hist > 0:  # undo the step that blew up
                 memcpy(&w[0], w_prev, d * sizeof(floating))
-                b[0] = b_prev
-                report[0], report[1], report[2] = n_hist - 1, prev_loss, prev_norm
+                b[0] = <floating>saved[2]
+                n_hist -= 1
+                report[0], report[1] = saved[0], saved[1]
             else:
-                report[0], report[1], report[2] = 0, loss, NAN
-            return DIVERGED
+                report[0], report[1] = loss, NAN
+            status = DIVERGED
+            break
         norm = grad_norm(gw, gb, d, fit_intercept)
         if norm <= tol or n_hist == epochs:
-            report[0], report[1], report[2] = n_hist, loss, norm
-            return CONVERGED if norm <= tol else MAX_EPOCHS
+            report[0], report[1] = loss, norm
+            status = CONVERGED if norm <= tol else MAX_EPOCHS
+            break
         history[n_hist] = loss
+        record(path, n_hist, &w[0], b[0], d)
         n_hist += 1
         memcpy(w_prev, &w[0], d * sizeof(floating))
-        b_prev, prev_loss, prev_norm = b[0], loss, norm
+        saved[0], saved[1], saved[2] = loss, norm, b[0]
         step(w, b, gw, gb, lr, fit_intercept)
+    n_hist_io[0] = n_hist
+    return status
 
 
 cdef int mini_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
                     floating[::1] w, floating* b, bint fit_intercept,
-                    double lr, Py_ssize_t epochs, double tol, double blowup,
-                    Py_ssize_t batch_size, uint64_t seed, Py_ssize_t* order,
-                    double* history, double* gw, double* epoch_gw, floating* w_start,
+                    double lr, Py_ssize_t epochs, Py_ssize_t stop_at, double tol,
+                    double blowup, Py_ssize_t batch_size, uint64_t* rng,
+                    Py_ssize_t* order, double* history, Py_ssize_t* n_hist_io,
+                    double* gw, double* epoch_gw, floating* w_start, floating* path,
                     double* report) noexcept nogil:
-    """Mini-batch SGD over rows reshuffled every epoch; report as in full_batch."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], n_hist = 0, e, i, j, lo, m
+    """Mini-batch SGD over rows reshuffled every epoch; stops and reports as full_batch."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], n_hist = n_hist_io[0], j, lo, m
     cdef double loss, gb, epoch_loss, epoch_gb
     cdef floating b_start
-    cdef uint64_t state = seed
     cdef bint stopped = False, diverged = False
-    for i in range(n):
-        order[i] = i
-    for e in range(epochs):
-        shuffle(order, n, &state)
+    while n_hist < stop_at:
+        shuffle(order, n, rng)
         memcpy(w_start, &w[0], d * sizeof(floating))
         b_start = b[0]
         epoch_loss = 0.0
@@ -165,52 +187,57 @@ cdef int mini_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
             b[0] = b_start
             break
         history[n_hist] = epoch_loss
+        record(path, n_hist, w_start, b_start, d)
         n_hist += 1
         for j in range(d):
             epoch_gw[j] = (1.0 / n) * epoch_gw[j]
         if grad_norm(epoch_gw, epoch_gb / n, d, fit_intercept) <= tol:
             stopped = True
             break
+    n_hist_io[0] = n_hist
+    if not (stopped or diverged or n_hist == epochs):
+        return PAUSED
     loss = batch_pass(kind, X, y, NULL, n, w, b[0], gw, &gb)
-    report[0], report[1] = n_hist, loss
+    report[0] = loss
     if not isfinite(loss):
-        report[2] = NAN
+        report[1] = NAN
         return DIVERGED
-    report[2] = grad_norm(gw, gb, d, fit_intercept)
+    report[1] = grad_norm(gw, gb, d, fit_intercept)
     if diverged:
         return DIVERGED
-    return CONVERGED if stopped or report[2] <= tol else MAX_EPOCHS
+    return CONVERGED if stopped or report[1] <= tol else MAX_EPOCHS
 
 
-def fit(int kind, const floating[:, ::1] X, const floating[::1] y,
-        floating[::1] w, floating[::1] b, bint fit_intercept, double lr,
-        Py_ssize_t epochs, double tol, double blowup, batch_size, uint64_t seed):
-    """Run a whole fit in C, updating ``w`` and ``b`` (1 element) in place.
+def run_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
+               floating[::1] w, floating[::1] b, bint fit_intercept, double lr,
+               Py_ssize_t epochs, Py_ssize_t stop_at, double tol, double blowup,
+               Py_ssize_t batch_size, double[::1] history, Py_ssize_t n_hist,
+               floating[::1] w_saved, double[::1] saved, Py_ssize_t[::1] order,
+               uint64_t[::1] rng, floating[:, ::1] path, double[::1] report):
+    """Continue a fit from epoch ``n_hist`` up to ``stop_at`` (at most ``epochs``).
 
-    Returns ``(history, final_loss, grad_norm, status_name)`` where history
-    holds one loss per epoch run. ``batch_size`` None is full batch.
+    ``w`` and ``b`` (1 element) are updated in place; ``batch_size`` 0 means
+    full batch. The buffers are the caller's (see gdcore/backends/cython.py):
+    ``history`` and ``path`` (or None) hold ``epochs`` rows, ``w_saved`` and
+    ``saved`` the last step's start, ``order`` and ``rng`` the mini-batch state.
+    Returns ``(status, n_hist)``; ``report`` receives (final_loss, grad_norm).
     """
-    cdef Py_ssize_t d = X.shape[1], n = X.shape[0], bs = 0
-    cdef double[::1] history = np.empty(max(epochs, 1), dtype=np.float64)
-    cdef double[::1] gw = np.empty(d + 1, dtype=np.float64)
-    cdef double[::1] epoch_gw = np.empty(d + 1, dtype=np.float64)
-    cdef floating[::1] w_copy = np.empty(d + 1, dtype=np.float64 if floating is double else np.float32)
-    cdef Py_ssize_t[::1] order
-    cdef double report[3]
+    cdef Py_ssize_t d = X.shape[1]
+    cdef double[::1] gw = np.empty(d, dtype=np.float64)
+    cdef double[::1] epoch_gw = np.empty(d, dtype=np.float64)
+    cdef floating* path_ptr = &path[0, 0] if path is not None else NULL
     cdef int status
-    if batch_size is None:
-        with nogil:
-            status = full_batch(kind, X, y, w, &b[0], fit_intercept, lr, epochs, tol,
-                                blowup, &history[0], &gw[0], &w_copy[0], report)
-    else:
-        bs = batch_size
-        order = np.empty(n, dtype=np.intp)
-        with nogil:
-            status = mini_batch(kind, X, y, w, &b[0], fit_intercept, lr, epochs, tol,
-                                blowup, bs, seed, &order[0], &history[0], &gw[0],
-                                &epoch_gw[0], &w_copy[0], report)
-    n_hist = <Py_ssize_t>report[0]
-    return (np.asarray(history)[:n_hist].copy(), report[1], report[2], STATUS_NAMES[status])
+    with nogil:
+        if batch_size == 0:
+            status = full_batch(kind, X, y, w, &b[0], fit_intercept, lr, epochs, stop_at,
+                                tol, blowup, &history[0], &n_hist, &gw[0], &w_saved[0],
+                                &saved[0], path_ptr, &report[0])
+        else:
+            status = mini_batch(kind, X, y, w, &b[0], fit_intercept, lr, epochs, stop_at,
+                                tol, blowup, batch_size, &rng[0], &order[0], &history[0],
+                                &n_hist, &gw[0], &epoch_gw[0], &w_saved[0], path_ptr,
+                                &report[0])
+    return status, n_hist
 
 
 # ------------------------------------------------------- single evaluations --

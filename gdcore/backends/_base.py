@@ -26,6 +26,9 @@ Semantics shared by all backends (the tests hold them to the same numbers):
   loss and gradient are the row-weighted means of its batches'; the stopping
   test uses that epoch gradient; divergence is a non-finite batch loss or an
   exploding epoch loss, and restores the parameters of the epoch's start.
+* a fit can run in chunks: ``Run.advance(k)`` runs at most ``k`` more epochs
+  and pauses between epochs (after an update); ``Run.finish()`` stops early,
+  measuring the final loss and gradient at the current parameters.
 * after the loop, one more pass gives ``final_loss`` and ``grad_norm`` at the
   parameters returned (for the full batch this is the pass the stop test
   already made). ``converged`` means the stop test fired or the final
@@ -55,6 +58,7 @@ POWER_RTOL = 1e-6
 CONVERGED = "converged"
 MAX_EPOCHS = "max_epochs"
 DIVERGED = "diverged"
+STOPPED = "stopped"  # ended early by Run.finish() (a callback, an interrupt)
 
 
 @dataclass
@@ -64,11 +68,30 @@ class FitResult:
     loss: np.ndarray  # float64, one value per epoch run (loss before its update)
     final_loss: float  # loss at the returned parameters
     grad_norm: float  # ||(dL/dw, dL/db)|| at the returned parameters
-    status: str  # CONVERGED, MAX_EPOCHS or DIVERGED
+    status: str  # CONVERGED, MAX_EPOCHS, DIVERGED or STOPPED
+    path: Optional[np.ndarray] = None  # (n_epochs, n_params): parameters at each epoch's start
 
     @property
     def n_epochs(self) -> int:
         return int(self.loss.shape[0])
+
+
+def grad_norm(gw: np.ndarray, gb: float, fit_intercept: bool) -> float:
+    """||(dL/dw, dL/db)||, leaving dL/db out when b is not fitted."""
+    sq = float(np.dot(gw, gw)) + (gb * gb if fit_intercept else 0.0)
+    return float(np.sqrt(sq))
+
+
+class Run(Protocol):
+    """A fit in progress: ``backend.start(...)`` makes one."""
+
+    def advance(self, epochs: int) -> Optional[FitResult]:
+        """Run at most ``epochs`` more epochs; the result once the fit has ended, else None."""
+        ...
+
+    def finish(self) -> FitResult:
+        """End the fit now (status STOPPED, or CONVERGED if the gradient is small)."""
+        ...
 
 
 class Backend(Protocol):
@@ -88,7 +111,7 @@ class Backend(Protocol):
         """``(lambda_max of (2/N) A^T A, max_i 2 ||a_i||^2)`` with ``A = [X 1]``."""
         ...
 
-    def fit(
+    def start(
         self,
         kind: int,
         X: np.ndarray,
@@ -101,4 +124,5 @@ class Backend(Protocol):
         tol: float,
         batch_size: Optional[int],
         seed: int,
-    ) -> FitResult: ...
+        record_path: bool = False,
+    ) -> Run: ...

@@ -9,12 +9,13 @@ file next to ``_base.py`` is the specification of a fit.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .._random import SplitMix64, shuffle
-from ._base import BLOWUP, CONVERGED, DIVERGED, MAX_EPOCHS, POWER_MAX_ITER, POWER_RTOL, FitResult
+from ._base import (BLOWUP, CONVERGED, DIVERGED, MAX_EPOCHS, POWER_MAX_ITER, POWER_RTOL,
+                    STOPPED, FitResult)
 
 
 class Engine:
@@ -42,6 +43,10 @@ class Engine:
     def sq_norm(self, g: Any) -> float:
         raise NotImplementedError
 
+    def flat(self, snap: Any) -> np.ndarray:
+        """A snapshot as one row of the recorded path: (w..., b)."""
+        raise NotImplementedError
+
     def grad_norm(self, gw: Any, gb: float) -> float:
         sq = self.sq_norm(gw)
         if self.fit_intercept:
@@ -49,77 +54,109 @@ class Engine:
         return math.sqrt(sq)
 
 
-def run(engine: Engine, n: int, lr: float, epochs: int, tol: float,
-        batch_size: Optional[int], seed: int) -> FitResult:
-    if batch_size is None:
-        return _full_batch(engine, lr, epochs, tol)
-    return _mini_batch(engine, n, lr, epochs, tol, batch_size, seed)
+class ReferenceRun:
+    """A fit in progress on an Engine: the state machine of the compiled loops.
+
+    ``advance(k)`` runs at most k more epochs and pauses after an update;
+    the state kept between calls is what the C kernel keeps in its buffers.
+    """
+
+    def __init__(self, engine: Engine, n: int, lr: float, epochs: int, tol: float,
+                 batch_size: Optional[int], seed: int, record_path: bool = False) -> None:
+        self.engine, self.n, self.lr, self.epochs, self.tol = engine, n, lr, epochs, tol
+        self.batch_size = batch_size
+        self.rng = SplitMix64(seed)
+        self.order = list(range(n))
+        self.history: List[float] = []
+        self.path: Optional[List[Any]] = [] if record_path else None
+        self.saved: Optional[Tuple[Any, float, float]] = None  # last step's start, its loss, norm
+
+    @property
+    def n_epochs(self) -> int:
+        return len(self.history)
+
+    def _result(self, loss: float, norm: float, status: str) -> FitResult:
+        path = None
+        if self.path is not None:
+            path = np.array([self.engine.flat(p) for p in self.path[:len(self.history)]])
+        return FitResult(np.array(self.history, dtype=np.float64), loss, norm, status, path)
+
+    def _record(self, loss: float, params: Any) -> None:
+        self.history.append(loss)
+        if self.path is not None:
+            self.path.append(params)
+
+    def advance(self, epochs: int) -> Optional[FitResult]:
+        stop_at = min(self.epochs, self.n_epochs + epochs)
+        if self.batch_size is None:
+            return self._full_batch(stop_at)
+        return self._mini_batch(stop_at)
+
+    def finish(self) -> FitResult:
+        loss, gw, gb = self.engine.evaluate(None)
+        norm = self.engine.grad_norm(gw, gb)
+        return self._result(loss, norm, CONVERGED if norm <= self.tol else STOPPED)
+
+    def _full_batch(self, stop_at: int) -> Optional[FitResult]:
+        engine = self.engine
+        while True:
+            if self.n_epochs == stop_at and self.n_epochs < self.epochs:
+                return None  # paused between epochs
+            loss, gw, gb = engine.evaluate(None)
+            if _bad(loss, self.history[0] if self.history else None):
+                if self.saved is not None:  # undo the step that blew up
+                    engine.restore(self.saved[0])
+                    self.history.pop()
+                    return self._result(self.saved[1], self.saved[2], DIVERGED)
+                return self._result(loss, math.nan, DIVERGED)
+            norm = engine.grad_norm(gw, gb)
+            if norm <= self.tol or self.n_epochs == self.epochs:
+                return self._result(loss, norm, CONVERGED if norm <= self.tol else MAX_EPOCHS)
+            self.saved = (engine.snapshot(), loss, norm)
+            self._record(loss, self.saved[0])
+            engine.update(gw, gb, self.lr)
+
+    def _mini_batch(self, stop_at: int) -> Optional[FitResult]:
+        engine, n, batch_size = self.engine, self.n, self.batch_size
+        stopped = diverged = False
+        while self.n_epochs < stop_at:
+            shuffle(self.order, self.rng)
+            start = engine.snapshot()
+            epoch_loss, epoch_gw, epoch_gb = 0.0, None, 0.0
+            for lo in range(0, n, batch_size):
+                rows = self.order[lo:lo + batch_size]
+                loss, gw, gb = engine.evaluate(rows)
+                if not math.isfinite(loss):
+                    diverged = True
+                    break
+                m = len(rows)
+                epoch_loss += m * loss
+                epoch_gw = engine.weighted_sum(epoch_gw, gw, m)
+                epoch_gb += m * gb
+                engine.update(gw, gb, self.lr)
+            if not diverged:
+                epoch_loss /= n
+                diverged = _bad(epoch_loss, self.history[0] if self.history else None)
+            if diverged:  # back to the parameters this epoch started from
+                engine.restore(start)
+                break
+            self._record(epoch_loss, start)
+            if engine.grad_norm(engine.weighted_sum(None, epoch_gw, 1.0 / n), epoch_gb / n) <= self.tol:
+                stopped = True
+                break
+        if not (stopped or diverged or self.n_epochs == self.epochs):
+            return None
+        loss, gw, gb = engine.evaluate(None)
+        if not math.isfinite(loss):
+            return self._result(loss, math.nan, DIVERGED)
+        norm = engine.grad_norm(gw, gb)
+        if diverged:
+            return self._result(loss, norm, DIVERGED)
+        return self._result(loss, norm, CONVERGED if stopped or norm <= self.tol else MAX_EPOCHS)
 
 
 def _bad(loss: float, first: Optional[float]) -> bool:
     return not math.isfinite(loss) or (first is not None and loss > BLOWUP * first)
-
-
-def _full_batch(engine: Engine, lr: float, epochs: int, tol: float) -> FitResult:
-    history = []
-    prev = None  # (snapshot, loss, grad norm) of the last good step
-    for _ in range(epochs + 1):
-        loss, gw, gb = engine.evaluate(None)
-        if _bad(loss, history[0] if history else None):
-            if prev is not None:
-                engine.restore(prev[0])
-                return FitResult(np.array(history[:-1]), prev[1], prev[2], DIVERGED)
-            return FitResult(np.array(history), loss, math.nan, DIVERGED)
-        norm = engine.grad_norm(gw, gb)
-        if norm <= tol:
-            return FitResult(np.array(history), loss, norm, CONVERGED)
-        if len(history) == epochs:
-            return FitResult(np.array(history), loss, norm, MAX_EPOCHS)
-        history.append(loss)
-        prev = (engine.snapshot(), loss, norm)
-        engine.update(gw, gb, lr)
-    raise AssertionError("unreachable")
-
-
-def _mini_batch(engine: Engine, n: int, lr: float, epochs: int, tol: float,
-                batch_size: int, seed: int) -> FitResult:
-    rng = SplitMix64(seed)
-    order = list(range(n))
-    history = []
-    stopped = False
-    for _ in range(epochs):
-        shuffle(order, rng)
-        start = engine.snapshot()
-        epoch_loss, epoch_gw, epoch_gb = 0.0, None, 0.0
-        for lo in range(0, n, batch_size):
-            rows = order[lo:lo + batch_size]
-            loss, gw, gb = engine.evaluate(rows)
-            if not math.isfinite(loss):
-                return _diverged(engine, start, history)
-            m = len(rows)
-            epoch_loss += m * loss
-            epoch_gw = engine.weighted_sum(epoch_gw, gw, m)
-            epoch_gb += m * gb
-            engine.update(gw, gb, lr)
-        epoch_loss /= n
-        if _bad(epoch_loss, history[0] if history else None):
-            return _diverged(engine, start, history)
-        history.append(epoch_loss)
-        if engine.grad_norm(engine.weighted_sum(None, epoch_gw, 1.0 / n), epoch_gb / n) <= tol:
-            stopped = True
-            break
-    loss, gw, gb = engine.evaluate(None)
-    norm = engine.grad_norm(gw, gb)
-    if not math.isfinite(loss):
-        return FitResult(np.array(history), loss, math.nan, DIVERGED)
-    return FitResult(np.array(history), loss, norm,
-                     CONVERGED if stopped or norm <= tol else MAX_EPOCHS)
-
-
-def _diverged(engine: Engine, start: Any, history: list) -> FitResult:
-    engine.restore(start)
-    loss, gw, gb = engine.evaluate(None)
-    return FitResult(np.array(history), loss, engine.grad_norm(gw, gb), DIVERGED)
 
 
 def power_iteration(hessian_times, v: Any, norm) -> float:

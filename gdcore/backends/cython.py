@@ -8,7 +8,51 @@ import numpy as np
 
 from .. import _linear
 from .._random import POWER_SEED
-from ._base import BLOWUP, POWER_MAX_ITER, POWER_RTOL, FitResult
+from ._base import (BLOWUP, CONVERGED, DIVERGED, MAX_EPOCHS, POWER_MAX_ITER, POWER_RTOL,
+                    STOPPED, FitResult, grad_norm)
+
+_STATUS = {_linear.Status.CONVERGED: CONVERGED, _linear.Status.MAX_EPOCHS: MAX_EPOCHS,
+           _linear.Status.DIVERGED: DIVERGED}
+
+
+class CompiledRun:
+    """A fit in the kernel: owns the buffers ``_linear.run_epochs`` resumes from."""
+
+    def __init__(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
+                 fit_intercept: bool, lr: float, epochs: int, tol: float,
+                 batch_size: Optional[int], seed: int, record_path: bool) -> None:
+        self.args = (kind, X, y, w, b, fit_intercept, lr, epochs)
+        self.tol, self.batch_size = tol, batch_size or 0
+        n, d = X.shape
+        self.history = np.empty(max(epochs, 1))
+        self.n_epochs = 0
+        self.w_saved = np.empty(d, dtype=X.dtype)
+        self.saved = np.empty(3)
+        self.order = np.arange(n if batch_size else 1, dtype=np.intp)
+        self.rng = np.array([seed], dtype=np.uint64)
+        self.path = np.empty((max(epochs, 1), d + 1), dtype=X.dtype) if record_path else None
+        self.report = np.empty(2)
+
+    def _result(self, loss: float, norm: float, status: str) -> FitResult:
+        n = self.n_epochs
+        return FitResult(self.history[:n].copy(), loss, norm, status,
+                         None if self.path is None else self.path[:n].copy())
+
+    def advance(self, epochs: int) -> Optional[FitResult]:
+        kind, X, y, w, b, fit_intercept, lr, total = self.args
+        status, self.n_epochs = _linear.run_epochs(
+            kind, X, y, w, b, fit_intercept, lr, total, min(total, self.n_epochs + epochs),
+            self.tol, BLOWUP, self.batch_size, self.history, self.n_epochs, self.w_saved,
+            self.saved, self.order, self.rng, self.path, self.report)
+        if status == _linear.Status.PAUSED:
+            return None
+        return self._result(self.report[0], self.report[1], _STATUS[status])
+
+    def finish(self) -> FitResult:
+        kind, X, y, w, b, fit_intercept = self.args[:6]
+        loss, gw, gb = _linear.loss_grad(kind, X, y, w, b[0])
+        norm = grad_norm(gw, gb, fit_intercept)
+        return self._result(loss, norm, CONVERGED if norm <= self.tol else STOPPED)
 
 
 class CythonBackend:
@@ -30,9 +74,8 @@ class CythonBackend:
     def curvature(self, X: np.ndarray, fit_intercept: bool) -> Tuple[float, float]:
         return _linear.curvature(X, fit_intercept, POWER_MAX_ITER, POWER_RTOL, POWER_SEED)
 
-    def fit(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
-            fit_intercept: bool, lr: float, epochs: int, tol: float,
-            batch_size: Optional[int], seed: int) -> FitResult:
-        history, final_loss, grad_norm, status = _linear.fit(
-            kind, X, y, w, b, fit_intercept, lr, epochs, tol, BLOWUP, batch_size, seed)
-        return FitResult(history, final_loss, grad_norm, status)
+    def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
+              fit_intercept: bool, lr: float, epochs: int, tol: float,
+              batch_size: Optional[int], seed: int, record_path: bool = False) -> CompiledRun:
+        return CompiledRun(kind, X, y, w, b, fit_intercept, lr, epochs, tol, batch_size, seed,
+                           record_path)

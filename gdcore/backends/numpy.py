@@ -12,8 +12,8 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from .._random import start_vector
-from ._base import MSE, FitResult
-from ._loop import Engine, power_iteration, run
+from ._base import MSE
+from ._loop import Engine, ReferenceRun, power_iteration
 
 
 def loss_terms(kind: int, r: np.ndarray) -> np.ndarray:
@@ -54,6 +54,9 @@ class ArrayEngine(Engine):
     def sq_norm(self, g: np.ndarray) -> float:
         return float(np.dot(g, g))
 
+    def flat(self, snap: Tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        return np.concatenate(snap)
+
 
 class NumpyBackend:
     name = "numpy"
@@ -85,8 +88,8 @@ class NumpyBackend:
         row_max = float(np.einsum("ij,ij->i", X64, X64).max()) + fit_intercept
         return lam, 2.0 * row_max
 
-    def fit(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
-            fit_intercept: bool, lr: float, epochs: int, tol: float,
-            batch_size: Optional[int], seed: int) -> FitResult:
+    def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
+              fit_intercept: bool, lr: float, epochs: int, tol: float,
+              batch_size: Optional[int], seed: int, record_path: bool = False) -> ReferenceRun:
         engine = ArrayEngine(kind, X, y, w, b, fit_intercept)
-        return run(engine, len(y), lr, epochs, tol, batch_size, seed)
+        return ReferenceRun(engine, len(y), lr, epochs, tol, batch_size, seed, record_path)

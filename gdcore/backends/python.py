@@ -9,13 +9,13 @@ arithmetic is Python floats, whatever the model's dtype.
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .._random import start_vector
 from ._base import MSE, FitResult
-from ._loop import Engine, power_iteration, run
+from ._loop import Engine, ReferenceRun, power_iteration
 
 
 def sign(r: float) -> float:
@@ -77,6 +77,9 @@ class ListEngine(Engine):
     def sq_norm(self, g: List[float]) -> float:
         return dot(g, g)
 
+    def flat(self, snap: Tuple[List[float], float]) -> np.ndarray:
+        return np.array(snap[0] + [snap[1]])
+
 
 class PythonBackend:
     name = "python"
@@ -112,12 +115,28 @@ class PythonBackend:
                               lambda v: math.sqrt(dot(v, v)))
         return lam, max(2.0 * dot(a_i, a_i) for a_i in A)
 
-    def fit(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
-            fit_intercept: bool, lr: float, epochs: int, tol: float,
-            batch_size: Optional[int], seed: int) -> FitResult:
+    def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
+              fit_intercept: bool, lr: float, epochs: int, tol: float,
+              batch_size: Optional[int], seed: int, record_path: bool = False) -> "ListRun":
         engine = ListEngine(kind, X.tolist(), y.tolist(), w.tolist(), float(b[0]), fit_intercept)
+        return ListRun(engine, w, b, len(engine.y), lr, epochs, tol, batch_size, seed, record_path)
+
+
+class ListRun(ReferenceRun):
+    """A ReferenceRun that copies the list parameters back into the model's arrays."""
+
+    def __init__(self, engine: ListEngine, w: np.ndarray, b: np.ndarray, *args: Any) -> None:
+        super().__init__(engine, *args)
+        self.w, self.b = w, b
+
+    def _result(self, loss: float, norm: float, status: str) -> FitResult:
+        self.w[:] = self.engine.w
+        self.b[0] = self.engine.b
+        return super()._result(loss, norm, status)
+
+    def advance(self, epochs: int) -> Optional[FitResult]:
         try:
-            return run(engine, len(engine.y), lr, epochs, tol, batch_size, seed)
-        finally:
-            w[:] = engine.w
-            b[0] = engine.b
+            return super().advance(epochs)
+        finally:  # the model sees the parameters of the last finished epoch
+            self.w[:] = self.engine.w
+            self.b[0] = self.engine.b
