@@ -42,7 +42,8 @@ def _numeric_array(value: Any, name: str) -> np.ndarray:
 
 
 def _converted(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):  # overflow to inf is reported just below
+        out = np.ascontiguousarray(arr, dtype=dtype)
     if not _linear.all_finite(out.reshape(-1)):
         after = "" if arr.dtype == dtype else f" (after conversion to {dtype})"
         raise ValueError(f"{name} contains NaN or infinite values{after}")
@@ -88,9 +89,16 @@ def _is_real(value: Any) -> bool:
 def check_lr(lr: Any) -> Any:
     if isinstance(lr, str) and lr == "auto":
         return lr
-    if not _is_real(lr) or not math.isfinite(lr) or lr <= 0:
+    if not _is_real(lr) or not _finite(lr) or lr <= 0:
         raise ValueError(f"lr must be a positive finite number or 'auto', got {lr!r}")
     return float(lr)
+
+
+def _finite(value: numbers.Real) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def check_epochs(epochs: Any) -> int:
@@ -100,9 +108,13 @@ def check_epochs(epochs: Any) -> int:
 
 
 def check_tol(tol: Any) -> float:
-    if not _is_real(tol) or math.isnan(tol) or tol < 0:
+    try:
+        value = float(tol) if _is_real(tol) else math.nan
+    except OverflowError:  # an int too large for a float: no gradient is that large
+        value = math.inf
+    if math.isnan(value) or value < 0:
         raise ValueError(f"tol must be a number >= 0, got {tol!r}")
-    return float(tol)
+    return value
 
 
 def check_batch_size(batch_size: Any, n_samples: Optional[int] = None) -> Optional[int]:
@@ -131,5 +143,5 @@ def seed_from(random_state: Any) -> int:
     if random_state is None:
         return secrets.randbits(64)
     if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(0, 2**63))
-    return int(random_state)
+        return int(random_state.integers(0, 2**64, dtype=np.uint64))
+    return int(random_state) % 2**64

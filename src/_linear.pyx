@@ -83,10 +83,9 @@ cdef inline void step(floating[::1] w, floating* b, const double* gw, double gb,
         b[0] = <floating>(b[0] - lr * gb)
 
 
-cdef inline bint is_bad(double loss, Py_ssize_t n_hist, const double* history,
-                        double blowup) noexcept nogil:
-    """Non-finite, or exploded past ``blowup`` times the first epoch's loss."""
-    return not isfinite(loss) or (n_hist > 0 and loss > blowup * history[0])
+cdef inline bint is_bad(double loss, double reference, double blowup) noexcept nogil:
+    """Non-finite, or exploded past ``blowup`` times the loss at the start (NaN: none yet)."""
+    return not isfinite(loss) or loss > blowup * reference
 
 
 # ------------------------------------------------------------------- fits --
@@ -95,7 +94,8 @@ cdef inline bint is_bad(double loss, Py_ssize_t n_hist, const double* history,
 # calls callbacks in between), so the loops keep their state in buffers the
 # caller owns: the history, the epoch count, the parameters saved before the
 # last step (to undo a step that blew up), the row order and the random state.
-# saved = (loss, gradient norm, b) of the saved parameters.
+# saved = (loss, gradient norm, b) of the saved parameters (full batch), or
+# saved[0] = the loss at the start, the reference for a blow-up (mini-batch).
 
 cdef inline void record(floating* path, Py_ssize_t epoch, const floating* w, floating b,
                         Py_ssize_t d) noexcept nogil:
@@ -121,7 +121,7 @@ cdef int full_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
             status = PAUSED
             break
         loss = batch_pass(kind, X, y, NULL, X.shape[0], w, b[0], gw, &gb)
-        if is_bad(loss, n_hist, history, blowup):
+        if is_bad(loss, history[0] if n_hist > 0 else NAN, blowup):
             if n_hist > 0:  # undo the step that blew up
                 memcpy(&w[0], w_prev, d * sizeof(floating))
                 b[0] = <floating>saved[2]
@@ -151,13 +151,18 @@ cdef int mini_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
                     double lr, Py_ssize_t epochs, Py_ssize_t stop_at, double tol,
                     double blowup, Py_ssize_t batch_size, uint64_t* rng,
                     Py_ssize_t* order, double* history, Py_ssize_t* n_hist_io,
-                    double* gw, double* epoch_gw, floating* w_start, floating* path,
-                    double* report) noexcept nogil:
+                    double* gw, double* epoch_gw, floating* w_start, double* saved,
+                    floating* path, double* report) noexcept nogil:
     """Mini-batch SGD over rows reshuffled every epoch; stops and reports as full_batch."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], n_hist = n_hist_io[0], j, lo, m
     cdef double loss, gb, epoch_loss, epoch_gb
     cdef floating b_start
     cdef bint stopped = False, diverged = False
+    if n_hist == 0 and stop_at > 0:
+        saved[0] = batch_pass(kind, X, y, NULL, n, w, b[0], gw, &gb)
+        if not isfinite(saved[0]):
+            report[0], report[1] = saved[0], NAN
+            return DIVERGED
     while n_hist < stop_at:
         shuffle(order, n, rng)
         memcpy(w_start, &w[0], d * sizeof(floating))
@@ -181,7 +186,7 @@ cdef int mini_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
             lo += m
         if not diverged:
             epoch_loss /= n
-            diverged = is_bad(epoch_loss, n_hist, history, blowup)
+            diverged = is_bad(epoch_loss, saved[0], blowup)
         if diverged:  # back to the parameters this epoch started from
             memcpy(&w[0], w_start, d * sizeof(floating))
             b[0] = b_start
@@ -235,8 +240,8 @@ def run_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
         else:
             status = mini_batch(kind, X, y, w, &b[0], fit_intercept, lr, epochs, stop_at,
                                 tol, blowup, batch_size, &rng[0], &order[0], &history[0],
-                                &n_hist, &gw[0], &epoch_gw[0], &w_saved[0], path_ptr,
-                                &report[0])
+                                &n_hist, &gw[0], &epoch_gw[0], &w_saved[0], &saved[0],
+                                path_ptr, &report[0])
     return status, n_hist
 
 

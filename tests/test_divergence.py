@@ -88,14 +88,15 @@ def test_full_batch_restores_last_good_step(problem, backend):
     assert losses[k] <= 1e6 * losses[0]
 
 
-def test_mini_batch_restores_epoch_start(problem, backend):
+@pytest.mark.parametrize("multiple, first_bad_epoch", [(2.5, 2), (10.0, 0)])
+def test_mini_batch_restores_epoch_start(problem, backend, multiple, first_bad_epoch):
     """A mini-batch blow-up puts back the parameters the failing epoch started from: those of
-    a fit with one epoch fewer."""
+    a fit with that many epochs. The first epoch is checked too (against the loss at the start)."""
     X, y, lam = problem
-    lr = 10.0 / lam
+    lr = multiple / lam
     model, err = fit_diverging(X, y, lr, backend, np.float64, 10)
     k = err.history.n_epochs
-    assert k >= 1
+    assert k == first_bad_epoch
     again = gdcore.LinearModel(D)
     hist = gdcore.Trainer(lr=lr, epochs=k, tol=0.0, batch_size=10, random_state=0,
                           backend=backend).fit(again, X, y)

@@ -25,7 +25,9 @@ Semantics shared by all backends (the tests hold them to the same numbers):
   loss and gradient at the current parameters, and an update. The epoch's
   loss and gradient are the row-weighted means of its batches'; the stopping
   test uses that epoch gradient; divergence is a non-finite batch loss or an
-  exploding epoch loss, and restores the parameters of the epoch's start.
+  epoch loss above ``BLOWUP`` times the full loss at the start of the fit
+  (measured by one pass before the first epoch), and restores the parameters
+  of the epoch's start.
 * a fit can run in chunks: ``Run.advance(k)`` runs at most ``k`` more epochs
   and pauses between epochs (after an update); ``Run.finish()`` stops early,
   measuring the final loss and gradient at the current parameters.

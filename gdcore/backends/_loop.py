@@ -66,10 +66,11 @@ class ReferenceRun:
         self.engine, self.n, self.lr, self.epochs, self.tol = engine, n, lr, epochs, tol
         self.batch_size = batch_size
         self.rng = SplitMix64(seed)
-        self.order = list(range(n))
+        self.order = list(range(n)) if batch_size is not None else []
         self.history: List[float] = []
         self.path: Optional[List[Any]] = [] if record_path else None
         self.saved: Optional[Tuple[Any, float, float]] = None  # last step's start, its loss, norm
+        self.reference: Optional[float] = None  # mini-batch: loss at the start, for blow-ups
 
     @property
     def n_epochs(self) -> int:
@@ -119,6 +120,10 @@ class ReferenceRun:
     def _mini_batch(self, stop_at: int) -> Optional[FitResult]:
         engine, n, batch_size = self.engine, self.n, self.batch_size
         stopped = diverged = False
+        if not self.history and stop_at > 0:
+            self.reference = engine.evaluate(None)[0]
+            if not math.isfinite(self.reference):
+                return self._result(self.reference, math.nan, DIVERGED)
         while self.n_epochs < stop_at:
             shuffle(self.order, self.rng)
             start = engine.snapshot()
@@ -136,7 +141,7 @@ class ReferenceRun:
                 engine.update(gw, gb, self.lr)
             if not diverged:
                 epoch_loss /= n
-                diverged = _bad(epoch_loss, self.history[0] if self.history else None)
+                diverged = _bad(epoch_loss, self.reference)
             if diverged:  # back to the parameters this epoch started from
                 engine.restore(start)
                 break

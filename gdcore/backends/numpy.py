@@ -20,8 +20,19 @@ def loss_terms(kind: int, r: np.ndarray) -> np.ndarray:
     return r * r if kind == MSE else np.abs(r)
 
 
-def loss_slopes(kind: int, r: np.ndarray) -> np.ndarray:
-    return 2 * r if kind == MSE else np.sign(r)
+def loss_sum_and_slopes(kind: int, r: np.ndarray) -> Tuple[float, np.ndarray]:
+    """sum of the loss terms, and the slopes d(term)/d(y_hat), reusing r's memory."""
+    if kind == MSE:
+        total = float(r @ r)
+        r *= 2
+        return total, r
+    total = float(np.abs(r).sum())
+    return total, np.sign(r, out=r)
+
+
+def _blocks(X: np.ndarray, rows: int = 8192):
+    """Row blocks of X, so per-row temporaries stay small."""
+    return (X[i:i + rows] for i in range(0, X.shape[0], rows))
 
 
 class ArrayEngine(Engine):
@@ -32,10 +43,12 @@ class ArrayEngine(Engine):
 
     def evaluate(self, rows: Optional[Sequence[int]]) -> Tuple[float, np.ndarray, float]:
         X, y = (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
-        r = X @ self.w + self.b[0] - y
-        slope = loss_slopes(self.kind, r)
+        r = X @ self.w
+        r += self.b[0]
+        r -= y
+        total, slope = loss_sum_and_slopes(self.kind, r)
         n = len(y)
-        return float(loss_terms(self.kind, r).sum() / n), (X.T @ slope) / n, float(slope.sum() / n)
+        return total / n, (X.T @ slope) / n, float(slope.sum() / n)
 
     def update(self, gw: np.ndarray, gb: float, lr: float) -> None:
         self.w -= (lr * gw).astype(self.w.dtype)
@@ -85,7 +98,8 @@ class NumpyBackend:
 
         v0 = np.array(start_vector(d + fit_intercept))
         lam = power_iteration(hessian_times, v0, lambda v: float(np.linalg.norm(v)))
-        row_max = float(np.einsum("ij,ij->i", X64, X64).max()) + fit_intercept
+        row_max = max(float(np.einsum("ij,ij->i", block, block).max())
+                      for block in _blocks(X64)) + fit_intercept
         return lam, 2.0 * row_max
 
     def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,

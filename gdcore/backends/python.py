@@ -9,6 +9,7 @@ arithmetic is Python floats, whatever the model's dtype.
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -36,11 +37,18 @@ def dot(a: Sequence[float], b: Sequence[float]) -> float:
     return sum(x * y for x, y in zip(a, b))
 
 
+def stored(values: List[float], single: bool) -> List[float]:
+    """Values as the model stores them: rounded to float32 for a float32 model."""
+    return array("f", values).tolist() if single else values
+
+
 class ListEngine(Engine):
+    """Arithmetic in Python floats; parameters kept in the model's precision."""
+
     def __init__(self, kind: int, X: List[List[float]], y: List[float],
-                 w: List[float], b: float, fit_intercept: bool) -> None:
+                 w: List[float], b: float, fit_intercept: bool, single: bool = False) -> None:
         self.kind, self.X, self.y = kind, X, y
-        self.w, self.b, self.fit_intercept = w, b, fit_intercept
+        self.w, self.b, self.fit_intercept, self.single = w, b, fit_intercept, single
 
     def evaluate(self, rows: Optional[Sequence[int]]) -> Tuple[float, List[float], float]:
         """L = (1/N) sum term(y_hat_i - y_i); dL/dw = (1/N) sum slope_i x_i; dL/db = (1/N) sum slope_i."""
@@ -59,9 +67,9 @@ class ListEngine(Engine):
 
     def update(self, gw: List[float], gb: float, lr: float) -> None:
         """w <- w - lr dL/dw, b <- b - lr dL/db."""
-        self.w = [w_j - lr * g_j for w_j, g_j in zip(self.w, gw)]
+        self.w = stored([w_j - lr * g_j for w_j, g_j in zip(self.w, gw)], self.single)
         if self.fit_intercept:
-            self.b = self.b - lr * gb
+            self.b = stored([self.b - lr * gb], self.single)[0]
 
     def snapshot(self) -> Tuple[List[float], float]:
         return list(self.w), self.b
@@ -118,7 +126,8 @@ class PythonBackend:
     def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
               fit_intercept: bool, lr: float, epochs: int, tol: float,
               batch_size: Optional[int], seed: int, record_path: bool = False) -> "ListRun":
-        engine = ListEngine(kind, X.tolist(), y.tolist(), w.tolist(), float(b[0]), fit_intercept)
+        engine = ListEngine(kind, X.tolist(), y.tolist(), w.tolist(), float(b[0]), fit_intercept,
+                            single=X.dtype == np.float32)
         return ListRun(engine, w, b, len(engine.y), lr, epochs, tol, batch_size, seed, record_path)
 
 
