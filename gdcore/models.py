@@ -4,15 +4,45 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from ._validation import as_features, check_dtype
 from .backends import get_backend
+from .backends._base import Backend, Run
+from .stepsize import auto_lr
 
 
-class LinearModel:
+class Model:
+    """What the Trainer needs of a model: a width, a dtype, and two hooks.
+
+    ``_auto_lr`` gives the step ``lr="auto"`` takes on validated X;
+    ``_start`` hands the model's own parameter buffers to a backend and
+    returns the Run. Models keep their parameters as arrays of ``dtype``.
+    """
+
+    n_features: int
+    dtype: np.dtype
+
+    def predict(self, X: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
+        raise NotImplementedError
+
+    def _start(self, backend: Backend, kind: int, X: np.ndarray, y: np.ndarray, lr: float,
+               epochs: int, tol: float, batch_size: Optional[int], seed: int,
+               record_path: bool) -> Run:
+        raise NotImplementedError
+
+    def _check_features(self, X: np.ndarray) -> None:
+        if X.shape[1] != self.n_features:
+            raise ValueError(f"X has {X.shape[1]} features but the model has "
+                             f"n_features={self.n_features}")
+
+
+class LinearModel(Model):
     """y_hat = X w + b, with ``w`` of shape (n_features,) and ``b`` a float.
 
     Parameters start at zero. ``fit_intercept=False`` is the tutorial's
@@ -56,9 +86,18 @@ class LinearModel:
     def predict(self, X: Any) -> np.ndarray:
         """Predictions for the rows of X (1-D X is one feature)."""
         Xc = as_features(X, self.dtype)
-        if Xc.shape[1] != self.n_features:
-            raise ValueError(f"X has {Xc.shape[1]} features but the model has {self.n_features}")
+        self._check_features(Xc)
         return get_backend("cython").predict(Xc, self._w, self.b)
+
+    def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
+        curvature, row_curvature = backend.curvature(X, self.fit_intercept)
+        return auto_lr(curvature, row_curvature, X.shape[0], batch_size)
+
+    def _start(self, backend: Backend, kind: int, X: np.ndarray, y: np.ndarray, lr: float,
+               epochs: int, tol: float, batch_size: Optional[int], seed: int,
+               record_path: bool) -> Run:
+        return backend.start(kind, X, y, self._w, self._b, self.fit_intercept, lr, epochs, tol,
+                             batch_size, seed, record_path)
 
     def __repr__(self) -> str:
         return (f"LinearModel(n_features={self.n_features}, dtype={self.dtype.name}, "

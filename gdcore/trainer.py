@@ -8,13 +8,13 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from ._validation import (as_data, check_batch_size, check_epochs, check_lr,
+from ._validation import (as_data, as_features, check_batch_size, check_epochs, check_lr,
                           check_random_state, check_tol, seed_from)
 from .backends import get_backend
 from .backends._base import CONVERGED, DIVERGED
 from .errors import DivergenceError
 from .losses import Loss, MSELoss
-from .models import LinearModel
+from .models import Model
 
 
 @dataclass
@@ -42,29 +42,6 @@ class History:
         return (f"History(n_epochs={self.n_epochs}, converged={self.converged}, "
                 f"final_loss={self.final_loss:.6g}, grad_norm={self.grad_norm:.3g}, "
                 f"lr={self.lr:.6g}, seconds={self.seconds:.3g})")
-
-
-def auto_lr(curvature: float, row_curvature: float, n_samples: int,
-            batch_size: Optional[int]) -> float:
-    """1 / L_B: the step size ``lr="auto"`` takes.
-
-    Full batch: L = lambda_max of the MSE Hessian (2/N) A^T A, A = [X 1];
-    gradient descent converges for lr < 2/L and 1/L is the classical safe
-    step. Mini-batches of B rows: the expected smoothness of Gower et al.
-    (2019), L_B = n(B-1)/(B(n-1)) L + (n-B)/(B(n-1)) L_max, where L_max =
-    max_i 2||a_i||^2 is the curvature of the worst single row; it runs from
-    L_max at B = 1 to L at B = n.
-    """
-    b = n_samples if batch_size is None else batch_size
-    if n_samples > 1 and b < n_samples:
-        smooth = (n_samples * (b - 1) * curvature + (n_samples - b) * row_curvature) / (
-            b * (n_samples - 1))
-    else:
-        smooth = curvature
-    if not smooth > 0:
-        raise ValueError("lr='auto' needs data with some variation (the loss has no "
-                         "curvature here); pass a number for lr")
-    return 1.0 / smooth
 
 
 class Trainer:
@@ -101,40 +78,41 @@ class Trainer:
         self.random_state = check_random_state(random_state)
         self.backend = get_backend(backend).name
 
-    def learning_rate(self, model: LinearModel, X: Any) -> float:
+    def learning_rate(self, model: Model, X: Any) -> float:
         """The step this trainer would take on X: ``lr`` itself or the "auto" step."""
         if self.lr != "auto":
             return float(self.lr)
-        from ._validation import as_features
+        self._check_model(model)
         Xc = as_features(X, model.dtype)
-        return self._auto_lr(model, Xc)
-
-    def _auto_lr(self, model: LinearModel, X: np.ndarray) -> float:
-        curvature, row_curvature = get_backend(self.backend).curvature(X, model.fit_intercept)
-        return auto_lr(curvature, row_curvature, X.shape[0], self.batch_size)
-
-    def fit(self, model: LinearModel, X: Any, y: Any) -> History:
-        """Fit ``model`` in place; returns the History, raises DivergenceError on blow-up."""
-        if not isinstance(model, LinearModel):
-            raise TypeError(f"model must be a gdcore LinearModel, got {type(model).__name__}")
-        Xc, yc = as_data(X, y, model.dtype)
-        if Xc.shape[1] != model.n_features:
-            raise ValueError(f"model has n_features={model.n_features} but X has "
-                             f"{Xc.shape[1]} features")
+        model._check_features(Xc)
         batch_size = check_batch_size(self.batch_size, Xc.shape[0])
-        lr = self._auto_lr(model, Xc) if self.lr == "auto" else self.lr
+        return model._auto_lr(get_backend(self.backend), Xc, batch_size)
+
+    @staticmethod
+    def _check_model(model: Any) -> None:
+        if not isinstance(model, Model):
+            raise TypeError(f"model must be a gdcore model such as LinearModel, "
+                            f"got {type(model).__name__}")
+
+    def fit(self, model: Model, X: Any, y: Any) -> History:
+        """Fit ``model`` in place; returns the History, raises DivergenceError on blow-up."""
+        self._check_model(model)
+        Xc, yc = as_data(X, y, model.dtype)
+        model._check_features(Xc)
+        batch_size = check_batch_size(self.batch_size, Xc.shape[0])
+        backend = get_backend(self.backend)
+        lr = model._auto_lr(backend, Xc, batch_size) if self.lr == "auto" else self.lr
         seed = seed_from(self.random_state)
         start = time.perf_counter()
-        run = get_backend(self.backend).start(
-            self.loss.kind, Xc, yc, model._w, model._b, model.fit_intercept,
-            lr, self.epochs, self.tol, batch_size, seed)
+        run = model._start(backend, self.loss.kind, Xc, yc, lr, self.epochs, self.tol,
+                           batch_size, seed, record_path=False)
         result = run.advance(self.epochs)
         assert result is not None, "a run given all its epochs must end"
         history = History(loss=result.loss, converged=result.status == CONVERGED,
                           grad_norm=float(result.grad_norm), final_loss=float(result.final_loss),
                           lr=lr, seconds=time.perf_counter() - start, status=result.status)
         if result.status == DIVERGED:
-            safe = self._auto_lr(model, Xc)
+            safe = model._auto_lr(backend, Xc, batch_size)
             raise DivergenceError(lr, safe if safe < lr else lr / 10, history)
         return history
 
