@@ -3,7 +3,10 @@
 SplitMix64 (Steele, Lea & Flood 2014) is tiny, fast, and easy to write the
 same way in C and in Python, so the compiled kernel and the reference
 backends visit the same rows in the same order for the same seed. Shuffling
-is Fisher-Yates, drawing ``j = next() % (i + 1)``.
+is Fisher-Yates, drawing ``j`` in ``[0, i]`` by multiply-shift,
+``j = ((next() >> 32) * (i + 1)) >> 32`` (a division per row would cost more
+than the row's arithmetic; the bias is below 2**-32), or ``next() % (i + 1)``
+for ``i >= 2**32``.
 """
 
 from __future__ import annotations
@@ -35,8 +38,15 @@ class SplitMix64:
 def shuffle(order: MutableSequence[int], rng: SplitMix64) -> None:
     """Fisher-Yates, in place, exactly as the compiled kernel does it."""
     for i in range(len(order) - 1, 0, -1):
-        j = rng.next() % (i + 1)
+        j = below(rng.next(), i + 1)
         order[i], order[j] = order[j], order[i]
+
+
+def below(x: int, bound: int) -> int:
+    """A 64-bit random ``x`` mapped to ``[0, bound)``."""
+    if bound <= 1 << 32:
+        return ((x >> 32) * bound) >> 32
+    return x % bound
 
 
 def start_vector(n: int) -> List[float]:

@@ -8,6 +8,7 @@ C-contiguous array of the model's dtype) and never modified.
 from __future__ import annotations
 
 import math
+import os
 import numbers
 import secrets
 from typing import Any, Optional, Tuple
@@ -126,6 +127,17 @@ def check_batch_size(batch_size: Any, n_samples: Optional[int] = None) -> Option
         raise ValueError(f"batch_size must be at most the number of samples "
                          f"({n_samples}), got {batch_size}")
     return int(batch_size)
+
+
+def check_n_jobs(n_jobs: Any) -> int:
+    """Threads for a full pass: a count >= 1, or -1 for every core this process may use."""
+    if isinstance(n_jobs, numbers.Integral) and not isinstance(n_jobs, bool):
+        if n_jobs == -1:
+            return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+                os.cpu_count() or 1)
+        if n_jobs >= 1:
+            return int(n_jobs)
+    raise ValueError(f"n_jobs must be an integer >= 1 or -1 (every core), got {n_jobs!r}")
 
 
 def check_random_state(random_state: Any) -> Any:

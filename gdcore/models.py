@@ -33,7 +33,7 @@ class Model:
 
     def _start(self, backend: Backend, kind: int, X: np.ndarray, y: np.ndarray, lr: float,
                epochs: int, tol: float, batch_size: Optional[int], seed: int,
-               record_path: bool) -> Run:
+               record_path: bool, n_jobs: int = 1) -> Run:
         raise NotImplementedError
 
     def _check_features(self, X: np.ndarray) -> None:
@@ -95,9 +95,9 @@ class LinearModel(Model):
 
     def _start(self, backend: Backend, kind: int, X: np.ndarray, y: np.ndarray, lr: float,
                epochs: int, tol: float, batch_size: Optional[int], seed: int,
-               record_path: bool) -> Run:
+               record_path: bool, n_jobs: int = 1) -> Run:
         return backend.start(kind, X, y, self._w, self._b, self.fit_intercept, lr, epochs, tol,
-                             batch_size, seed, record_path)
+                             batch_size, seed, record_path, n_jobs)
 
     def __repr__(self) -> str:
         return (f"LinearModel(n_features={self.n_features}, dtype={self.dtype.name}, "

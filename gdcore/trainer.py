@@ -9,7 +9,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from ._validation import (as_data, as_features, check_batch_size, check_epochs, check_lr,
-                          check_random_state, check_tol, seed_from)
+                          check_n_jobs, check_random_state, check_tol, seed_from)
 from .backends import get_backend
 from .backends._base import CONVERGED, DIVERGED
 from .errors import DivergenceError
@@ -62,11 +62,15 @@ class Trainer:
     random_state : None, an int or a numpy Generator: the seed of the
         mini-batch order (reshuffled every epoch, reproducible for an int).
     backend : "cython" (default), "numpy" or "python".
+    n_jobs : threads sharing each full pass over X (compiled backend, OpenMP
+        builds): 1 (default), a count, or -1 for every core. Mini-batch steps
+        run on one thread. The rows are summed in a fixed order whatever the
+        thread count, so results are identical for every n_jobs.
     """
 
     def __init__(self, loss: Optional[Loss] = None, lr: Union[float, str] = "auto",
                  epochs: int = 1000, tol: float = 1e-6, batch_size: Optional[int] = None,
-                 random_state: Any = None, backend: str = "cython") -> None:
+                 random_state: Any = None, backend: str = "cython", n_jobs: int = 1) -> None:
         loss = MSELoss() if loss is None else loss
         if not isinstance(loss, Loss):
             raise TypeError(f"loss must be a gdcore loss such as MSELoss() or MAELoss(), got {loss!r}")
@@ -77,6 +81,7 @@ class Trainer:
         self.batch_size = check_batch_size(batch_size)
         self.random_state = check_random_state(random_state)
         self.backend = get_backend(backend).name
+        self.n_jobs = check_n_jobs(n_jobs)
 
     def learning_rate(self, model: Model, X: Any) -> float:
         """The step this trainer would take on X: ``lr`` itself or the "auto" step."""
@@ -105,7 +110,7 @@ class Trainer:
         seed = seed_from(self.random_state)
         start = time.perf_counter()
         run = model._start(backend, self.loss.kind, Xc, yc, lr, self.epochs, self.tol,
-                           batch_size, seed, record_path=False)
+                           batch_size, seed, record_path=False, n_jobs=self.n_jobs)
         result = run.advance(self.epochs)
         assert result is not None, "a run given all its epochs must end"
         history = History(loss=result.loss, converged=result.status == CONVERGED,
@@ -119,4 +124,5 @@ class Trainer:
     def __repr__(self) -> str:
         return (f"Trainer(loss={self.loss!r}, lr={self.lr!r}, epochs={self.epochs}, "
                 f"tol={self.tol}, batch_size={self.batch_size}, "
-                f"random_state={self.random_state!r}, backend={self.backend!r})")
+                f"random_state={self.random_state!r}, backend={self.backend!r}, "
+                f"n_jobs={self.n_jobs})")

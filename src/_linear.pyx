@@ -17,6 +17,7 @@ from cython cimport floating
 from libc.math cimport NAN, fabs, isfinite, sqrt
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
+from cython.parallel cimport prange, threadid
 
 from _loss cimport loss_slope, loss_term
 from _rng cimport shuffle, splitmix64_next, splitmix64_uniform
@@ -30,32 +31,162 @@ cpdef enum Status:
 
 
 # ---------------------------------------------------------------- one pass --
+#
+# Rows are summed in a fixed tree, whatever the thread count: runs of up to
+# SUB rows accumulate in the data's precision (a float32 fit keeps float32
+# SIMD width), each run is flushed into the double partial of its CHUNK, and
+# the partials of the chunks are added in chunk order. Chunks are the unit of
+# parallel work, so the result is bit-identical for 1 or N threads.
+
+cdef enum:
+    SUB = 256      # rows accumulated in the data's precision
+    CHUNK = 4096   # rows per parallel task and per double partial
+    NARROW = 16    # widths up to this are compiled as constants (see span_pass)
+
+
+cdef inline void rows_pass(int kind, const floating* X, const floating* y,
+                           const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                           const Py_ssize_t d, const floating* w, floating b,
+                           floating* acc, double* out) noexcept nogil:
+    """out[:d] += sum slope_i x_i, out[d] += sum slope_i, out[d+1] += sum term_i.
+
+    Rows first .. first+n-1, or rows[first ..] when ``rows`` is not NULL. Each
+    row is read once: its prediction, loss term and gradient contribution are
+    computed while it sits in cache.
+    """
+    cdef Py_ssize_t i, j, k
+    cdef floating r, slope, gb = 0, loss = 0
+    cdef const floating* row
+    for j in range(d):
+        acc[j] = 0
+    for k in range(first, first + n):
+        i = rows[k] if rows != NULL else k
+        row = X + i * d
+        r = 0
+        for j in range(d):
+            r += w[j] * row[j]
+        r = r + b - y[i]
+        loss += loss_term(kind, r)
+        slope = loss_slope(kind, r)
+        gb += slope
+        for j in range(d):
+            acc[j] += slope * row[j]
+    for j in range(d):
+        out[j] += acc[j]
+    out[d] += gb
+    out[d + 1] += loss
+
+
+cdef void span_pass(int kind, const floating* X, const floating* y, const Py_ssize_t* rows,
+                    Py_ssize_t first, Py_ssize_t n, Py_ssize_t d, const floating* w,
+                    floating b, floating* scratch, double* out) noexcept nogil:
+    """rows_pass over runs of SUB rows.
+
+    Narrow widths call the inline rows_pass with d as a literal, so the C
+    compiler unrolls the row loops and keeps the accumulators in (vector)
+    registers; wider rows use the generic loop with ``scratch`` (d values).
+    """
+    cdef floating acc[NARROW]
+    cdef Py_ssize_t lo = first, end = first + n, m
+    while lo < end:
+        m = SUB if end - lo > SUB else end - lo
+        if d == 1:
+            rows_pass(kind, X, y, rows, lo, m, 1, w, b, acc, out)
+        elif d == 2:
+            rows_pass(kind, X, y, rows, lo, m, 2, w, b, acc, out)
+        elif d == 3:
+            rows_pass(kind, X, y, rows, lo, m, 3, w, b, acc, out)
+        elif d == 4:
+            rows_pass(kind, X, y, rows, lo, m, 4, w, b, acc, out)
+        elif d == 5:
+            rows_pass(kind, X, y, rows, lo, m, 5, w, b, acc, out)
+        elif d == 6:
+            rows_pass(kind, X, y, rows, lo, m, 6, w, b, acc, out)
+        elif d == 7:
+            rows_pass(kind, X, y, rows, lo, m, 7, w, b, acc, out)
+        elif d == 8:
+            rows_pass(kind, X, y, rows, lo, m, 8, w, b, acc, out)
+        elif d == 9:
+            rows_pass(kind, X, y, rows, lo, m, 9, w, b, acc, out)
+        elif d == 10:
+            rows_pass(kind, X, y, rows, lo, m, 10, w, b, acc, out)
+        elif d == 11:
+            rows_pass(kind, X, y, rows, lo, m, 11, w, b, acc, out)
+        elif d == 12:
+            rows_pass(kind, X, y, rows, lo, m, 12, w, b, acc, out)
+        elif d == 13:
+            rows_pass(kind, X, y, rows, lo, m, 13, w, b, acc, out)
+        elif d == 14:
+            rows_pass(kind, X, y, rows, lo, m, 14, w, b, acc, out)
+        elif d == 15:
+            rows_pass(kind, X, y, rows, lo, m, 15, w, b, acc, out)
+        elif d == 16:
+            rows_pass(kind, X, y, rows, lo, m, 16, w, b, acc, out)
+        else:
+            rows_pass(kind, X, y, rows, lo, m, d, w, b, scratch, out)
+        lo += m
+
+
+cdef extern from *:
+    void __builtin_prefetch(const void* address) nogil
+
+
+cdef inline void prefetch_rows(const floating* X, Py_ssize_t d, const Py_ssize_t* order,
+                               Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Ask the cache for rows order[lo:hi] (the next mini-batch) while this one is computed.
+
+    Shuffled rows are scattered over X: without this every row of a
+    mini-batch epoch waits on a cache miss.
+    """
+    cdef Py_ssize_t k, offset
+    cdef const char* row
+    for k in range(lo, hi):
+        row = <const char*>(X + order[k] * d)
+        for offset in range(0, d * sizeof(floating), 64):
+            __builtin_prefetch(row + offset)
+
+
+cdef struct Pass:
+    # Work buffers of a loss+gradient pass, allocated once per fit.
+    int n_threads
+    double* partials   # n_chunks x (d + 2) doubles
+    void* scratch      # n_threads x d values of the data's dtype
+
 
 cdef double batch_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
                        const Py_ssize_t* rows, Py_ssize_t n_rows,
                        const floating[::1] w, double b,
-                       double* gw, double* gb) noexcept nogil:
+                       double* gw, double* gb, Pass* work) noexcept nogil:
     """Mean loss over the rows and its gradient (dL/dw into gw, dL/db into gb).
 
-    Each row is read from memory once: its prediction, loss term and gradient
-    contribution are computed while it sits in cache. ``rows`` NULL means
-    rows 0 .. n_rows - 1 in order.
+    ``rows`` NULL means all rows in order, split into CHUNKs over
+    ``work.n_threads`` threads; otherwise the listed rows (a mini-batch), on
+    the calling thread.
     """
-    cdef Py_ssize_t d = X.shape[1], k, i, j
-    cdef double loss = 0.0, gb_sum = 0.0, r, slope
+    cdef Py_ssize_t d = X.shape[1], n_chunks = (n_rows + CHUNK - 1) // CHUNK, c, j, lo
+    cdef double* part
+    cdef floating* scratch = <floating*>work.scratch
+    cdef double loss = 0.0, gb_sum = 0.0
+    for c in range(n_chunks * (d + 2)):
+        work.partials[c] = 0.0
+    if rows == NULL and work.n_threads > 1 and n_chunks > 1:
+        for c in prange(n_chunks, num_threads=work.n_threads, schedule="static"):
+            lo = c * CHUNK
+            span_pass(kind, &X[0, 0], &y[0], NULL, lo, min(CHUNK, n_rows - lo), d, &w[0],
+                      <floating>b, scratch + threadid() * d, work.partials + c * (d + 2))
+    else:
+        for c in range(n_chunks):
+            lo = c * CHUNK
+            span_pass(kind, &X[0, 0], &y[0], rows, lo, min(CHUNK, n_rows - lo), d, &w[0],
+                      <floating>b, scratch, work.partials + c * (d + 2))
     for j in range(d):
         gw[j] = 0.0
-    for k in range(n_rows):
-        i = rows[k] if rows != NULL else k
-        r = 0.0
+    for c in range(n_chunks):
+        part = work.partials + c * (d + 2)
         for j in range(d):
-            r += w[j] * X[i, j]
-        r = r + b - y[i]
-        loss += loss_term(kind, r)
-        slope = loss_slope(kind, r)
-        for j in range(d):
-            gw[j] += slope * X[i, j]
-        gb_sum += slope
+            gw[j] += part[j]
+        gb_sum += part[d]
+        loss += part[d + 1]
     for j in range(d):
         gw[j] /= n_rows
     gb[0] = gb_sum / n_rows
@@ -88,6 +219,18 @@ cdef inline bint is_bad(double loss, double reference, double blowup) noexcept n
     return not isfinite(loss) or loss > blowup * reference
 
 
+cdef object pass_buffers(const floating[:, ::1] X, int n_threads, Pass* work):
+    """Allocate the work buffers of batch_pass; the returned arrays own them."""
+    cdef Py_ssize_t d = X.shape[1], n_chunks = (X.shape[0] + CHUNK - 1) // CHUNK
+    cdef double[::1] partials = np.empty(n_chunks * (d + 2), dtype=np.float64)
+    cdef floating[::1] scratch = np.empty(max(n_threads, 1) * d,
+                                          dtype=np.float64 if floating is double else np.float32)
+    work.n_threads = max(n_threads, 1)
+    work.partials = &partials[0]
+    work.scratch = &scratch[0]
+    return partials.base, scratch.base
+
+
 # ------------------------------------------------------------------- fits --
 #
 # A fit may run in chunks of epochs (the Python layer reports progress and
@@ -110,7 +253,7 @@ cdef int full_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
                     double lr, Py_ssize_t epochs, Py_ssize_t stop_at, double tol,
                     double blowup, double* history, Py_ssize_t* n_hist_io, double* gw,
                     floating* w_prev, double* saved, floating* path,
-                    double* report) noexcept nogil:
+                    double* report, Pass* work) noexcept nogil:
     """Gradient descent on all rows until converged, diverged, ``epochs`` done or
     ``stop_at`` epochs done (PAUSED); report = (final_loss, grad_norm)."""
     cdef Py_ssize_t d = X.shape[1], n_hist = n_hist_io[0]
@@ -120,7 +263,7 @@ cdef int full_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
         if n_hist == stop_at and n_hist < epochs:
             status = PAUSED
             break
-        loss = batch_pass(kind, X, y, NULL, X.shape[0], w, b[0], gw, &gb)
+        loss = batch_pass(kind, X, y, NULL, X.shape[0], w, b[0], gw, &gb, work)
         if is_bad(loss, history[0] if n_hist > 0 else NAN, blowup):
             if n_hist > 0:  # undo the step that blew up
                 memcpy(&w[0], w_prev, d * sizeof(floating))
@@ -152,14 +295,14 @@ cdef int mini_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
                     double blowup, Py_ssize_t batch_size, uint64_t* rng,
                     Py_ssize_t* order, double* history, Py_ssize_t* n_hist_io,
                     double* gw, double* epoch_gw, floating* w_start, double* saved,
-                    floating* path, double* report) noexcept nogil:
+                    floating* path, double* report, Pass* work) noexcept nogil:
     """Mini-batch SGD over rows reshuffled every epoch; stops and reports as full_batch."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], n_hist = n_hist_io[0], j, lo, m
     cdef double loss, gb, epoch_loss, epoch_gb
     cdef floating b_start
     cdef bint stopped = False, diverged = False
     if n_hist == 0 and stop_at > 0:
-        saved[0] = batch_pass(kind, X, y, NULL, n, w, b[0], gw, &gb)
+        saved[0] = batch_pass(kind, X, y, NULL, n, w, b[0], gw, &gb, work)
         if not isfinite(saved[0]):
             report[0], report[1] = saved[0], NAN
             return DIVERGED
@@ -174,7 +317,8 @@ cdef int mini_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
         lo = 0
         while lo < n:
             m = batch_size if n - lo > batch_size else n - lo
-            loss = batch_pass(kind, X, y, order + lo, m, w, b[0], gw, &gb)
+            prefetch_rows(&X[0, 0], d, order, lo + m, min(lo + 2 * m, n))
+            loss = batch_pass(kind, X, y, order + lo, m, w, b[0], gw, &gb, work)
             if not isfinite(loss):
                 diverged = True
                 break
@@ -202,7 +346,7 @@ cdef int mini_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
     n_hist_io[0] = n_hist
     if not (stopped or diverged or n_hist == epochs):
         return PAUSED
-    loss = batch_pass(kind, X, y, NULL, n, w, b[0], gw, &gb)
+    loss = batch_pass(kind, X, y, NULL, n, w, b[0], gw, &gb, work)
     report[0] = loss
     if not isfinite(loss):
         report[1] = NAN
@@ -218,7 +362,8 @@ def run_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
                Py_ssize_t epochs, Py_ssize_t stop_at, double tol, double blowup,
                Py_ssize_t batch_size, double[::1] history, Py_ssize_t n_hist,
                floating[::1] w_saved, double[::1] saved, Py_ssize_t[::1] order,
-               uint64_t[::1] rng, floating[:, ::1] path, double[::1] report):
+               uint64_t[::1] rng, floating[:, ::1] path, double[::1] report,
+               int n_threads=1):
     """Continue a fit from epoch ``n_hist`` up to ``stop_at`` (at most ``epochs``).
 
     ``w`` and ``b`` (1 element) are updated in place; ``batch_size`` 0 means
@@ -226,34 +371,39 @@ def run_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
     ``history`` and ``path`` (or None) hold ``epochs`` rows, ``w_saved`` and
     ``saved`` the last step's start, ``order`` and ``rng`` the mini-batch state.
     Returns ``(status, n_hist)``; ``report`` receives (final_loss, grad_norm).
+    Full passes over X run on ``n_threads`` threads (OpenMP, when built with it).
     """
     cdef Py_ssize_t d = X.shape[1]
     cdef double[::1] gw = np.empty(d, dtype=np.float64)
     cdef double[::1] epoch_gw = np.empty(d, dtype=np.float64)
     cdef floating* path_ptr = &path[0, 0] if path is not None else NULL
     cdef int status
+    cdef Pass work
+    buffers = pass_buffers(X, n_threads, &work)
     with nogil:
         if batch_size == 0:
             status = full_batch(kind, X, y, w, &b[0], fit_intercept, lr, epochs, stop_at,
                                 tol, blowup, &history[0], &n_hist, &gw[0], &w_saved[0],
-                                &saved[0], path_ptr, &report[0])
+                                &saved[0], path_ptr, &report[0], &work)
         else:
             status = mini_batch(kind, X, y, w, &b[0], fit_intercept, lr, epochs, stop_at,
                                 tol, blowup, batch_size, &rng[0], &order[0], &history[0],
                                 &n_hist, &gw[0], &epoch_gw[0], &w_saved[0], &saved[0],
-                                path_ptr, &report[0])
+                                path_ptr, &report[0], &work)
     return status, n_hist
 
 
 # ------------------------------------------------------- single evaluations --
 
 def loss_grad(int kind, const floating[:, ::1] X, const floating[::1] y,
-              const floating[::1] w, double b):
+              const floating[::1] w, double b, int n_threads=1):
     """(loss, dL/dw, dL/db) at (w, b) over all rows, in one pass."""
     cdef double[::1] gw = np.empty(X.shape[1] + 1, dtype=np.float64)
     cdef double loss, gb
+    cdef Pass work
+    buffers = pass_buffers(X, n_threads, &work)
     with nogil:
-        loss = batch_pass(kind, X, y, NULL, X.shape[0], w, b, &gw[0], &gb)
+        loss = batch_pass(kind, X, y, NULL, X.shape[0], w, b, &gw[0], &gb, &work)
     return loss, np.asarray(gw)[:X.shape[1]].copy(), gb
 
 
@@ -354,3 +504,50 @@ def shuffled(Py_ssize_t n, uint64_t seed, Py_ssize_t times):
     for t in range(times):
         shuffle(&order[0], n, &state)
     return np.asarray(order)
+
+
+# ------------------------------------------------------------ measurement --
+
+def read_floor(const floating[:, ::1] X, Py_ssize_t reps=1):
+    """The floor of any epoch: read every value of X once (summing it), ``reps`` times.
+
+    A minimal loop with 32 independent accumulators, so it runs at the speed
+    the memory (or cache) delivers X; the benchmark's reference for an epoch.
+    """
+    cdef Py_ssize_t m = X.shape[0] * X.shape[1], k, j, t
+    cdef const floating* values = &X[0, 0]
+    cdef floating acc[32]
+    cdef double total = 0.0
+    with nogil:
+        for t in range(reps):
+            for j in range(32):
+                acc[j] = 0
+            for k in range(0, m - m % 32, 32):
+                for j in range(32):
+                    acc[j] += values[k + j]
+            for k in range(m - m % 32, m):
+                acc[0] += values[k]
+            for j in range(32):
+                total += acc[j]
+    return total
+
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    static int gdcore_cpu_level(void) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("x86-64-v4")) return 4;
+        if (__builtin_cpu_supports("x86-64-v3")) return 3;
+        return 1;
+    }
+    #else
+    static int gdcore_cpu_level(void) { return 0; }
+    #endif
+    """
+    int gdcore_cpu_level() nogil
+
+
+def cpu_level():
+    """x86-64 micro-architecture level of this CPU (1, 3 or 4; 0 if not x86)."""
+    return gdcore_cpu_level()

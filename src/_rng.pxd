@@ -16,10 +16,17 @@ cdef inline double splitmix64_uniform(uint64_t* state) noexcept nogil:
     return <double>(splitmix64_next(state) >> 11) * (1.0 / 9007199254740992.0)
 
 
+cdef inline uint64_t below(uint64_t x, uint64_t bound) noexcept nogil:
+    """A 64-bit random x mapped to [0, bound): multiply-shift, no division."""
+    if bound <= (<uint64_t>1) << 32:
+        return ((x >> 32) * bound) >> 32
+    return x % bound
+
+
 cdef inline void shuffle(Py_ssize_t* order, Py_ssize_t n, uint64_t* state) noexcept nogil:
     cdef Py_ssize_t i, j, tmp
     for i in range(n - 1, 0, -1):
-        j = <Py_ssize_t>(splitmix64_next(state) % <uint64_t>(i + 1))
+        j = <Py_ssize_t>below(splitmix64_next(state), <uint64_t>(i + 1))
         tmp = order[i]
         order[i] = order[j]
         order[j] = tmp

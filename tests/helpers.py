@@ -126,7 +126,8 @@ def splitmix64(seed: int) -> Iterator[int]:
 
 def fisher_yates(order: List[int], stream: Iterator[int]) -> None:
     for i in range(len(order) - 1, 0, -1):
-        j = next(stream) % (i + 1)
+        x, bound = next(stream), i + 1
+        j = ((x >> 32) * bound) >> 32 if bound <= 1 << 32 else x % bound
         order[i], order[j] = order[j], order[i]
 
 

@@ -61,16 +61,17 @@ def test_float64_backends_agree_with_reference(kind, batch_size, n):
         assert b == pytest.approx(base_b, rel=1e-10, abs=1e-12), name
 
 
-def test_python_and_cython_are_bit_identical_in_float64():
-    """Both accumulate row by row in the same order in double: identical floats."""
+def test_python_and_cython_agree_to_rounding_in_float64():
+    """Both accumulate in double; the compiled kernel sums in a SIMD-friendly order, so the
+    trajectories agree to a few units in the last place, not bit for bit."""
     X, y, _, _ = make_problem(53, 3, 32, noise=0.4)
     for kind in (MSE, MAE):
         for batch_size in (None, 10):
             hc, wc, bc = run("cython", kind, X, y, batch_size, np.float64)
             hp, wp, bp = run("python", kind, X, y, batch_size, np.float64)
-            np.testing.assert_array_equal(hc.loss, hp.loss)
-            np.testing.assert_array_equal(wc, wp)
-            assert bc == bp
+            np.testing.assert_allclose(hc.loss, hp.loss, rtol=1e-12)
+            np.testing.assert_allclose(wc, wp, rtol=1e-12, atol=1e-14)
+            assert bc == pytest.approx(bp, rel=1e-12, abs=1e-14)
 
 
 @pytest.mark.parametrize("kind", [MSE, MAE])

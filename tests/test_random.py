@@ -54,7 +54,7 @@ def test_compiled_shuffle_equals_python_shuffle(n, seed, times):
         shuffle(order, rng)
     compiled = _linear.shuffled(n, seed, times)
     assert compiled.tolist() == order
-    # and both equal a Fisher-Yates written here with j = next() % (i + 1)
+    # and both equal a Fisher-Yates written here with j = ((next() >> 32) * (i + 1)) >> 32
     mine, stream = list(range(n)), splitmix64(seed)
     for _ in range(times):
         fisher_yates(mine, stream)

@@ -127,4 +127,8 @@ class Backend(Protocol):
         batch_size: Optional[int],
         seed: int,
         record_path: bool = False,
-    ) -> Run: ...
+        n_jobs: int = 1,
+    ) -> Run:
+        """Begin a fit; ``n_jobs`` threads share each full pass over X where the
+        backend can (the compiled one, built with OpenMP); others ignore it."""
+        ...

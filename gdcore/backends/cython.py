@@ -6,7 +6,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from .. import _linear
+from .._dispatch import linear as _linear
 from .._random import POWER_SEED
 from ._base import (BLOWUP, CONVERGED, DIVERGED, MAX_EPOCHS, POWER_MAX_ITER, POWER_RTOL,
                     STOPPED, FitResult, grad_norm)
@@ -27,10 +27,10 @@ class CompiledRun:
 
     def __init__(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
                  fit_intercept: bool, lr: float, epochs: int, tol: float,
-                 batch_size: Optional[int], seed: int, record_path: bool) -> None:
+                 batch_size: Optional[int], seed: int, record_path: bool, n_jobs: int = 1) -> None:
         epochs = min(epochs, self.MAX_EPOCHS)
         self.args = (kind, X, y, w, b, fit_intercept, lr, epochs)
-        self.tol, self.batch_size = tol, batch_size or 0
+        self.tol, self.batch_size, self.n_jobs = tol, batch_size or 0, n_jobs
         n, d = X.shape
         capacity = max(1, min(epochs, self.INITIAL_CAPACITY))
         self.history = np.empty(capacity)
@@ -60,7 +60,7 @@ class CompiledRun:
             status, self.n_epochs = _linear.run_epochs(
                 kind, X, y, w, b, fit_intercept, lr, total, min(target, len(self.history)),
                 self.tol, BLOWUP, self.batch_size, self.history, self.n_epochs, self.w_saved,
-                self.saved, self.order, self.rng, self.path, self.report)
+                self.saved, self.order, self.rng, self.path, self.report, self.n_jobs)
             if status != _linear.Status.PAUSED:
                 return self._result(self.report[0], self.report[1], _STATUS[status])
             if self.n_epochs == target:
@@ -69,7 +69,7 @@ class CompiledRun:
 
     def finish(self) -> FitResult:
         kind, X, y, w, b, fit_intercept = self.args[:6]
-        loss, gw, gb = _linear.loss_grad(kind, X, y, w, b[0])
+        loss, gw, gb = _linear.loss_grad(kind, X, y, w, b[0], self.n_jobs)
         norm = grad_norm(gw, gb, fit_intercept)
         return self._result(loss, norm, CONVERGED if norm <= self.tol else STOPPED)
 
@@ -95,6 +95,7 @@ class CythonBackend:
 
     def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
               fit_intercept: bool, lr: float, epochs: int, tol: float,
-              batch_size: Optional[int], seed: int, record_path: bool = False) -> CompiledRun:
+              batch_size: Optional[int], seed: int, record_path: bool = False,
+              n_jobs: int = 1) -> CompiledRun:
         return CompiledRun(kind, X, y, w, b, fit_intercept, lr, epochs, tol, batch_size, seed,
-                           record_path)
+                           record_path, n_jobs)

@@ -104,6 +104,7 @@ class NumpyBackend:
 
     def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
               fit_intercept: bool, lr: float, epochs: int, tol: float,
-              batch_size: Optional[int], seed: int, record_path: bool = False) -> ReferenceRun:
+              batch_size: Optional[int], seed: int, record_path: bool = False,
+              n_jobs: int = 1) -> ReferenceRun:
         engine = ArrayEngine(kind, X, y, w, b, fit_intercept)
         return ReferenceRun(engine, len(y), lr, epochs, tol, batch_size, seed, record_path)

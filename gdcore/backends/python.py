@@ -125,7 +125,8 @@ class PythonBackend:
 
     def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
               fit_intercept: bool, lr: float, epochs: int, tol: float,
-              batch_size: Optional[int], seed: int, record_path: bool = False) -> "ListRun":
+              batch_size: Optional[int], seed: int, record_path: bool = False,
+              n_jobs: int = 1) -> "ListRun":
         engine = ListEngine(kind, X.tolist(), y.tolist(), w.tolist(), float(b[0]), fit_intercept,
                             single=X.dtype == np.float32)
         return ListRun(engine, w, b, len(engine.y), lr, epochs, tol, batch_size, seed, record_path)

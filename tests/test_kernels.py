@@ -1,0 +1,121 @@
+"""The compiled kernel's machinery: ISA variants, widths, threads, the floor.
+
+Every build of the kernel (baseline x86-64, v3, v4) and every code path
+(narrow widths compiled as constants, the generic wide loop, one or many
+threads) must give the reference answers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gdcore
+from gdcore import _dispatch
+from gdcore.backends import get_backend
+from gdcore.backends._base import MAE, MSE
+from helpers import make_problem
+
+VARIANTS = _dispatch.available("_linear")
+
+
+def fit_with(module, kind, X, y, epochs, lr, batch_size=0, n_threads=1):
+    """A fit through one kernel module's run_epochs, returning (history, w, b, report)."""
+    n, d = X.shape
+    w, b = np.zeros(d, X.dtype), np.zeros(1, X.dtype)
+    history, report = np.empty(epochs), np.empty(2)
+    status, n_hist = module.run_epochs(
+        kind, X, y, w, b, True, lr, epochs, epochs, 0.0, 1e6, batch_size, history, 0,
+        np.empty(d, X.dtype), np.full(3, np.nan), np.arange(n if batch_size else 1),
+        np.array([7], np.uint64), None, report, n_threads)
+    assert n_hist == epochs
+    return history, w, b, report
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", [MSE, MAE])
+@pytest.mark.parametrize("batch_size", [0, 7])
+def test_every_isa_variant_matches_the_numpy_backend(variant, dtype, kind, batch_size):
+    X, y, _, _ = make_problem(300, 6, 1, noise=0.2, dtype=dtype)
+    module = _dispatch.load("_linear", variant)
+    history, w, b, _ = fit_with(module, kind, X, y, 25, 0.05, batch_size)
+    model = gdcore.LinearModel(6, dtype=dtype)
+    ref = gdcore.Trainer(loss=gdcore.MSELoss() if kind == MSE else gdcore.MAELoss(), lr=0.05,
+                         epochs=25, tol=0.0, batch_size=batch_size or None, random_state=7,
+                         backend="numpy").fit(model, X, y)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(history, ref.loss, rtol=rtol)
+    np.testing.assert_allclose(w, model.w, rtol=rtol, atol=rtol)
+    assert b[0] == pytest.approx(model.b, rel=rtol, abs=rtol)
+
+
+@pytest.mark.parametrize("d", [1, 2, 5, 10, 16, 17, 40])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_width_gives_the_reference_gradient(d, dtype):
+    """Widths up to 16 run loops specialised at compile time; wider ones the generic loop."""
+    rng = np.random.default_rng(d)
+    X = rng.standard_normal((1000, d)).astype(dtype)
+    y = rng.standard_normal(1000).astype(dtype)
+    w = rng.standard_normal(d).astype(dtype)
+    for kind in (MSE, MAE):
+        loss, gw, gb = get_backend("cython").loss_grad(kind, X, y, w, 0.3)
+        X64, r = X.astype(np.float64), X.astype(np.float64) @ w.astype(np.float64) + 0.3 - y
+        slope = 2 * r if kind == MSE else np.sign(r)
+        rtol = 1e-12 if dtype == np.float64 else 1e-5
+        assert loss == pytest.approx(np.mean(r * r if kind == MSE else np.abs(r)), rel=rtol)
+        np.testing.assert_allclose(gw, X64.T @ slope / 1000, rtol=rtol * 10, atol=rtol)
+        assert gb == pytest.approx(slope.mean(), rel=rtol * 10, abs=rtol)
+
+
+def test_threads_give_bit_identical_results():
+    """Rows are summed per fixed chunk and chunks in order: the thread count cannot show."""
+    X, y, _, _ = make_problem(20_000, 5, 3, noise=0.5)  # five chunks of 4096 rows
+    results = []
+    for n_jobs in (1, 2, 3, 1, 2):
+        model = gdcore.LinearModel(5)
+        hist = gdcore.Trainer(lr=0.05, epochs=30, tol=0.0, n_jobs=n_jobs).fit(model, X, y)
+        results.append((hist.loss, model.w.copy(), model.b, hist.final_loss))
+    for loss, w, b, final in results[1:]:
+        np.testing.assert_array_equal(loss, results[0][0])
+        np.testing.assert_array_equal(w, results[0][1])
+        assert b == results[0][2] and final == results[0][3]
+
+
+def test_threads_in_the_loss_gradient_pass():
+    X, y, _, _ = make_problem(10_000, 3, 4, noise=0.5)
+    w = np.array([0.1, -0.2, 0.3])
+    one = gdcore._dispatch.linear.loss_grad(MSE, X, y, w, 0.5, 1)
+    two = gdcore._dispatch.linear.loss_grad(MSE, X, y, w, 0.5, 2)
+    assert one[0] == two[0] and one[2] == two[2]
+    np.testing.assert_array_equal(one[1], two[1])
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2", None])
+def test_n_jobs_is_validated(bad):
+    with pytest.raises(ValueError, match="n_jobs"):
+        gdcore.Trainer(n_jobs=bad)
+
+
+def test_n_jobs_minus_one_means_every_core():
+    assert gdcore.Trainer(n_jobs=-1).n_jobs >= 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_read_floor_reads_every_value(dtype):
+    X = np.random.default_rng(0).standard_normal((1001, 7)).astype(dtype)
+    total = gdcore._dispatch.linear.read_floor(X, 3)
+    assert total == pytest.approx(3 * X.astype(np.float64).sum(), rel=1e-4, abs=1e-3)
+
+
+def test_dispatch_picks_a_variant_the_cpu_runs():
+    assert VARIANTS[0] == "baseline"
+    level = gdcore._linear.cpu_level()
+    assert all(_dispatch.LEVELS[v] <= max(level, 1) for v in VARIANTS)
+    assert _dispatch.chosen("_linear") in VARIANTS
+
+
+def test_dispatch_rejects_an_unknown_forced_variant(monkeypatch):
+    monkeypatch.setenv("GDCORE_ISA", "v9")
+    with pytest.raises(ValueError, match="GDCORE_ISA"):
+        _dispatch.chosen("_linear")
