@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional, Sequence
 
@@ -68,6 +69,16 @@ def demo(backend: str, out=sys.stdout) -> None:
     print(f"   closed form:      w = {float(w_cf[0]):.6f}, b = {b_cf:.6f}", file=out)
 
 
+def _pin_threads(argv: Optional[Sequence[str]]) -> None:
+    """Re-run with BLAS and OpenMP at one thread: they are fixed when NumPy loads."""
+    from .benchmark import THREAD_VARIABLES
+    if all(os.environ.get(k) == "1" for k in THREAD_VARIABLES):
+        return
+    env = dict(os.environ, **{k: "1" for k in THREAD_VARIABLES})
+    args = list(sys.argv[1:] if argv is None else argv)
+    os.execve(sys.executable, [sys.executable, "-m", "gdcore", *args], env)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="gdcore", description="Gradient descent with compiled Cython kernels.")
@@ -77,10 +88,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description="Fit the tutorial's data (1,1) (2,2) (3,3) (4,4) by gradient descent.")
     demo_parser.add_argument("--backend", choices=backends(), default="cython",
                              help="which backend runs the fit (default: cython)")
+    bench_parser = commands.add_parser(
+        "bench", help="time gdcore against NumPy, scikit-learn and PyTorch, side by side",
+        description="Time per epoch of gradient descent, in one process, with BLAS and "
+                    "OpenMP pinned to one thread (quick by default, under a minute).")
+    bench_parser.add_argument("--full", action="store_true",
+                              help="add 1,000,000 x 20 and the time-to-solution race")
+    bench_parser.add_argument("--solve", action="store_true", default=None,
+                              help="run the time-to-solution race against lstsq")
+    bench_parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    bench_parser.add_argument("--plot", metavar="FILE.png",
+                              help="draw time per epoch against N (needs matplotlib)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         demo(args.backend)
         return 0
+    if args.command == "bench":
+        _pin_threads(argv)
+        from .benchmark import main as bench
+        return bench(args.full, args.json, args.plot, args.solve)
     parser.print_help()
     return 2
 

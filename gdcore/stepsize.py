@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
+
+import numpy as np
+
+#: Up to this many parameters (features + intercept), lambda_max is exact: the
+#: eigenvalue of the small Gram matrix A^T A, built in one pass over X
+#: (O(N p^2) work, a single BLAS call in the numpy and cython backends).
+#: Wider models use power iteration, O(N p) per Hessian-vector product.
+GRAM_MAX_PARAMS = 64
+
+
+def uses_gram(n_params: int) -> bool:
+    return n_params <= GRAM_MAX_PARAMS
+
+
+def lambda_max_of_gram(gram: Sequence[Sequence[float]], n_samples: int) -> float:
+    """Largest eigenvalue of the MSE Hessian H = (2/N) A^T A, from G = A^T A."""
+    return 2.0 * float(np.linalg.eigvalsh(np.asarray(gram, dtype=np.float64))[-1]) / n_samples
+
+
+def gram_blas(X: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    """A^T A with A = [X 1], without forming A: X^T X (one BLAS call), X^T 1, N."""
+    n, d = X.shape
+    G = np.empty((d + fit_intercept, d + fit_intercept))
+    G[:d, :d] = X.T @ X
+    if fit_intercept:
+        G[:d, d] = G[d, :d] = X.sum(axis=0, dtype=np.float64)
+        G[d, d] = n
+    return G
 
 
 def auto_lr(curvature: float, row_curvature: float, n_samples: int,

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._dispatch import linear as _linear
 from .._random import POWER_SEED
+from ..stepsize import gram_blas, lambda_max_of_gram, uses_gram
 from ._base import (BLOWUP, CONVERGED, DIVERGED, MAX_EPOCHS, POWER_MAX_ITER, POWER_RTOL,
                     STOPPED, FitResult, grad_norm)
 
@@ -91,6 +92,9 @@ class CythonBackend:
         return loss, gw.astype(X.dtype, copy=False), gb
 
     def curvature(self, X: np.ndarray, fit_intercept: bool) -> Tuple[float, float]:
+        if uses_gram(X.shape[1] + fit_intercept):  # exact, from one BLAS call
+            row_max = _linear.curvature(X, fit_intercept, 0, POWER_RTOL, POWER_SEED)[1]
+            return lambda_max_of_gram(gram_blas(X, fit_intercept), X.shape[0]), row_max
         return _linear.curvature(X, fit_intercept, POWER_MAX_ITER, POWER_RTOL, POWER_SEED)
 
     def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,

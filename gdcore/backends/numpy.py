@@ -13,6 +13,7 @@ import numpy as np
 
 from .._random import start_vector
 from ._base import MSE
+from ..stepsize import gram_blas, lambda_max_of_gram, uses_gram
 from ._loop import Engine, ReferenceRun, power_iteration
 
 
@@ -87,6 +88,10 @@ class NumpyBackend:
 
     def curvature(self, X: np.ndarray, fit_intercept: bool) -> Tuple[float, float]:
         n, d = X.shape
+        row_max = max(float(np.einsum("ij,ij->i", block, block, dtype=np.float64).max())
+                      for block in _blocks(X)) + fit_intercept
+        if uses_gram(d + fit_intercept):
+            return lambda_max_of_gram(gram_blas(X, fit_intercept), n), 2.0 * row_max
         X64 = X.astype(np.float64, copy=False)
 
         def hessian_times(v: np.ndarray) -> np.ndarray:
@@ -98,8 +103,6 @@ class NumpyBackend:
 
         v0 = np.array(start_vector(d + fit_intercept))
         lam = power_iteration(hessian_times, v0, lambda v: float(np.linalg.norm(v)))
-        row_max = max(float(np.einsum("ij,ij->i", block, block).max())
-                      for block in _blocks(X64)) + fit_intercept
         return lam, 2.0 * row_max
 
     def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,

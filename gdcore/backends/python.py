@@ -16,6 +16,7 @@ import numpy as np
 
 from .._random import start_vector
 from ._base import MSE, FitResult
+from ..stepsize import lambda_max_of_gram, uses_gram
 from ._loop import Engine, ReferenceRun, power_iteration
 
 
@@ -109,7 +110,16 @@ class PythonBackend:
     def curvature(self, X: np.ndarray, fit_intercept: bool) -> Tuple[float, float]:
         """H = (2/N) A^T A with A = [X 1]: H v = (2/N) sum_i (a_i . v) a_i."""
         A = [row + [1.0] if fit_intercept else row for row in X.tolist()]
-        n = len(A)
+        n, p = len(A), len(A[0])
+        row_max = max(2.0 * dot(a_i, a_i) for a_i in A)
+        if uses_gram(p):  # G = sum_i a_i a_i^T, then its largest eigenvalue
+            G = [[0.0] * p for _ in range(p)]
+            for a_i in A:
+                for j, a_ij in enumerate(a_i):
+                    G_j = G[j]
+                    for k, a_ik in enumerate(a_i):
+                        G_j[k] += a_ij * a_ik
+            return lambda_max_of_gram(G, n), row_max
 
         def hessian_times(v: List[float]) -> List[float]:
             out = [0.0] * len(v)
@@ -119,9 +129,8 @@ class PythonBackend:
                     out[j] += s * a_ij
             return [2.0 * o / n for o in out]
 
-        lam = power_iteration(hessian_times, start_vector(len(A[0])),
-                              lambda v: math.sqrt(dot(v, v)))
-        return lam, max(2.0 * dot(a_i, a_i) for a_i in A)
+        lam = power_iteration(hessian_times, start_vector(p), lambda v: math.sqrt(dot(v, v)))
+        return lam, row_max
 
     def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
               fit_intercept: bool, lr: float, epochs: int, tol: float,

@@ -1,0 +1,312 @@
+"""``gdcore bench``: time per epoch of gdcore against the tools users compare it with.
+
+Everything runs in one process, side by side, so the ratios hold on a noisy
+shared machine: the medians of several repeats after a warm-up, fixed seeds,
+BLAS and OpenMP pinned to one thread (the CLI sets that up before NumPy
+loads). Methods, all fitting y = Xw + b by gradient descent on the MSE:
+
+* ``floor``: the smallest compiled loop that reads X once (gdcore's
+  ``read_floor``): no epoch can beat it;
+* ``gdcore`` float64 and float32, 1 and 2 threads, full batch and mini-batches
+  of 32 (one kernel call runs all the timed epochs);
+* ``python``: gdcore's pure-Python backend (small sizes only);
+* ``numpy``: NumPy by hand, ``r = X @ w + b - y``, then ``X.T @ r``;
+* ``sklearn-sgd``: scikit-learn's SGDRegressor, one sample per step, when installed;
+* ``torch`` (hand-written gradient) and ``torch-autograd`` (nn.Linear, autograd
+  and torch.optim.SGD), on the CPU, when PyTorch is installed.
+
+An epoch is one pass over the data with its updates. Effective bandwidth is
+the bytes of X divided by the time per epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import LinearModel, Trainer, closed_form
+from ._dispatch import chosen, linear
+from .backends import get_backend
+from .backends._base import MSE
+
+QUICK_SIZES = [(1_000, 1), (10_000, 10), (100_000, 20)]
+FULL_SIZES = QUICK_SIZES + [(1_000_000, 20)]
+PYTHON_MAX_ROWS = 10_000
+LR = 1e-3  # small and stable for every method on standardised data
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass
+class Result:
+    method: str
+    n: int
+    d: int
+    dtype: str
+    threads: int
+    batch_size: Optional[int]
+    seconds_per_epoch: float
+    gb_per_s: float
+    ratio_to_floor: float = float("nan")
+
+
+Epochs = Callable[[int], None]  # runs k more epochs of one method
+
+
+def make_data(n: int, d: int, dtype: Any = np.float64, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = X @ rng.standard_normal(d) + 0.5 + 0.1 * rng.standard_normal(n)
+    return X.astype(dtype), y.astype(dtype)
+
+
+# ------------------------------------------------------------------ methods --
+
+def floor_epochs(X: np.ndarray, y: np.ndarray) -> Epochs:
+    return lambda k: linear.read_floor(X, k)
+
+
+def gdcore_epochs(X: np.ndarray, y: np.ndarray, backend: str = "cython",
+                  batch_size: Optional[int] = None, n_jobs: int = 1) -> Epochs:
+    """A paused gdcore fit; each call runs k more epochs (one kernel call for cython)."""
+    model = LinearModel(X.shape[1], dtype=X.dtype)
+    run = model._start(get_backend(backend), MSE, X, y, LR, 1 << 40, 0.0, batch_size, 0,
+                       record_path=False, n_jobs=n_jobs)
+    return lambda k: run.advance(k)
+
+
+def numpy_epochs(X: np.ndarray, y: np.ndarray) -> Epochs:
+    n, d = X.shape
+    w, b = np.zeros(d, X.dtype), 0.0
+
+    def epochs(k: int) -> None:
+        nonlocal w, b
+        for _ in range(k):
+            r = X @ w
+            r += b
+            r -= y
+            w -= (LR * 2.0 / n) * (X.T @ r)
+            b -= LR * 2.0 * float(r.mean())
+    return epochs
+
+
+def sklearn_epochs(X: np.ndarray, y: np.ndarray) -> Epochs:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import SGDRegressor
+
+    def epochs(k: int) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            SGDRegressor(penalty=None, learning_rate="constant", eta0=LR, max_iter=k,
+                         tol=None, shuffle=True, random_state=0).fit(X, y)
+    return epochs
+
+
+def torch_epochs(X: np.ndarray, y: np.ndarray, autograd: bool) -> Epochs:
+    import torch
+    torch.set_num_threads(1)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    n, d = X.shape
+    if autograd:
+        layer = torch.nn.Linear(d, 1, dtype=Xt.dtype)
+        optimiser = torch.optim.SGD(layer.parameters(), lr=LR)
+
+        def epochs(k: int) -> None:
+            for _ in range(k):
+                optimiser.zero_grad()
+                loss = ((layer(Xt).squeeze(1) - yt) ** 2).mean()
+                loss.backward()
+                optimiser.step()
+        return epochs
+    w, b = torch.zeros(d, dtype=Xt.dtype), torch.zeros((), dtype=Xt.dtype)
+
+    def epochs_by_hand(k: int) -> None:
+        with torch.no_grad():
+            for _ in range(k):
+                r = Xt @ w + b - yt
+                w.sub_((LR * 2.0 / n) * (Xt.T @ r))
+                b.sub_(LR * 2.0 * r.mean())
+    return epochs_by_hand
+
+
+def installed(module: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
+
+
+def methods(n: int, d: int) -> List[Tuple[str, str, int, Optional[int], Callable[..., Epochs]]]:
+    """(name, dtype, threads, batch_size, factory(X, y)) for one size."""
+    rows: List[Tuple[str, str, int, Optional[int], Callable[..., Epochs]]] = [
+        ("floor", "float64", 1, None, floor_epochs),
+        ("gdcore", "float64", 1, None, gdcore_epochs),
+        ("gdcore", "float32", 1, None, gdcore_epochs),
+        ("gdcore", "float64", 2, None, lambda X, y: gdcore_epochs(X, y, n_jobs=2)),
+        ("gdcore", "float64", 1, 32, lambda X, y: gdcore_epochs(X, y, batch_size=32)),
+        ("numpy", "float64", 1, None, numpy_epochs),
+    ]
+    if n <= PYTHON_MAX_ROWS:
+        rows.append(("python", "float64", 1, None, lambda X, y: gdcore_epochs(X, y, "python")))
+    if installed("sklearn"):
+        rows.append(("sklearn-sgd", "float64", 1, 1, sklearn_epochs))
+    if installed("torch"):
+        rows.append(("torch", "float64", 1, None, lambda X, y: torch_epochs(X, y, False)))
+        rows.append(("torch-autograd", "float64", 1, None, lambda X, y: torch_epochs(X, y, True)))
+    return rows
+
+
+# ------------------------------------------------------------------ timing --
+
+def seconds_per_epoch(epochs: Epochs, target: float, repeats: int) -> float:
+    """Median over ``repeats`` of (time of k epochs) / k, k sized to last ~``target`` s."""
+    start = time.perf_counter()
+    epochs(1)  # warm-up: caches, lazy imports, a mini-batch fit's first pass
+    one = max(time.perf_counter() - start, 1e-7)
+    k = int(min(max(target / one, 1), 100_000))
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        epochs(k)
+        samples.append((time.perf_counter() - start) / k)
+    return statistics.median(samples)
+
+
+def run(sizes: Sequence[Tuple[int, int]], target: float = 0.05, repeats: int = 5,
+        report: Callable[[str], None] = print) -> List[Result]:
+    results: List[Result] = []
+    for n, d in sizes:
+        data = {dt: make_data(n, d, dt) for dt in ("float64", "float32")}
+        floor = {}
+        for name, dtype, threads, batch, factory in methods(n, d):
+            X, y = data[dtype]
+            if name == "floor":
+                for dt, (Xf, yf) in data.items():
+                    floor[dt] = seconds_per_epoch(floor_epochs(Xf, yf), target, repeats)
+                t = floor[dtype]
+            else:
+                t = seconds_per_epoch(factory(X, y), target, repeats)
+            res = Result(name, n, d, dtype, threads, batch, t, X.nbytes / t / 1e9, t / floor[dtype])
+            results.append(res)
+            report(f"  {n:>9,} x {d:<3} {label(res):<28} {t * 1e6:12.2f} us")
+    return results
+
+
+def label(r: Result) -> str:
+    parts = [r.method]
+    if r.method not in ("floor",) or r.dtype != "float64":
+        parts.append(r.dtype)
+    if r.threads > 1:
+        parts.append(f"{r.threads} threads")
+    if r.batch_size:
+        parts.append(f"batch {r.batch_size}")
+    return " ".join(parts)
+
+
+def table(results: Sequence[Result]) -> str:
+    """Time per epoch, bandwidth, ratio to the floor, and gdcore's speed-up over each method."""
+    lines = [f"{'N x d':>14}  {'method':<28} {'time/epoch':>12} {'GB/s':>7} "
+             f"{'x floor':>8} {'gdcore faster by':>17}"]
+    for (n, d) in dict.fromkeys((r.n, r.d) for r in results):
+        rows = [r for r in results if (r.n, r.d) == (n, d)]
+        ours = next(r for r in rows if r.method == "gdcore" and r.dtype == "float64"
+                    and r.threads == 1 and not r.batch_size)
+        for r in rows:
+            t = r.seconds_per_epoch
+            unit = f"{t * 1e6:9.2f} us" if t < 1e-3 else f"{t * 1e3:9.2f} ms"
+            speedup = "" if r.method in ("floor", "gdcore") else f"{t / ours.seconds_per_epoch:16.1f}x"
+            lines.append(f"{n:>9,} x {d:<3}  {label(r):<28} {unit:>12} {r.gb_per_s:7.1f} "
+                         f"{r.ratio_to_floor:8.2f} {speedup:>17}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def time_to_solution(n: int = 1_000_000, d: int = 20, repeats: int = 3) -> Dict[str, float]:
+    """lr='auto' gradient descent to closed-form precision against numpy.linalg.lstsq."""
+    X, y = make_data(n, d)
+    A = np.hstack([X, np.ones((n, 1))])
+
+    def lstsq() -> np.ndarray:
+        return np.linalg.lstsq(np.hstack([X, np.ones((n, 1))]), y, rcond=None)[0]
+    t_lstsq = statistics.median(_timed(lstsq) for _ in range(repeats))
+    exact = lstsq()
+    del A
+
+    def gd() -> np.ndarray:
+        model = LinearModel(d)
+        Trainer(lr="auto", epochs=10_000, tol=1e-10).fit(model, X, y)
+        return np.r_[model.w, model.b]
+    t_gd = statistics.median(_timed(gd) for _ in range(repeats))
+    error = float(np.linalg.norm(gd() - exact) / np.linalg.norm(exact))
+    w_cf, b_cf = closed_form(X, y)
+    return {"n": n, "d": d, "lstsq_seconds": t_lstsq, "gdcore_seconds": t_gd,
+            "speedup": t_lstsq / t_gd, "relative_error": error,
+            "closed_form_agrees": bool(np.allclose(np.r_[w_cf, b_cf], exact, rtol=1e-10))}
+
+
+def _timed(f: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    f()
+    return time.perf_counter() - start
+
+
+def environment() -> Dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "kernel_isa": chosen("_linear"),
+        "thread_pins": {k: os.environ.get(k, "unset") for k in THREAD_VARIABLES},
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "sklearn": _version("sklearn"),
+        "torch": _version("torch"),
+    }
+
+
+def _version(module: str) -> str:
+    if not installed(module):
+        return "not installed"
+    return str(__import__(module).__version__)
+
+
+def main(full: bool = False, json_path: Optional[str] = None, plot_path: Optional[str] = None,
+         solve: Optional[bool] = None) -> int:
+    env = environment()
+    print("gdcore bench: time per epoch of gradient descent on the MSE, one process, "
+          "medians of 5 after a warm-up")
+    print(f"CPU: {env['cpu']} ({env['cores_available']} cores available); kernel build: "
+          f"{env['kernel_isa']}; threads pinned: "
+          + ", ".join(f"{k}={v}" for k, v in env["thread_pins"].items()))
+    print(f"numpy {env['numpy']}, scikit-learn {env['sklearn']}, torch {env['torch']}\n")
+    results = run(FULL_SIZES if full else QUICK_SIZES, target=0.2 if full else 0.05)
+    print()
+    print(table(results))
+    solution = None
+    if solve if solve is not None else full:
+        solution = time_to_solution()
+        print(f"Time to solution, {solution['n']:,} x {solution['d']}, lr='auto', to 1e-8 "
+              f"relative: gdcore {solution['gdcore_seconds']:.3f} s, numpy.linalg.lstsq "
+              f"{solution['lstsq_seconds']:.3f} s ({solution['speedup']:.2f}x), relative error "
+              f"{solution['relative_error']:.1e}")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"environment": env, "results": [asdict(r) for r in results],
+                       "time_to_solution": solution}, f, indent=2)
+        print(f"wrote {json_path}")
+    if plot_path:
+        from .plot import plot_benchmark
+        plot_benchmark([asdict(r) | {"method": label(r)} for r in results], plot_path)
+        print(f"wrote {plot_path}")
+    return 0
