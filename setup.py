@@ -24,13 +24,18 @@ DIRECTIVES = {
 
 COMPILE_ARGS = ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O3"]
 
-KERNELS = ["_linear"]
+KERNELS = ["_linear", "_mlp"]
+
+# Per-kernel additions. _mlp: no code relies on floating-point exception
+# flags, and without them GCC can if-convert (and so vectorise) the clamps in
+# the activation loops.
+EXTRA_ARGS = {"_mlp": [] if DEBUG else ["-fno-trapping-math"]}
 
 extensions = [
     Extension(
         f"gdcore.{name}",
         [f"src/{name}.pyx"],
-        extra_compile_args=COMPILE_ARGS,
+        extra_compile_args=COMPILE_ARGS + EXTRA_ARGS.get(name, []),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     for name in KERNELS
