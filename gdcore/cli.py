@@ -77,7 +77,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description="Fit the tutorial's data (1,1) (2,2) (3,3) (4,4) by gradient descent.")
     demo_parser.add_argument("--backend", choices=backends(), default="cython",
                              help="which backend runs the fit (default: cython)")
+    demo_parser.add_argument("--mlp", action="store_true",
+                             help="instead, a neural network [1, 32, 1] learning y = sin(x)")
     args = parser.parse_args(argv)
+    if args.command == "demo" and args.mlp:
+        from .mlp import demo as mlp_demo
+        mlp_demo(args.backend, epochs=300 if args.backend == "python" else 3000)
+        return 0
     if args.command == "demo":
         demo(args.backend)
         return 0
