@@ -30,7 +30,7 @@ gdcore/backends/_loop.py, with one flat parameter vector in place of (w, b).
 import numpy as np
 
 from cython cimport floating
-from libc.math cimport NAN, copysign, fabs, isfinite, sqrt
+from libc.math cimport NAN, isfinite, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
@@ -128,78 +128,135 @@ cdef void work_free(Work* w) noexcept nogil:
 
 # ------------------------------------------------------------ activations --
 #
-# tanh (and the sigmoid's exp) written out so GCC vectorises the loops: libm's
-# tanh is a scalar call of ~15 ns, which would cost more than the matrix
-# products. expm1 by Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, a
-# degree-13 Taylor polynomial for expm1(r), and 2^k built in the exponent bits
-# (k found with the round-to-nearest shifter 1.5 * 2^52, which stays in
-# floating point). Relative error ~1e-16 over the whole range.
+# tanh and the sigmoid are written out so the loops vectorise: libm's tanh is
+# a scalar call of ~15 ns, which would cost more than the matrix products.
+# exp(x) - 1 by Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, a Taylor
+# polynomial for expm1(r) (degree 13 in double, 7 in float: below half an
+# ulp), and 2^k built in the exponent bits (k found with the round-to-nearest
+# shifter 1.5 * 2^52, resp. 1.5 * 2^23, which stays in floating point). Then
+# tanh(x) = -e / (e + 2) with e = expm1(-2|x|) and the sign of x, and the
+# sigmoid 1 / (1 + e) or e / (1 + e) with e = exp(-|x|): relative error a few
+# ulps over the whole range (tests/test_mlp.py checks it against numpy).
+#
+# These four loops are C because they carry GCC's target_clones attribute,
+# which Cython cannot express: one build holds AVX-512, AVX2 and baseline
+# versions and the loader picks the one the CPU runs (the matrix products get
+# the same from OpenBLAS). Elsewhere (other compilers) they are plain loops.
 
 cdef extern from *:
     """
     #include <stdint.h>
     #include <string.h>
-    static inline double gd_bits_to_double(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
-    static inline uint64_t gd_double_to_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+    #include <math.h>
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define GD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #else
+    #define GD_CLONES
+    #endif
+
+    static inline double gd_scale_d(double t) {  /* 2^k from t = k + 1.5 * 2^52 */
+        uint64_t u; double d;
+        memcpy(&u, &t, 8); u = (u << 52) + ((uint64_t)1023 << 52); memcpy(&d, &u, 8);
+        return d;
+    }
+    static inline float gd_scale_f(float t) {  /* 2^k from t = k + 1.5 * 2^23 */
+        uint32_t u; float f;
+        memcpy(&u, &t, 4); u = (u << 23) + ((uint32_t)127 << 23); memcpy(&f, &u, 4);
+        return f;
+    }
+    /* exp(x) = s (1 + p), returns p = expm1(r) and sets s = 2^k; x in [-708, 0] */
+    static inline double gd_expm1_d(double x, double *s) {
+        double t = x * 1.4426950408889634 + 6755399441055744.0;
+        double k = t - 6755399441055744.0;
+        double r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
+        *s = gd_scale_d(t);
+        return r * (1.0 + r * (1.0/2 + r * (1.0/6 + r * (1.0/24 + r * (1.0/120 + r * (
+            1.0/720 + r * (1.0/5040 + r * (1.0/40320 + r * (1.0/362880 + r * (
+            1.0/3628800 + r * (1.0/39916800 + r * (1.0/479001600
+            + r * (1.0/6227020800.0)))))))))))));
+    }
+    /* the same in float, x in [-87, 0] */
+    static inline float gd_expm1_f(float x, float *s) {
+        float t = x * 1.44269504f + 12582912.0f;
+        float k = t - 12582912.0f;
+        float r = (x - k * 0.693145752f) - k * 1.42860677e-06f;
+        *s = gd_scale_f(t);
+        return r * (1.0f + r * (1.0f/2 + r * (1.0f/6 + r * (1.0f/24 + r * (1.0f/120 + r * (
+            1.0f/720 + r * (1.0f/5040 + r * (1.0f/40320))))))));
+    }
+
+    #define GD_ACTIVATIONS(T, SUF, ABS, SIGN, TANH_CLAMP, EXP_CLAMP)                  \
+    GD_CLONES static void gd_tanh_##SUF(T *a, Py_ssize_t n) {                         \
+        for (Py_ssize_t i = 0; i < n; i++) {                                          \
+            T s, ax = ABS(a[i]);                                                      \
+            T p = gd_expm1_##SUF(-2 * (ax < TANH_CLAMP ? ax : TANH_CLAMP), &s);      \
+            T e = s * p + (s - 1);                                                    \
+            a[i] = SIGN(-e / (e + 2), a[i]);                                          \
+        }                                                                             \
+    }                                                                                 \
+    GD_CLONES static void gd_sigmoid_##SUF(T *a, Py_ssize_t n) {                      \
+        for (Py_ssize_t i = 0; i < n; i++) {                                          \
+            T s, ax = ABS(a[i]);                                                      \
+            T p = gd_expm1_##SUF(-(ax < EXP_CLAMP ? ax : EXP_CLAMP), &s);            \
+            T e = s * (1 + p);                                                        \
+            T q = 1 / (1 + e);                                                        \
+            a[i] = a[i] >= 0 ? q : e * q;                                             \
+        }                                                                             \
+    }                                                                                 \
+    GD_CLONES static void gd_tanh_slope_##SUF(T *d, const T *a, Py_ssize_t n) {       \
+        for (Py_ssize_t i = 0; i < n; i++) d[i] *= 1 - a[i] * a[i];                   \
+    }                                                                                 \
+    GD_CLONES static void gd_sigmoid_slope_##SUF(T *d, const T *a, Py_ssize_t n) {    \
+        for (Py_ssize_t i = 0; i < n; i++) d[i] *= a[i] * (1 - a[i]);                 \
+    }
+    /* tanh(20) and tanh(9.1f) round to 1; exp(-708), exp(-87) are still normal */
+    GD_ACTIVATIONS(double, d, fabs, copysign, 20.0, 708.0)
+    GD_ACTIVATIONS(float, f, fabsf, copysignf, 9.1f, 87.0f)
     """
-    double bits_to_double "gd_bits_to_double"(uint64_t u) noexcept nogil
-    uint64_t double_to_bits "gd_double_to_bits"(double d) noexcept nogil
-
-cdef inline double expm1_neg(double x, double* scale) noexcept nogil:
-    """exp(x) - 1 = scale (1 + p) - 1 for x in [-709, 0]; returns p = expm1(r), sets scale = 2^k."""
-    cdef double t = x * 1.4426950408889634 + 6755399441055744.0
-    cdef double k = t - 6755399441055744.0
-    cdef double r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10
-    scale[0] = bits_to_double((double_to_bits(t) << 52) + (<uint64_t>1023 << 52))
-    return r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (
-        1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (
-        1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (
-        1.0 / 479001600 + r * (1.0 / 6227020800.0)))))))))))))
-
-
-cdef inline double fast_tanh(double x) noexcept nogil:
-    """tanh(x) = -expm1(-2|x|) / (expm1(-2|x|) + 2), with the sign of x."""
-    cdef double ax = fabs(x), scale
-    cdef double p = expm1_neg(-2.0 * (ax if ax < 20.0 else 20.0), &scale)  # tanh(20) = 1
-    cdef double e = scale * p + (scale - 1.0)
-    return copysign(-e / (e + 2.0), x)
-
-
-cdef inline double fast_sigmoid(double x) noexcept nogil:
-    """1 / (1 + e^-x), from e = exp(-|x|): 1 / (1 + e) for x >= 0, e / (1 + e) below."""
-    cdef double ax = fabs(x), scale
-    cdef double p = expm1_neg(-(ax if ax < 700.0 else 700.0), &scale)
-    cdef double e = scale * (1.0 + p)
-    cdef double s = 1.0 / (1.0 + e)
-    return s if x >= 0 else e * s
+    void tanh_d "gd_tanh_d"(double* a, Py_ssize_t n) noexcept nogil
+    void tanh_f "gd_tanh_f"(float* a, Py_ssize_t n) noexcept nogil
+    void sigmoid_d "gd_sigmoid_d"(double* a, Py_ssize_t n) noexcept nogil
+    void sigmoid_f "gd_sigmoid_f"(float* a, Py_ssize_t n) noexcept nogil
+    void tanh_slope_d "gd_tanh_slope_d"(double* d, const double* a, Py_ssize_t n) noexcept nogil
+    void tanh_slope_f "gd_tanh_slope_f"(float* d, const float* a, Py_ssize_t n) noexcept nogil
+    void sigmoid_slope_d "gd_sigmoid_slope_d"(double* d, const double* a, Py_ssize_t n) noexcept nogil
+    void sigmoid_slope_f "gd_sigmoid_slope_f"(float* d, const float* a, Py_ssize_t n) noexcept nogil
 
 
 cdef void activate(int activation, floating* a, Py_ssize_t n) noexcept nogil:
-    """a <- f(a) in place (one loop per activation)."""
+    """a <- f(a) in place."""
     cdef Py_ssize_t i
     if activation == TANH:
-        for i in range(n):
-            a[i] = <floating>fast_tanh(a[i])
+        if floating is double:
+            tanh_d(a, n)
+        else:
+            tanh_f(a, n)
     elif activation == RELU:
         for i in range(n):
             a[i] = a[i] if a[i] > 0 else 0
     elif activation == SIGMOID:
-        for i in range(n):
-            a[i] = <floating>fast_sigmoid(a[i])
+        if floating is double:
+            sigmoid_d(a, n)
+        else:
+            sigmoid_f(a, n)
 
 
 cdef void times_slope(int activation, floating* d, const floating* a, Py_ssize_t n) noexcept nogil:
     """d <- d * f'(z), with f'(z) read off the activation a = f(z)."""
     cdef Py_ssize_t i
     if activation == TANH:
-        for i in range(n):
-            d[i] = d[i] * (1 - a[i] * a[i])
+        if floating is double:
+            tanh_slope_d(d, a, n)
+        else:
+            tanh_slope_f(d, a, n)
     elif activation == RELU:
         for i in range(n):
             d[i] = d[i] if a[i] > 0 else 0
     elif activation == SIGMOID:
-        for i in range(n):
-            d[i] = d[i] * (a[i] * (1 - a[i]))
+        if floating is double:
+            sigmoid_slope_d(d, a, n)
+        else:
+            sigmoid_slope_f(d, a, n)
 
 
 # ------------------------------------------------------- forward, backward --
