@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 import sys
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -68,7 +68,7 @@ class MLP(Model):
         sizes = _check_sizes(layer_sizes)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        self.layer_sizes: List[int] = sizes
+        self.layer_sizes: Tuple[int, ...] = tuple(sizes)
         self.activation = activation
         self.n_features = sizes[0]
         self.dtype = check_dtype(dtype)
@@ -133,7 +133,7 @@ class MLP(Model):
                                  epochs, tol, batch_size, seed, record_path)
 
     def __repr__(self) -> str:
-        return (f"MLP(layer_sizes={self.layer_sizes}, activation={self.activation!r}, "
+        return (f"MLP(layer_sizes={list(self.layer_sizes)}, activation={self.activation!r}, "
                 f"dtype={self.dtype.name})")
 
 

@@ -507,7 +507,16 @@ def run_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
     cdef double[::1] epoch_g = np.empty(params.shape[0], dtype=np.float64)
     cdef floating* path_ptr = &path[0, 0] if path is not None else NULL
     cdef int status
-    _setup(&net, &work, sizes, activation, sizeof(floating))
+    if y.shape[0] != X.shape[0] or X.shape[0] == 0:
+        raise ValueError("X and y must have the same, non-zero number of rows")
+    if (batch_size < 0 or n_hist < 0 or stop_at < n_hist or epochs < stop_at
+            or history.shape[0] < stop_at or p_saved.shape[0] != params.shape[0]
+            or saved.shape[0] < 2 or report.shape[0] < 2 or rng.shape[0] < 1
+            or (batch_size > 0 and order.shape[0] != X.shape[0])
+            or (path is not None and (path.shape[0] < stop_at
+                                      or path.shape[1] != params.shape[0]))):
+        raise ValueError("run_epochs: buffers of the wrong size")
+    _setup(&net, &work, sizes, activation, sizeof(floating), X.shape[1], params.shape[0])
     with nogil:
         if batch_size == 0:
             status = full_batch(&net, kind, X, y, &params[0], lr, epochs, stop_at, tol,
@@ -523,9 +532,21 @@ def run_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
 
 
 cdef void _setup(Net* net, Work* work, const Py_ssize_t[::1] sizes, int activation,
-                 size_t itemsize) except *:
+                 size_t itemsize, Py_ssize_t n_features, Py_ssize_t n_params) except *:
+    """Offsets and buffers; the shapes are checked so no call can write out of bounds."""
+    cdef Py_ssize_t l
+    if sizes.shape[0] < 2 or sizes[sizes.shape[0] - 1] != 1:
+        raise ValueError("layer sizes must be at least two, the last one 1")
+    for l in range(sizes.shape[0]):
+        if sizes[l] < 1:
+            raise ValueError("layer sizes must be >= 1")
+    if sizes[0] != n_features:
+        raise ValueError(f"X has {n_features} features, the network {sizes[0]} inputs")
     if net_init(net, sizes, activation) != 0:
         raise MemoryError()
+    if net.n_params != n_params:
+        free(net.sizes)
+        raise ValueError(f"params has {n_params} values, the network {net.n_params}")
     if work_init(work, net, itemsize) != 0:
         free(net.sizes)
         raise MemoryError()
@@ -544,7 +565,9 @@ def loss_grad(int kind, const floating[:, ::1] X, const floating[::1] y,
     cdef Net net
     cdef Work work
     cdef double loss
-    _setup(&net, &work, sizes, activation, sizeof(floating))
+    if y.shape[0] != X.shape[0] or X.shape[0] == 0:
+        raise ValueError("X and y must have the same, non-zero number of rows")
+    _setup(&net, &work, sizes, activation, sizeof(floating), X.shape[1], params.shape[0])
     with nogil:
         loss = batch_pass(&net, kind, X, y, NULL, X.shape[0], &params[0], &work)
     grad = np.empty(net.n_params, dtype=np.float64)
@@ -561,7 +584,9 @@ def predict(const floating[:, ::1] X, const floating[::1] params,
     cdef Work work
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], r0, r, m
     cdef floating* acts
-    _setup(&net, &work, sizes, activation, sizeof(floating))
+    if out.shape[0] != X.shape[0]:
+        raise ValueError("out must have one value per row of X")
+    _setup(&net, &work, sizes, activation, sizeof(floating), X.shape[1], params.shape[0])
     acts = <floating*>work.acts
     with nogil:
         r0 = 0

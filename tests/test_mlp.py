@@ -476,3 +476,29 @@ def test_demo_prints_falling_loss(capsys):
     assert len(losses) > 8 and losses[-1] < losses[0] / 50
     final = float(out.split("final MSE ")[1].split()[0])
     assert final < 1e-3
+
+
+def test_kernel_rejects_inconsistent_shapes_instead_of_crashing():
+    from gdcore import _mlp
+    X, y = problem(10)
+    sizes = np.array([3, 4, 1], dtype=np.intp)
+    params = np.zeros(21)
+    out = np.empty(10)
+    _mlp.predict(X, params, sizes, 0, out)  # consistent: fine
+    for bad_sizes, bad_params in [([3, 4, 2], params), ([2, 4, 1], params), ([3, 0, 1], params),
+                                  ([3, 4, 1], np.zeros(20)), ([3], params)]:
+        with pytest.raises(ValueError):
+            _mlp.predict(X, bad_params, np.array(bad_sizes, dtype=np.intp), 0, out)
+        with pytest.raises(ValueError):
+            _mlp.loss_grad(0, X, y, bad_params, np.array(bad_sizes, dtype=np.intp), 0)
+    with pytest.raises(ValueError):
+        _mlp.loss_grad(0, X, y[:5], params, sizes, 0)
+    buffers = dict(history=np.empty(5), p_saved=np.empty(21), saved=np.empty(3),
+                   order=np.arange(10, dtype=np.intp), rng=np.zeros(1, dtype=np.uint64),
+                   report=np.empty(2))
+    for batch_size, stop_at, history in [(-1, 5, buffers["history"]), (2, 6, buffers["history"]),
+                                         (2, 5, np.empty(2))]:
+        with pytest.raises(ValueError):
+            _mlp.run_epochs(0, X, y, params, sizes, 0, 0.1, 10, stop_at, 0.0, 1e6, batch_size,
+                            history, 0, buffers["p_saved"], buffers["saved"], buffers["order"],
+                            buffers["rng"], None, buffers["report"])
