@@ -126,6 +126,15 @@ class MLP(Model):
             row_curvature += row_max
         return auto_lr(curvature, row_curvature, X.shape[0], batch_size)
 
+    def _gradient(self, backend: Backend, kind: int, X: np.ndarray,
+                  y: np.ndarray) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """(dL/dweights, dL/dbiases) by back-propagation, for ``Loss.gradient``."""
+        _, g = backend.mlp_loss_grad(kind, X, y, self._params, self.layer_sizes, self._code)
+        g = np.asarray(g, dtype=self.dtype)
+        slices = layer_slices(self.layer_sizes)
+        return ([g[w:b].reshape(n_in, n_out) for w, b, n_in, n_out in slices],
+                [g[b:b + n_out] for _, b, _, n_out in slices])
+
     def _start(self, backend: Backend, kind: int, X: np.ndarray, y: np.ndarray, lr: float,
                epochs: int, tol: float, batch_size: Optional[int], seed: int,
                record_path: bool) -> Run:

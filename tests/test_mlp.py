@@ -180,6 +180,17 @@ def test_backprop_equals_reference_differences(backend, activation, loss):
     np.testing.assert_allclose(g, ref_grad(loss, m, X, y), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_loss_gradient_layer_by_layer(backend):
+    m = gdcore.MLP([3, 4, 1], random_state=0)
+    X, y = problem(20)
+    gW, gb = gdcore.MSELoss().gradient(m, X, y, backend=backend)
+    assert [g.shape for g in gW] == [W.shape for W in m.weights]
+    assert [g.shape for g in gb] == [b.shape for b in m.biases]
+    flat = np.concatenate([part.ravel() for pair in zip(gW, gb) for part in pair])
+    np.testing.assert_allclose(flat, ref_grad("mse", m, X, y), rtol=1e-6, atol=1e-9)
+
+
 def test_gradient_check_catches_a_wrong_gradient(monkeypatch):
     m = gdcore.MLP([2, 4, 1], random_state=0)
     X, y = problem(20, d=2)
