@@ -513,3 +513,15 @@ def test_kernel_rejects_inconsistent_shapes_instead_of_crashing():
             _mlp.run_epochs(0, X, y, params, sizes, 0, 0.1, 10, stop_at, 0.0, 1e6, batch_size,
                             history, 0, buffers["p_saved"], buffers["saved"], buffers["order"],
                             buffers["rng"], None, buffers["report"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_run_finish_reports_loss_and_gradient_at_current_parameters(backend):
+    X, y = problem(20)
+    m = gdcore.MLP([3, 4, 1], random_state=0)
+    run = m._start(get_backend(backend), MSE_KIND, X, y, 0.05, 100, 0.0, 5, 1, False)
+    assert run.advance(3) is None
+    result = run.finish()
+    assert result.status == "stopped" and result.n_epochs == 3
+    assert result.final_loss == pytest.approx(ref_loss("mse", m, X, y), rel=1e-12)
+    assert result.grad_norm == pytest.approx(np.linalg.norm(ref_grad("mse", m, X, y)), rel=1e-6)
