@@ -12,9 +12,9 @@ Everything about compiling lives here, in one place:
   ``gdcore/_dispatch.py`` picks the best one the CPU runs, at import time.
   ``GDCORE_ISA_VARIANTS=0`` builds the baseline only.
 * Floating point: vectorising a sum needs leave to reassociate it
-  (``-fassociative-math`` and its prerequisites). Nothing that changes
-  results beyond rounding is enabled: no -ffinite-math-only (the kernels
-  test for NaN and infinity), no flush-to-zero.
+  (``-fassociative-math`` and its prerequisites, for _linear). Nothing that
+  changes results beyond rounding is enabled: no -ffinite-math-only (the
+  kernels test for NaN and infinity), no flush-to-zero.
 * OpenMP (``n_jobs``) when the compiler supports it; without it the kernels
   run serially. ``GDCORE_OPENMP=0`` turns it off.
 """
@@ -47,7 +47,10 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
-KERNELS = ["_linear"]
+# Kernel modules, and whether each is built once per ISA variant. _mlp spends
+# its time in BLAS (which dispatches on the CPU itself) and carries GCC
+# target_clones for its activation loops, so one build serves every CPU.
+KERNELS = {"_linear": True, "_mlp": False}
 
 # ISA variants: module suffix -> extra compiler flags.
 VARIANTS = {"": []}
@@ -58,10 +61,15 @@ if X86_64 and GCC_LIKE and _flag("GDCORE_ISA_VARIANTS", "1"):
 if DEBUG:
     BASE_FLAGS = ["-O0", "-g", "-UNDEBUG"]
 elif GCC_LIKE:
-    BASE_FLAGS = ["-O3", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros",
-                  "-fno-trapping-math"]
+    BASE_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
 else:
     BASE_FLAGS = ["/O2"]
+
+# Leave to reassociate sums, so the compiler vectorises the linear kernel's
+# reductions. Not for _mlp: its activation loops are exact-rounding
+# polynomial evaluations that reassociation would change.
+REASSOCIATE = ["-fassociative-math", "-fno-signed-zeros"] if GCC_LIKE and not DEBUG else []
+KERNEL_FLAGS = {"_linear": REASSOCIATE, "_mlp": []}
 
 
 def _openmp_flags():
@@ -86,12 +94,12 @@ def _openmp_flags():
 OMP_COMPILE, OMP_LINK = _openmp_flags()
 
 extensions = []
-for kernel in KERNELS:
-    for suffix, isa_flags in VARIANTS.items():
+for kernel, per_isa in KERNELS.items():
+    for suffix, isa_flags in (VARIANTS if per_isa else {"": []}).items():
         ext = Extension(
             f"gdcore.{kernel}{suffix}",
             [f"src/{kernel}.pyx"],
-            extra_compile_args=BASE_FLAGS + isa_flags + OMP_COMPILE,
+            extra_compile_args=BASE_FLAGS + KERNEL_FLAGS[kernel] + isa_flags + OMP_COMPILE,
             extra_link_args=OMP_LINK,
         )
         # One source, several modules: each variant gets its own generated C.

@@ -13,6 +13,7 @@ from .errors import DivergenceError
 from .linalg import closed_form
 from .losses import Loss, MAELoss, MSELoss
 from .models import LinearModel
+from .mlp import MLP, gradient_check
 from .trainer import History, Trainer
 
 __version__ = "0.1.0"
@@ -23,9 +24,11 @@ __all__ = [
     "LinearModel",
     "Loss",
     "MAELoss",
+    "MLP",
     "MSELoss",
     "Trainer",
     "backends",
     "closed_form",
+    "gradient_check",
     "__version__",
 ]

@@ -15,7 +15,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from . import _linear
+from ._dispatch import linear as _linear
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 

@@ -88,6 +88,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description="Fit the tutorial's data (1,1) (2,2) (3,3) (4,4) by gradient descent.")
     demo_parser.add_argument("--backend", choices=backends(), default="cython",
                              help="which backend runs the fit (default: cython)")
+    demo_parser.add_argument("--mlp", action="store_true",
+                             help="instead, a neural network [1, 32, 1] learning y = sin(x)")
     bench_parser = commands.add_parser(
         "bench", help="time gdcore against NumPy, scikit-learn and PyTorch, side by side",
         description="Time per epoch of gradient descent, in one process, with BLAS and "
@@ -100,6 +102,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     bench_parser.add_argument("--plot", metavar="FILE.png",
                               help="draw time per epoch against N (needs matplotlib)")
     args = parser.parse_args(argv)
+    if args.command == "demo" and args.mlp:
+        from .mlp import demo as mlp_demo
+        mlp_demo(args.backend, epochs=300 if args.backend == "python" else 3000)
+        return 0
     if args.command == "demo":
         demo(args.backend)
         return 0

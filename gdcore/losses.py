@@ -28,11 +28,16 @@ class Loss:
         return get_backend("cython").loss_value(self.kind, yt, yp)
 
     def gradient(self, model: Any, X: Any, y: Any, backend: str = "cython") -> Tuple[np.ndarray, float]:
-        """``(dL/dw, dL/db)`` of the loss of ``model`` on ``(X, y)``."""
+        """``(dL/dw, dL/db)`` of the loss of ``model`` on ``(X, y)``.
+
+        For an MLP: ``(dL/dweights, dL/dbiases)``, lists of arrays layer by layer.
+        """
         impl = get_backend(backend)
         Xc, yc = as_data(X, y, model.dtype)
         if Xc.shape[1] != model.n_features:
             raise ValueError(f"X has {Xc.shape[1]} features but the model has {model.n_features}")
+        if hasattr(model, "_gradient"):
+            return model._gradient(impl, self.kind, Xc, yc)
         _, gw, gb = impl.loss_grad(self.kind, Xc, yc, model.w, model.b)
         return gw, gb
 

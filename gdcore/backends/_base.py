@@ -42,7 +42,7 @@ Semantics shared by all backends (the tests hold them to the same numbers):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Protocol, Tuple
+from typing import Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -132,3 +132,19 @@ class Backend(Protocol):
         """Begin a fit; ``n_jobs`` threads share each full pass over X where the
         backend can (the compiled one, built with OpenMP); others ignore it."""
         ...
+
+    # Multi-layer perceptrons: ``params`` is the model's flat parameter array
+    # (layout in ``_network.py``), updated in place; ``sizes`` the layer sizes,
+    # ``activation`` a code of ``_network.ACTIVATIONS``. A fit follows the
+    # semantics above with the flat parameters in place of ``w``, no separate
+    # ``b``, and the gradient norm taken over all parameters.
+
+    def mlp_predict(self, X: np.ndarray, params: np.ndarray, sizes: Sequence[int],
+                    activation: int) -> np.ndarray: ...
+
+    def mlp_loss_grad(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
+                      sizes: Sequence[int], activation: int) -> Tuple[float, np.ndarray]: ...
+
+    def start_mlp(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
+                  sizes: Sequence[int], activation: int, lr: float, epochs: int, tol: float,
+                  batch_size: Optional[int], seed: int, record_path: bool = False) -> Run: ...

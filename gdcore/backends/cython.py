@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
 from .._dispatch import linear as _linear
+from .. import _mlp
 from .._random import POWER_SEED
 from ..stepsize import gram_blas, lambda_max_of_gram, uses_gram
 from ._base import (BLOWUP, CONVERGED, DIVERGED, MAX_EPOCHS, POWER_MAX_ITER, POWER_RTOL,
@@ -31,13 +32,18 @@ class CompiledRun:
                  batch_size: Optional[int], seed: int, record_path: bool, n_jobs: int = 1) -> None:
         epochs = min(epochs, self.MAX_EPOCHS)
         self.args = (kind, X, y, w, b, fit_intercept, lr, epochs)
-        self.tol, self.batch_size, self.n_jobs = tol, batch_size or 0, n_jobs
-        n, d = X.shape
+        self.n_jobs = n_jobs
+        self._buffers(X, w.shape[0] + 1, w.shape[0], epochs, tol, batch_size, seed, record_path)
+
+    def _buffers(self, X: np.ndarray, path_width: int, n_saved: int, epochs: int, tol: float,
+                 batch_size: Optional[int], seed: int, record_path: bool) -> None:
+        self.tol, self.batch_size = tol, batch_size or 0
+        n = X.shape[0]
         capacity = max(1, min(epochs, self.INITIAL_CAPACITY))
         self.history = np.empty(capacity)
-        self.path = np.empty((capacity, d + 1), dtype=X.dtype) if record_path else None
+        self.path = np.empty((capacity, path_width), dtype=X.dtype) if record_path else None
         self.n_epochs = 0
-        self.w_saved = np.empty(d, dtype=X.dtype)
+        self.w_saved = np.empty(n_saved, dtype=X.dtype)
         self.saved = np.full(3, np.nan)
         self.order = np.arange(n if batch_size else 1, dtype=np.intp)
         self.rng = np.array([seed], dtype=np.uint64)
@@ -54,14 +60,19 @@ class CompiledRun:
         return FitResult(self.history[:n].copy(), loss, norm, status,
                          None if self.path is None else self.path[:n].copy())
 
-    def advance(self, epochs: int) -> Optional[FitResult]:
+    def _run_epochs(self, stop_at: int) -> Tuple[int, int]:
+        """One kernel call: continue up to ``stop_at`` epochs; (status, n_epochs)."""
         kind, X, y, w, b, fit_intercept, lr, total = self.args
+        return _linear.run_epochs(
+            kind, X, y, w, b, fit_intercept, lr, total, stop_at, self.tol, BLOWUP,
+            self.batch_size, self.history, self.n_epochs, self.w_saved, self.saved, self.order,
+            self.rng, self.path, self.report, self.n_jobs)
+
+    def advance(self, epochs: int) -> Optional[FitResult]:
+        total = self.args[-1]
         target = min(total, self.n_epochs + epochs)
         while True:
-            status, self.n_epochs = _linear.run_epochs(
-                kind, X, y, w, b, fit_intercept, lr, total, min(target, len(self.history)),
-                self.tol, BLOWUP, self.batch_size, self.history, self.n_epochs, self.w_saved,
-                self.saved, self.order, self.rng, self.path, self.report, self.n_jobs)
+            status, self.n_epochs = self._run_epochs(min(target, len(self.history)))
             if status != _linear.Status.PAUSED:
                 return self._result(self.report[0], self.report[1], _STATUS[status])
             if self.n_epochs == target:
@@ -72,6 +83,31 @@ class CompiledRun:
         kind, X, y, w, b, fit_intercept = self.args[:6]
         loss, gw, gb = _linear.loss_grad(kind, X, y, w, b[0], self.n_jobs)
         norm = grad_norm(gw, gb, fit_intercept)
+        return self._result(loss, norm, CONVERGED if norm <= self.tol else STOPPED)
+
+
+class CompiledMLPRun(CompiledRun):
+    """An MLP fit in the kernel (``_mlp.run_epochs``): the flat parameters play ``w``."""
+
+    def __init__(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
+                 sizes: Sequence[int], activation: int, lr: float, epochs: int, tol: float,
+                 batch_size: Optional[int], seed: int, record_path: bool) -> None:
+        epochs = min(epochs, self.MAX_EPOCHS)
+        self.args = (kind, X, y, params, np.asarray(sizes, dtype=np.intp), activation, lr, epochs)
+        n_params = params.shape[0]
+        self._buffers(X, n_params, n_params, epochs, tol, batch_size, seed, record_path)
+
+    def _run_epochs(self, stop_at: int) -> Tuple[int, int]:
+        kind, X, y, params, sizes, activation, lr, total = self.args
+        return _mlp.run_epochs(
+            kind, X, y, params, sizes, activation, lr, total, stop_at, self.tol, BLOWUP,
+            self.batch_size, self.history, self.n_epochs, self.w_saved, self.saved, self.order,
+            self.rng, self.path, self.report)
+
+    def finish(self) -> FitResult:
+        kind, X, y, params, sizes, activation = self.args[:6]
+        loss, g = _mlp.loss_grad(kind, X, y, params, sizes, activation)
+        norm = float(np.sqrt(g @ g))
         return self._result(loss, norm, CONVERGED if norm <= self.tol else STOPPED)
 
 
@@ -103,3 +139,22 @@ class CythonBackend:
               n_jobs: int = 1) -> CompiledRun:
         return CompiledRun(kind, X, y, w, b, fit_intercept, lr, epochs, tol, batch_size, seed,
                            record_path, n_jobs)
+
+    # Multi-layer perceptrons (sizes, activation and the flat parameters: see _network).
+
+    def mlp_predict(self, X: np.ndarray, params: np.ndarray, sizes: Sequence[int],
+                    activation: int) -> np.ndarray:
+        out = np.empty(X.shape[0], dtype=X.dtype)
+        _mlp.predict(X, params, np.asarray(sizes, dtype=np.intp), activation, out)
+        return out
+
+    def mlp_loss_grad(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
+                      sizes: Sequence[int], activation: int) -> Tuple[float, np.ndarray]:
+        return _mlp.loss_grad(kind, X, y, params, np.asarray(sizes, dtype=np.intp), activation)
+
+    def start_mlp(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
+                  sizes: Sequence[int], activation: int, lr: float, epochs: int, tol: float,
+                  batch_size: Optional[int], seed: int,
+                  record_path: bool = False) -> CompiledMLPRun:
+        return CompiledMLPRun(kind, X, y, params, sizes, activation, lr, epochs, tol,
+                              batch_size, seed, record_path)

@@ -111,3 +111,23 @@ class NumpyBackend:
               n_jobs: int = 1) -> ReferenceRun:
         engine = ArrayEngine(kind, X, y, w, b, fit_intercept)
         return ReferenceRun(engine, len(y), lr, epochs, tol, batch_size, seed, record_path)
+
+    # Multi-layer perceptrons (sizes, activation and the flat parameters: see _network).
+
+    def mlp_predict(self, X: np.ndarray, params: np.ndarray, sizes: Sequence[int],
+                    activation: int) -> np.ndarray:
+        from .numpy_mlp import forward
+        return forward(params, sizes, activation, X)[-1][:, 0].copy()
+
+    def mlp_loss_grad(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
+                      sizes: Sequence[int], activation: int) -> Tuple[float, np.ndarray]:
+        from .numpy_mlp import loss_grad
+        return loss_grad(kind, X, y, params, sizes, activation)
+
+    def start_mlp(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
+                  sizes: Sequence[int], activation: int, lr: float, epochs: int, tol: float,
+                  batch_size: Optional[int], seed: int,
+                  record_path: bool = False) -> ReferenceRun:
+        from .numpy_mlp import MLPArrayEngine
+        engine = MLPArrayEngine(kind, X, y, params, sizes, activation)
+        return ReferenceRun(engine, len(y), lr, epochs, tol, batch_size, seed, record_path)

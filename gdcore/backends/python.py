@@ -141,6 +141,30 @@ class PythonBackend:
         return ListRun(engine, w, b, len(engine.y), lr, epochs, tol, batch_size, seed, record_path)
 
 
+    # Multi-layer perceptrons (sizes, activation and the flat parameters: see _network).
+
+    def mlp_predict(self, X: np.ndarray, params: np.ndarray, sizes: Sequence[int],
+                    activation: int) -> np.ndarray:
+        from .python_mlp import forward, layers
+        net = layers(params.tolist(), sizes)
+        return np.array([forward(net, activation, x)[-1][0] for x in X.tolist()], dtype=X.dtype)
+
+    def mlp_loss_grad(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
+                      sizes: Sequence[int], activation: int) -> Tuple[float, np.ndarray]:
+        from .python_mlp import loss_grad
+        loss, g = loss_grad(kind, X.tolist(), y.tolist(), params.tolist(), sizes, activation)
+        return loss, np.array(g)
+
+    def start_mlp(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
+                  sizes: Sequence[int], activation: int, lr: float, epochs: int, tol: float,
+                  batch_size: Optional[int], seed: int, record_path: bool = False) -> "ListRun":
+        from .python_mlp import MLPListEngine
+        engine = MLPListEngine(kind, X.tolist(), y.tolist(), params.tolist(), sizes, activation,
+                               single=X.dtype == np.float32)
+        return ListRun(engine, params, np.zeros(1, dtype=params.dtype), len(engine.y), lr,
+                       epochs, tol, batch_size, seed, record_path)
+
+
 class ListRun(ReferenceRun):
     """A ReferenceRun that copies the list parameters back into the model's arrays."""
 

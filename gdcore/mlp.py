@@ -1,0 +1,238 @@
+"""Multi-layer perceptrons: the model, the gradient check, and the curve-fitting demo.
+
+A network is a list of layer sizes ``[n_features, h_1, ..., h_k, 1]``: dense
+layers, one activation on every hidden layer, a linear output. Its
+parameters live in one flat array (weights ``W_l`` of shape (n_l, n_{l+1})
+then biases ``b_l``, layer by layer; see ``gdcore/backends/_network.py``);
+``weights`` and ``biases`` are views into it, so the kernels update them in
+place. The same ``Trainer`` fits it as it fits a ``LinearModel``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+from typing import Any, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ._validation import as_data, as_features, check_dtype, check_random_state
+from .backends import get_backend
+from .backends._base import Backend, Run
+from .backends._network import ACTIVATIONS, IDENTITY, RELU, layer_slices, n_params
+from .backends.numpy_mlp import forward
+from .losses import Loss, MSELoss
+from .models import LinearModel, Model
+from .stepsize import auto_lr
+
+
+class MLP(Model):
+    """A multi-layer perceptron ``[n_features, hidden..., 1]`` for regression.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of ints >= 1, at least two, the last one 1 (the
+        output). ``[d, 1]`` is the linear model ``X w + b``.
+    activation : "tanh" (default), "relu", "sigmoid" or "identity", applied
+        to every hidden layer; the output layer is linear.
+    dtype : float32 or float64 (default).
+    random_state : None, an int or a numpy Generator: the seed of the
+        initialisation. Weights are drawn as Glorot & Bengio (2010),
+        uniform on +-sqrt(6 / (fan_in + fan_out)), for tanh, sigmoid and
+        identity, and as He et al. (2015), normal with variance 2 / fan_in,
+        for relu (the output layer always Glorot); biases start at zero.
+
+    Attributes
+    ----------
+    weights : list of arrays, ``weights[l]`` of shape (n_l, n_{l+1}), so a
+        layer computes ``a @ weights[l] + biases[l]``.
+    biases : list of arrays, ``biases[l]`` of shape (n_{l+1},).
+    params : every parameter in one flat array (the views above share it).
+
+    ``lr="auto"`` for a network: each layer l, seen on its own with the
+    others fixed, is a linear least-squares problem in (W_l, b_l) on its
+    inputs A_l (the previous layer's activations at the current weights),
+    whose MSE curvature L_l = lambda_max((2/N) [A_l 1]^T [A_l 1]) the power
+    iteration measures as for ``LinearModel``. The sum over the layers bounds
+    the largest eigenvalue of the block-diagonal part of the Gauss-Newton
+    matrix, and "auto" takes 1 / (sum of L_l) (1 / L_B with mini-batches,
+    as for the linear model). For ``[d, 1]`` this is exactly the linear
+    model's safe step; with hidden layers it is a heuristic (it leaves out
+    the factors the later layers' weights and slopes contribute), measured
+    at the weights the fit starts from.
+    """
+
+    def __init__(self, layer_sizes: Sequence[int], activation: str = "tanh",
+                 dtype: Any = np.float64, random_state: Any = None) -> None:
+        sizes = _check_sizes(layer_sizes)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        self.layer_sizes: Tuple[int, ...] = tuple(sizes)
+        self.activation = activation
+        self.n_features = sizes[0]
+        self.dtype = check_dtype(dtype)
+        self.random_state = check_random_state(random_state)
+        self._params = np.zeros(n_params(sizes), dtype=self.dtype)
+        self.weights: List[np.ndarray] = []
+        self.biases: List[np.ndarray] = []
+        for w, b, n_in, n_out in layer_slices(sizes):
+            self.weights.append(self._params[w:b].reshape(n_in, n_out))
+            self.biases.append(self._params[b:b + n_out])
+        self.initialize()
+
+    def initialize(self) -> None:
+        """Draw fresh weights from ``random_state`` (Glorot, or He for relu) and zero the biases."""
+        rng = np.random.default_rng(self.random_state)
+        last = len(self.weights) - 1
+        for l, W in enumerate(self.weights):
+            n_in, n_out = W.shape
+            if self.activation == "relu" and l < last:
+                W[:] = rng.normal(0.0, math.sqrt(2.0 / n_in), size=W.shape)
+            else:
+                limit = math.sqrt(6.0 / (n_in + n_out))
+                W[:] = rng.uniform(-limit, limit, size=W.shape)
+            self.biases[l][:] = 0
+
+    @property
+    def params(self) -> np.ndarray:
+        return self._params
+
+    @params.setter
+    def params(self, value: Any) -> None:
+        arr = np.asarray(value, dtype=self.dtype).reshape(-1)
+        if arr.shape != self._params.shape:
+            raise ValueError(f"params must have {self._params.size} values, got {np.size(value)}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("params must be finite")
+        self._params[:] = arr
+
+    @property
+    def _code(self) -> int:
+        return ACTIVATIONS[self.activation]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The network's output for the rows of X (1-D X is one feature)."""
+        Xc = as_features(X, self.dtype)
+        self._check_features(Xc)
+        return get_backend("cython").mlp_predict(Xc, self._params, self.layer_sizes, self._code)
+
+    def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
+        inputs = forward(self._params, self.layer_sizes, self._code, X)[:-1]
+        curvature = row_curvature = 0.0
+        for A in inputs:
+            lam, row_max = backend.curvature(np.ascontiguousarray(A), True)
+            curvature += lam
+            row_curvature += row_max
+        return auto_lr(curvature, row_curvature, X.shape[0], batch_size)
+
+    def _gradient(self, backend: Backend, kind: int, X: np.ndarray,
+                  y: np.ndarray) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """(dL/dweights, dL/dbiases) by back-propagation, for ``Loss.gradient``."""
+        _, g = backend.mlp_loss_grad(kind, X, y, self._params, self.layer_sizes, self._code)
+        g = np.asarray(g, dtype=self.dtype)
+        slices = layer_slices(self.layer_sizes)
+        return ([g[w:b].reshape(n_in, n_out) for w, b, n_in, n_out in slices],
+                [g[b:b + n_out] for _, b, _, n_out in slices])
+
+    def _start(self, backend: Backend, kind: int, X: np.ndarray, y: np.ndarray, lr: float,
+               epochs: int, tol: float, batch_size: Optional[int], seed: int,
+               record_path: bool, n_jobs: int = 1) -> Run:
+        # n_jobs: the network kernels run on one thread (their matrix products
+        # are BLAS calls, threaded as SciPy's OpenBLAS is configured).
+        return backend.start_mlp(kind, X, y, self._params, self.layer_sizes, self._code, lr,
+                                 epochs, tol, batch_size, seed, record_path)
+
+    def __repr__(self) -> str:
+        return (f"MLP(layer_sizes={list(self.layer_sizes)}, activation={self.activation!r}, "
+                f"dtype={self.dtype.name})")
+
+
+def _check_sizes(layer_sizes: Any) -> List[int]:
+    try:
+        sizes = list(layer_sizes)
+    except TypeError:
+        raise ValueError(f"layer_sizes must be a sequence of integers, got {layer_sizes!r}") from None
+    if len(sizes) < 2 or any(not isinstance(s, numbers.Integral) or isinstance(s, bool) or s < 1
+                             for s in sizes):
+        raise ValueError(f"layer_sizes must be at least two integers >= 1 "
+                         f"([n_features, hidden..., 1]), got {layer_sizes!r}")
+    if sizes[-1] != 1:
+        raise ValueError(f"the last layer size must be 1 (one output), got {sizes[-1]}")
+    return [int(s) for s in sizes]
+
+
+def gradient_check(model: Model, loss: Loss, X: Any, y: Any, backend: str = "cython",
+                   step: Optional[float] = None) -> float:
+    """Largest relative error between back-propagated and finite-difference gradients.
+
+    Works in float64 on a copy of the parameters of ``model`` (an MLP, or a
+    LinearModel, seen as the network [d, 1]), which is left untouched. For
+    every parameter p_k the fourth-order central difference
+    (8 (L(p + h e_k) - L(p - h e_k)) - (L(p + 2h e_k) - L(p - 2h e_k))) / (12 h),
+    h = step * max(1, |p_k|) (step 1e-4 by default: its truncation error,
+    O(h^4), and its rounding error, O(eps L / h), are both ~1e-12), is
+    compared with the back-propagated dL/dp_k; the relative error is
+    |a - b| / max(|a|, |b|, 1e-8). The losses use the forward pass only.
+    Kinks (relu at 0, MAE at a zero residual) within 2h of the parameters
+    make finite differences meaningless there: check at points away from them.
+    """
+    if not isinstance(loss, Loss):
+        raise TypeError(f"loss must be a gdcore loss such as MSELoss(), got {loss!r}")
+    if isinstance(model, MLP):
+        sizes, code, params = model.layer_sizes, model._code, model.params
+    elif isinstance(model, LinearModel):
+        sizes, code = [model.n_features, 1], IDENTITY
+        params = np.append(model.w, model.b)
+    else:
+        raise TypeError(f"model must be an MLP or a LinearModel, got {type(model).__name__}")
+    impl = get_backend(backend)
+    Xc, yc = as_data(X, y, np.dtype(np.float64))
+    model._check_features(Xc)
+    p = np.array(params, dtype=np.float64)
+    _, grad = impl.mlp_loss_grad(loss.kind, Xc, yc, p, sizes, code)
+    h0 = 1e-4 if step is None else float(step)
+
+    def value(q: np.ndarray) -> float:
+        return impl.loss_value(loss.kind, yc, impl.mlp_predict(Xc, q, sizes, code))
+
+    worst = 0.0
+    for k in range(p.size):
+        h = h0 * max(1.0, abs(p[k]))
+        shifted = []
+        for t in (h, -h, 2 * h, -2 * h):
+            q = p.copy()
+            q[k] += t
+            shifted.append(value(q))
+        fd = (8 * (shifted[0] - shifted[1]) - (shifted[2] - shifted[3])) / (12 * h)
+        worst = max(worst, abs(fd - grad[k]) / max(abs(fd), abs(grad[k]), 1e-8))
+    return worst
+
+
+def demo(backend: str = "cython", epochs: int = 3000, out: Any = None) -> "MLP":
+    """A [1, 32, 1] tanh network learns y = sin(x) on [-pi, pi]; prints the loss falling."""
+    out = sys.stdout if out is None else out
+    from .cli import _shown_epochs  # the epochs worth printing (0, 1, 2, 3, 5, 10, ...)
+    from .trainer import Trainer
+
+    x = np.linspace(-math.pi, math.pi, 200)
+    y = np.sin(x)
+    model = MLP([1, 32, 1], activation="tanh", random_state=0)
+    trainer = Trainer(loss=MSELoss(), lr=0.05, epochs=epochs, tol=0.0, batch_size=32,
+                      random_state=0, backend=backend)
+    print("A network [1, 32, 1] (tanh hidden layer, linear output) learns y = sin(x) on "
+          f"[-pi, pi]\nfrom {x.size} points: mini-batch SGD, batch_size={trainer.batch_size}, "
+          f"lr={trainer.lr}, backend={backend}.\nEach step: forward pass, back-propagation "
+          "(the chain rule, layer by layer), update.\n", file=out)
+    history = trainer.fit(model, x, y)
+    print("   epoch          loss", file=out)
+    for epoch in _shown_epochs(history.n_epochs):
+        print(f"   {epoch:5d}  {history.loss[epoch]:12.4e}", file=out)
+    print(f"   {history.n_epochs} epochs in {history.seconds * 1e3:.3g} ms, final MSE "
+          f"{history.final_loss:.3g}\n", file=out)
+    grid = np.linspace(-math.pi, math.pi, 9)
+    pred = model.predict(grid)
+    print("        x     sin(x)    network", file=out)
+    for g, p in zip(grid, pred):
+        print(f"   {g:6.3f}  {math.sin(g):9.5f}  {p:9.5f}", file=out)
+    return model
