@@ -36,7 +36,8 @@ cpdef enum Status:
 # SUB rows accumulate in the data's precision (a float32 fit keeps float32
 # SIMD width), each run is flushed into the double partial of its CHUNK, and
 # the partials of the chunks are added in chunk order. Chunks are the unit of
-# parallel work, so the result is bit-identical for 1 or N threads.
+# parallel work (handed out dynamically: a late thread cannot stall the
+# others), so the result is bit-identical for 1 or N threads.
 
 cdef enum:
     SUB = 256      # rows accumulated in the data's precision
@@ -170,7 +171,7 @@ cdef double batch_pass(int kind, const floating[:, ::1] X, const floating[::1] y
     for c in range(n_chunks * (d + 2)):
         work.partials[c] = 0.0
     if rows == NULL and work.n_threads > 1 and n_chunks > 1:
-        for c in prange(n_chunks, num_threads=work.n_threads, schedule="static"):
+        for c in prange(n_chunks, num_threads=work.n_threads, schedule="dynamic"):
             lo = c * CHUNK
             span_pass(kind, &X[0, 0], &y[0], NULL, lo, min(CHUNK, n_rows - lo), d, &w[0],
                       <floating>b, scratch + threadid() * d, work.partials + c * (d + 2))
