@@ -9,23 +9,27 @@
 """
 
 from .backends import backends
-from .errors import DivergenceError
+from .errors import DivergenceError, FitInterrupted
 from .linalg import closed_form
 from .losses import Loss, MAELoss, MSELoss
-from .models import LinearModel
+from .models import LinearModel, Model
+from .persist import load
 from .trainer import History, Trainer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DivergenceError",
+    "FitInterrupted",
     "History",
     "LinearModel",
     "Loss",
     "MAELoss",
     "MSELoss",
+    "Model",
     "Trainer",
     "backends",
     "closed_form",
+    "load",
     "__version__",
 ]

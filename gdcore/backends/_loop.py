@@ -76,6 +76,10 @@ class ReferenceRun:
     def n_epochs(self) -> int:
         return len(self.history)
 
+    @property
+    def last_loss(self) -> float:
+        return self.history[-1] if self.history else math.nan
+
     def _result(self, loss: float, norm: float, status: str) -> FitResult:
         path = None
         if self.path is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Tuple
 
 import numpy as np
@@ -52,6 +53,10 @@ class CompiledRun:
         n = self.n_epochs
         return FitResult(self.history[:n].copy(), loss, norm, status,
                          None if self.path is None else self.path[:n].copy())
+
+    @property
+    def last_loss(self) -> float:
+        return float(self.history[self.n_epochs - 1]) if self.n_epochs else math.nan
 
     def advance(self, epochs: int) -> Optional[FitResult]:
         kind, X, y, w, b, fit_intercept, lr, total = self.args
