@@ -92,6 +92,10 @@ class LinearModel(Model):
     y = w x: ``b`` stays 0 and gradient descent leaves it alone.
     """
 
+    fit_intercept: bool
+    _w: np.ndarray
+    _b: np.ndarray
+
     def __init__(self, n_features: int, dtype: Any = np.float64, fit_intercept: bool = True) -> None:
         if (not isinstance(n_features, numbers.Integral) or isinstance(n_features, bool)
                 or n_features < 1):

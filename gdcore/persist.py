@@ -56,8 +56,9 @@ def save(model: Model, path: PathLike, metadata: Optional[Mapping[str, Any]] = N
         raise ValueError(f"metadata must be JSON-able: {exc}") from exc
     if HEADER in arrays:
         raise ValueError(f"{HEADER!r} is reserved and cannot name a model array")
+    payload: Dict[str, Any] = {HEADER: np.array(text), **arrays}
     with open(path, "wb") as f:  # a file object: numpy adds no .npz suffix
-        np.savez(f, **{HEADER: np.array(text)}, **arrays)
+        np.savez(f, **payload)
 
 
 def read(path: PathLike) -> Tuple[Model, Dict[str, Any]]:

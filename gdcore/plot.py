@@ -54,8 +54,8 @@ def _axes(ax: Optional[Axes]) -> Axes:
 
 def save(ax: Axes, path: Union[str, "os.PathLike[str]"], dpi: int = 100) -> None:
     """Write the figure holding ``ax`` to ``path`` as PNG."""
-    figure = ax.get_figure()
-    assert figure is not None
+    figure = ax.get_figure(root=True)
+    assert figure is not None, "the Axes belongs to no figure"
     figure.savefig(path, format="png", dpi=dpi)
 
 

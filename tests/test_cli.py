@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -147,15 +148,22 @@ def test_ctrl_c_saves_the_last_finished_epoch(tmp_path):
     X = rng.standard_normal((200, 3))
     path = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"],
                      [list(x) + [x.sum()] for x in X])
+    # the child gets the default SIGINT disposition even if this runner ignores SIGINT
     proc = subprocess.Popen(GDCORE + ["fit", str(path), "--target", "y", "--backend", "python",
-                                      "--lr", "1e-4", "--tol", "0", "--epochs", "1000000000",
+                                      "--lr", "1e-4", "--tol", "0", "--epochs", "200000",
                                       "--progress", "-o", str(tmp_path / "m.gdm")],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    proc.stderr.read(1)  # the progress bar appeared: the fit has started
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    watchdog = threading.Timer(120, proc.kill)
+    watchdog.start()
+    try:
+        proc.stderr.read(1)  # the progress bar appeared: the fit has started
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        watchdog.cancel()
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "interrupted after" in stderr
     assert "w[a]" in stdout and "(interrupted)" in stdout

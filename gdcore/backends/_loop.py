@@ -123,6 +123,7 @@ class ReferenceRun:
 
     def _mini_batch(self, stop_at: int) -> Optional[FitResult]:
         engine, n, batch_size = self.engine, self.n, self.batch_size
+        assert batch_size is not None
         stopped = diverged = False
         if not self.history and stop_at > 0:
             self.reference = engine.evaluate(None)[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from .._random import POWER_SEED
 from ._base import (BLOWUP, CONVERGED, DIVERGED, MAX_EPOCHS, POWER_MAX_ITER, POWER_RTOL,
                     STOPPED, FitResult, grad_norm)
 
-_STATUS = {_linear.Status.CONVERGED: CONVERGED, _linear.Status.MAX_EPOCHS: MAX_EPOCHS,
+_STATUS: Dict[int, str] = {_linear.Status.CONVERGED: CONVERGED, _linear.Status.MAX_EPOCHS: MAX_EPOCHS,
            _linear.Status.DIVERGED: DIVERGED}
 
 
