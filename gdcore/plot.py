@@ -112,7 +112,7 @@ def plot_fit(model: LinearModel, X: Any, y: Any, ax: Optional[Axes] = None) -> A
     ax.scatter(x, yv, s=12, alpha=0.6, label="data")
     grid = np.linspace(x.min(), x.max(), 200) if x.max() > x.min() else x[:1] + np.array([-1, 1])
     w, b = float(model.w[0]), model.b
-    ax.plot(grid, w * grid + b, color="C3", lw=2, label=f"y = {w:.4g} x {b:+.4g}")
+    ax.plot(grid, w * grid + b, color="C3", lw=2, label=f"y = {w:.4g} x {'-' if b < 0 else '+'} {abs(b):.4g}")
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title("Data and fitted line")
@@ -193,7 +193,7 @@ def plot_path(history: History, X: Any, y: Any, loss: Optional[Loss] = None,
     ax.set_xlabel("w")
     ax.set_ylabel("b")
     ax.set_title(f"Gradient-descent path over L(w, b) ({path.shape[0] - 1} steps)")
-    ax.legend(loc="upper right")
+    ax.legend(loc="best", framealpha=0.7)
     return ax
 
 
