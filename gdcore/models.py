@@ -88,8 +88,30 @@ class Model:
 class LinearModel(Model):
     """y_hat = X w + b, with ``w`` of shape (n_features,) and ``b`` a float.
 
-    Parameters start at zero. ``fit_intercept=False`` is the tutorial's
-    y = w x: ``b`` stays 0 and gradient descent leaves it alone.
+    Parameters
+    ----------
+    n_features : int
+        Width of X (>= 1).
+    dtype : numpy.float64 (default) or numpy.float32
+        Precision of the parameters and of the fit.
+    fit_intercept : bool
+        False is the tutorial's y = w x: ``b`` stays 0 and gradient descent
+        leaves it alone.
+
+    Attributes
+    ----------
+    w : numpy.ndarray of shape (n_features,)
+        Starts at zero; assignable (validated, copied).
+    b : float
+        Starts at zero; assignable.
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> model = gdcore.LinearModel(2)
+    >>> model.w, model.b = [1.0, 2.0], 0.5
+    >>> model.predict([[1.0, 1.0]])
+    array([3.5])
     """
 
     fit_intercept: bool
