@@ -9,26 +9,30 @@
 """
 
 from .backends import backends
-from .errors import DivergenceError
+from .errors import DivergenceError, FitInterrupted
 from .linalg import closed_form
 from .losses import Loss, MAELoss, MSELoss
-from .models import LinearModel
 from .mlp import MLP, gradient_check
+from .models import LinearModel, Model
+from .persist import load
 from .trainer import History, Trainer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DivergenceError",
+    "FitInterrupted",
     "History",
     "LinearModel",
     "Loss",
     "MAELoss",
     "MLP",
     "MSELoss",
+    "Model",
     "Trainer",
     "backends",
     "closed_form",
     "gradient_check",
+    "load",
     "__version__",
 ]

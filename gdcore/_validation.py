@@ -121,9 +121,9 @@ def check_tol(tol: Any) -> float:
 def check_batch_size(batch_size: Any, n_samples: Optional[int] = None) -> Optional[int]:
     if batch_size is None:
         return None
-    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
+    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or int(batch_size) < 1:
         raise ValueError(f"batch_size must be None or an integer >= 1, got {batch_size!r}")
-    if n_samples is not None and batch_size > n_samples:
+    if n_samples is not None and int(batch_size) > n_samples:
         raise ValueError(f"batch_size must be at most the number of samples "
                          f"({n_samples}), got {batch_size}")
     return int(batch_size)
@@ -135,7 +135,7 @@ def check_n_jobs(n_jobs: Any) -> int:
         if n_jobs == -1:
             return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
                 os.cpu_count() or 1)
-        if n_jobs >= 1:
+        if int(n_jobs) >= 1:
             return int(n_jobs)
     raise ValueError(f"n_jobs must be an integer >= 1 or -1 (every core), got {n_jobs!r}")
 
@@ -143,7 +143,7 @@ def check_n_jobs(n_jobs: Any) -> int:
 def check_random_state(random_state: Any) -> Any:
     ok = (random_state is None or isinstance(random_state, np.random.Generator)
           or (isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-              and random_state >= 0))
+              and int(random_state) >= 0))
     if not ok:
         raise ValueError(f"random_state must be None, an integer >= 0 or a "
                          f"numpy.random.Generator, got {random_state!r}")

@@ -57,7 +57,7 @@ class Result:
     ratio_to_floor: float = float("nan")
 
 
-Epochs = Callable[[int], None]  # runs k more epochs of one method
+Epochs = Callable[[int], Any]  # runs k more epochs of one method
 
 
 def make_data(n: int, d: int, dtype: Any = np.float64, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
@@ -306,7 +306,7 @@ def main(full: bool = False, json_path: Optional[str] = None, plot_path: Optiona
                        "time_to_solution": solution}, f, indent=2)
         print(f"wrote {json_path}")
     if plot_path:
-        from .plot import plot_benchmark
-        plot_benchmark([asdict(r) | {"method": label(r)} for r in results], plot_path)
+        from .plot import plot_bench, save
+        save(plot_bench([asdict(r) | {"method": label(r)} for r in results]), plot_path)
         print(f"wrote {plot_path}")
     return 0

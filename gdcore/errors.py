@@ -20,3 +20,17 @@ class DivergenceError(RuntimeError):
                   else "; try a smaller lr")
         super().__init__(f"gradient descent diverged with learning rate lr={lr:.6g}: "
                          f"the loss became non-finite or exploded{advice}")
+
+
+class FitInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a fit cleanly.
+
+    Raised by ``Trainer.fit`` once the epoch that was running has finished:
+    the model holds the parameters of that last finished epoch, and
+    ``history`` (status "interrupted") describes the epochs run. It is a
+    KeyboardInterrupt, so a program that does not catch it still stops.
+    """
+
+    def __init__(self, history: Any) -> None:
+        self.history = history
+        super().__init__(f"fit interrupted after {history.n_epochs} epochs")

@@ -23,7 +23,7 @@ from .backends._base import Backend, Run
 from .backends._network import ACTIVATIONS, IDENTITY, RELU, layer_slices, n_params
 from .backends.numpy_mlp import forward
 from .losses import Loss, MSELoss
-from .models import LinearModel, Model
+from .models import Arrays, Config, LinearModel, Model
 from .stepsize import auto_lr
 
 
@@ -107,6 +107,27 @@ class MLP(Model):
             raise ValueError("params must be finite")
         self._params[:] = arr
 
+    # Persistence: weights and biases are views of the flat buffer, so both
+    # save/load and pickle store the configuration and the flat parameters and
+    # rebuild the views (a plain pickle would cut them loose from the buffer).
+
+    def _state(self) -> Tuple[Config, Arrays]:
+        config = {"layer_sizes": list(self.layer_sizes), "activation": self.activation,
+                  "dtype": self.dtype.name}
+        return config, {"params": self._params.copy()}
+
+    @classmethod
+    def _from_state(cls, config: Config, arrays: Arrays) -> "MLP":
+        if set(arrays) != {"params"}:
+            raise ValueError(f"an MLP needs one array, params, got {sorted(arrays)}")
+        model = cls(config["layer_sizes"], activation=config["activation"], dtype=config["dtype"])
+        model.params = arrays["params"]
+        return model
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        config, arrays = self._state()
+        return (_rebuild_mlp, (config, arrays, self.random_state))
+
     @property
     def _code(self) -> int:
         return ACTIVATIONS[self.activation]
@@ -182,7 +203,7 @@ def gradient_check(model: Model, loss: Loss, X: Any, y: Any, backend: str = "cyt
     if isinstance(model, MLP):
         sizes, code, params = model.layer_sizes, model._code, model.params
     elif isinstance(model, LinearModel):
-        sizes, code = [model.n_features, 1], IDENTITY
+        sizes, code = (model.n_features, 1), IDENTITY
         params = np.append(model.w, model.b)
     else:
         raise TypeError(f"model must be an MLP or a LinearModel, got {type(model).__name__}")
@@ -235,4 +256,11 @@ def demo(backend: str = "cython", epochs: int = 3000, out: Any = None) -> "MLP":
     print("        x     sin(x)    network", file=out)
     for g, p in zip(grid, pred):
         print(f"   {g:6.3f}  {math.sin(g):9.5f}  {p:9.5f}", file=out)
+    return model
+
+
+def _rebuild_mlp(config: Config, arrays: Arrays, random_state: Any) -> MLP:
+    """Unpickle an MLP: the views of its flat parameter buffer built anew."""
+    model = MLP._from_state(config, arrays)
+    model.random_state = random_state
     return model

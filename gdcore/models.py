@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Optional
+import os
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type, Union
 
 import numpy as np
 
@@ -14,18 +15,60 @@ from .backends._base import Backend, Run
 from .stepsize import auto_lr
 
 
+#: Model classes by name, for ``gdcore.load``: every subclass of Model registers itself.
+MODEL_CLASSES: Dict[str, Type["Model"]] = {}
+
+Config = Dict[str, Any]  # JSON-able: str, int, float, bool, None, lists and dicts of them
+Arrays = Dict[str, np.ndarray]  # numeric arrays only
+
+
 class Model:
-    """What the Trainer needs of a model: a width, a dtype, and two hooks.
+    """What the Trainer needs of a model: a width, a dtype, and hooks.
 
     ``_auto_lr`` gives the step ``lr="auto"`` takes on validated X;
     ``_start`` hands the model's own parameter buffers to a backend and
     returns the Run. Models keep their parameters as arrays of ``dtype``.
+
+    Persistence (``save`` / ``gdcore.load``) goes through two more hooks:
+    ``_state()`` returns ``(config, arrays)`` (a JSON-able dict and a dict of
+    numeric arrays) and the classmethod ``_from_state(config, arrays)``
+    rebuilds the model, validating what it is given. Subclasses register
+    under their class name, which is what a saved file names.
     """
 
     n_features: int
     dtype: np.dtype
+    _registry_name: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._registry_name = cls.__name__
+        MODEL_CLASSES[cls.__name__] = cls
 
     def predict(self, X: Any) -> np.ndarray:
+        """Predictions for the rows of X."""
+        raise NotImplementedError
+
+    def save(self, path: Union[str, "os.PathLike[str]"],
+             metadata: Optional[Mapping[str, Any]] = None) -> None:
+        """Write the model to ``path`` in gdcore's safe format (see ``gdcore.load``).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (an .npz archive, whatever its extension).
+        metadata : mapping, optional
+            JSON-able extra information kept alongside (e.g. column names);
+            read back with ``gdcore.persist.read``.
+        """
+        from .persist import save
+        save(self, path, metadata)
+
+    def _state(self) -> Tuple[Config, Arrays]:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_state(cls, config: Config, arrays: Arrays) -> "Model":
         raise NotImplementedError
 
     def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
@@ -45,9 +88,35 @@ class Model:
 class LinearModel(Model):
     """y_hat = X w + b, with ``w`` of shape (n_features,) and ``b`` a float.
 
-    Parameters start at zero. ``fit_intercept=False`` is the tutorial's
-    y = w x: ``b`` stays 0 and gradient descent leaves it alone.
+    Parameters
+    ----------
+    n_features : int
+        Width of X (>= 1).
+    dtype : numpy.float64 (default) or numpy.float32
+        Precision of the parameters and of the fit.
+    fit_intercept : bool
+        False is the tutorial's y = w x: ``b`` stays 0 and gradient descent
+        leaves it alone.
+
+    Attributes
+    ----------
+    w : numpy.ndarray of shape (n_features,)
+        Starts at zero; assignable (validated, copied).
+    b : float
+        Starts at zero; assignable.
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> model = gdcore.LinearModel(2)
+    >>> model.w, model.b = [1.0, 2.0], 0.5
+    >>> model.predict([[1.0, 1.0]])
+    array([3.5])
     """
+
+    fit_intercept: bool
+    _w: np.ndarray
+    _b: np.ndarray
 
     def __init__(self, n_features: int, dtype: Any = np.float64, fit_intercept: bool = True) -> None:
         if (not isinstance(n_features, numbers.Integral) or isinstance(n_features, bool)
@@ -98,6 +167,22 @@ class LinearModel(Model):
                record_path: bool, n_jobs: int = 1) -> Run:
         return backend.start(kind, X, y, self._w, self._b, self.fit_intercept, lr, epochs, tol,
                              batch_size, seed, record_path, n_jobs)
+
+    def _state(self) -> Tuple[Config, Arrays]:
+        config = {"n_features": self.n_features, "dtype": self.dtype.name,
+                  "fit_intercept": self.fit_intercept}
+        return config, {"w": self._w.copy(), "b": self._b.copy()}
+
+    @classmethod
+    def _from_state(cls, config: Config, arrays: Arrays) -> "LinearModel":
+        if set(arrays) != {"w", "b"} or arrays["b"].shape != (1,):
+            raise ValueError(f"a LinearModel needs arrays w and b (one value), "
+                             f"got {sorted(arrays)}")
+        model = cls(config["n_features"], dtype=config["dtype"],
+                    fit_intercept=config["fit_intercept"])
+        model.w = arrays["w"]
+        model.b = float(arrays["b"][0])
+        return model
 
     def __repr__(self) -> str:
         return (f"LinearModel(n_features={self.n_features}, dtype={self.dtype.name}, "

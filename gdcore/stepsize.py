@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
@@ -17,7 +17,7 @@ def uses_gram(n_params: int) -> bool:
     return n_params <= GRAM_MAX_PARAMS
 
 
-def lambda_max_of_gram(gram: Sequence[Sequence[float]], n_samples: int) -> float:
+def lambda_max_of_gram(gram: Any, n_samples: int) -> float:
     """Largest eigenvalue of the MSE Hessian H = (2/N) A^T A, from G = A^T A."""
     return 2.0 * float(np.linalg.eigvalsh(np.asarray(gram, dtype=np.float64))[-1]) / n_samples
 

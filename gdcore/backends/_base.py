@@ -85,7 +85,18 @@ def grad_norm(gw: np.ndarray, gb: float, fit_intercept: bool) -> float:
 
 
 class Run(Protocol):
-    """A fit in progress: ``backend.start(...)`` makes one."""
+    """A fit in progress: ``backend.start(...)`` makes one.
+
+    Between chunks, ``n_epochs`` is the number of epochs run so far and
+    ``last_loss`` the loss recorded for the last of them (NaN before the
+    first): what progress bars and callbacks report.
+    """
+
+    @property
+    def n_epochs(self) -> int: ...
+
+    @property
+    def last_loss(self) -> float: ...
 
     def advance(self, epochs: int) -> Optional[FitResult]:
         """Run at most ``epochs`` more epochs; the result once the fit has ended, else None."""

@@ -76,6 +76,10 @@ class ReferenceRun:
     def n_epochs(self) -> int:
         return len(self.history)
 
+    @property
+    def last_loss(self) -> float:
+        return self.history[-1] if self.history else math.nan
+
     def _result(self, loss: float, norm: float, status: str) -> FitResult:
         path = None
         if self.path is not None:
@@ -119,6 +123,7 @@ class ReferenceRun:
 
     def _mini_batch(self, stop_at: int) -> Optional[FitResult]:
         engine, n, batch_size = self.engine, self.n, self.batch_size
+        assert batch_size is not None
         stopped = diverged = False
         if not self.history and stop_at > 0:
             self.reference = engine.evaluate(None)[0]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+import math
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from ..stepsize import gram_blas, lambda_max_of_gram, uses_gram
 from ._base import (BLOWUP, CONVERGED, DIVERGED, MAX_EPOCHS, POWER_MAX_ITER, POWER_RTOL,
                     STOPPED, FitResult, grad_norm)
 
-_STATUS = {_linear.Status.CONVERGED: CONVERGED, _linear.Status.MAX_EPOCHS: MAX_EPOCHS,
+_STATUS: Dict[int, str] = {_linear.Status.CONVERGED: CONVERGED, _linear.Status.MAX_EPOCHS: MAX_EPOCHS,
            _linear.Status.DIVERGED: DIVERGED}
 
 
@@ -31,7 +32,7 @@ class CompiledRun:
                  fit_intercept: bool, lr: float, epochs: int, tol: float,
                  batch_size: Optional[int], seed: int, record_path: bool, n_jobs: int = 1) -> None:
         epochs = min(epochs, self.MAX_EPOCHS)
-        self.args = (kind, X, y, w, b, fit_intercept, lr, epochs)
+        self.args: Tuple[Any, ...] = (kind, X, y, w, b, fit_intercept, lr, epochs)
         self.n_jobs = n_jobs
         self._buffers(X, w.shape[0] + 1, w.shape[0], epochs, tol, batch_size, seed, record_path)
 
@@ -59,6 +60,10 @@ class CompiledRun:
         n = self.n_epochs
         return FitResult(self.history[:n].copy(), loss, norm, status,
                          None if self.path is None else self.path[:n].copy())
+
+    @property
+    def last_loss(self) -> float:
+        return float(self.history[self.n_epochs - 1]) if self.n_epochs else math.nan
 
     def _run_epochs(self, stop_at: int) -> Tuple[int, int]:
         """One kernel call: continue up to ``stop_at`` epochs; (status, n_epochs)."""

@@ -168,6 +168,8 @@ class PythonBackend:
 class ListRun(ReferenceRun):
     """A ReferenceRun that copies the list parameters back into the model's arrays."""
 
+    engine: ListEngine
+
     def __init__(self, engine: ListEngine, w: np.ndarray, b: np.ndarray, *args: Any) -> None:
         super().__init__(engine, *args)
         self.w, self.b = w, b

@@ -1,0 +1,262 @@
+"""Plots of fits and benchmarks, with matplotlib (optional: ``pip install gdcore[plot]``).
+
+Only this module imports matplotlib, and only when it is imported. Every
+function draws on the Axes it is given (``ax=``), or on a new Figure (not
+registered with pyplot, so it works headless), and returns the Axes;
+``save(ax, path)`` writes the figure as PNG.
+
+The benchmark format ``plot_bench`` reads is a list of JSON-able records::
+
+    [{"method": "cython", "n": 100000, "d": 20, "seconds_per_epoch": 0.0012, ...}, ...]
+
+``method`` (str), ``n`` (rows), ``d`` (features) and ``seconds_per_epoch``
+(float > 0) are required; other keys (repeats, threads, dtype, ...) are
+ignored. A JSON file holding that list (or ``{"results": [...]}``) is read by
+``load_bench``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+try:
+    import matplotlib
+    import matplotlib.colors
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+except ImportError as exc:  # pragma: no cover - exercised only without matplotlib
+    raise ImportError("gdcore.plot needs matplotlib: pip install matplotlib "
+                      "(or gdcore[plot])") from exc
+
+from ._validation import as_data
+from .losses import Loss, MSELoss
+from .models import LinearModel
+from .trainer import History
+
+__all__ = ["load_bench", "plot_bench", "plot_fit", "plot_loss", "plot_path", "save"]
+
+BENCH_KEYS = ("method", "n", "d", "seconds_per_epoch")
+
+#: The MAE contour is evaluated on at most this many rows (a random subset beyond).
+CONTOUR_MAX_ROWS = 20_000
+
+
+def _axes(ax: Optional[Axes]) -> Axes:
+    if ax is not None:
+        return ax
+    fig = Figure(figsize=(6.4, 4.8), layout="constrained")
+    return fig.add_subplot()
+
+
+def save(ax: Axes, path: Union[str, "os.PathLike[str]"], dpi: int = 100) -> None:
+    """Write the figure holding ``ax`` to ``path`` as PNG."""
+    figure = ax.get_figure(root=True)
+    assert figure is not None, "the Axes belongs to no figure"
+    figure.savefig(path, format="png", dpi=dpi)
+
+
+def plot_loss(history: Union[History, Sequence[float], np.ndarray], ax: Optional[Axes] = None,
+              label: Optional[str] = None) -> Axes:
+    """The loss of every epoch on a log scale.
+
+    Parameters
+    ----------
+    history : History or sequence of float
+        A fit's History (its ``loss``) or the losses themselves.
+    ax : matplotlib Axes, optional
+    label : str, optional
+        Legend label (e.g. to compare several fits on one Axes).
+    """
+    loss = np.asarray(history.loss if isinstance(history, History) else history, dtype=float)
+    if loss.ndim != 1 or loss.size == 0:
+        raise ValueError(f"history must hold a 1-D, non-empty sequence of losses, "
+                         f"got shape {loss.shape}")
+    ax = _axes(ax)
+    ax.plot(np.arange(loss.size), loss, label=label)
+    ax.set_yscale("log", nonpositive="mask")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("Loss per epoch")
+    ax.grid(True, which="both", alpha=0.3)
+    if label is not None:
+        ax.legend()
+    return ax
+
+
+def _one_feature(X: Any, y: Any) -> "tuple[np.ndarray, np.ndarray]":
+    Xc, yc = as_data(X, y, np.dtype(np.float64))
+    if Xc.shape[1] != 1:
+        raise ValueError(f"X must have one feature for this plot, got {Xc.shape[1]}")
+    return Xc[:, 0], yc
+
+
+def plot_fit(model: LinearModel, X: Any, y: Any, ax: Optional[Axes] = None) -> Axes:
+    """The data (one feature) as points and the model's fitted line.
+
+    Parameters
+    ----------
+    model : LinearModel
+        A model of one feature.
+    X : array-like, shape (n_samples,) or (n_samples, 1)
+    y : array-like, shape (n_samples,)
+    ax : matplotlib Axes, optional
+    """
+    x, yv = _one_feature(X, y)
+    if model.n_features != 1:
+        raise ValueError(f"model must have one feature for this plot, got {model.n_features}")
+    ax = _axes(ax)
+    ax.scatter(x, yv, s=12, alpha=0.6, label="data")
+    grid = np.linspace(x.min(), x.max(), 200) if x.max() > x.min() else x[:1] + np.array([-1, 1])
+    w, b = float(model.w[0]), model.b
+    ax.plot(grid, w * grid + b, color="C3", lw=2, label=f"y = {w:.4g} x {'-' if b < 0 else '+'} {abs(b):.4g}")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title("Data and fitted line")
+    ax.legend()
+    return ax
+
+
+def _loss_grid(x: np.ndarray, y: np.ndarray, W: np.ndarray, B: np.ndarray,
+               loss: Loss) -> np.ndarray:
+    """L(w, b) on a grid; the MSE from the data's moments, exactly."""
+    if isinstance(loss, MSELoss):
+        sxx, sx, sxy, sy, syy = (np.mean(x * x), np.mean(x), np.mean(x * y), np.mean(y),
+                                 np.mean(y * y))
+        return W * W * sxx + 2 * W * B * sx + B * B - 2 * W * sxy - 2 * B * sy + syy
+    if x.size > CONTOUR_MAX_ROWS:
+        rows = np.random.default_rng(0).choice(x.size, CONTOUR_MAX_ROWS, replace=False)
+        x, y = x[rows], y[rows]
+    out = np.empty_like(W)
+    for i in range(W.shape[0]):  # one grid row at a time keeps temporaries small
+        out[i] = np.mean(np.abs(W[i, :, None] * x + B[i, :, None] - y), axis=1)
+    return out
+
+
+def plot_path(history: History, X: Any, y: Any, loss: Optional[Loss] = None,
+              model: Optional[LinearModel] = None, ax: Optional[Axes] = None,
+              levels: int = 30) -> Axes:
+    """The gradient-descent path over the contour map of L(w, b): the ball rolling downhill.
+
+    Parameters
+    ----------
+    history : History
+        From a fit of a one-feature LinearModel by ``Trainer(record_path=True)``.
+    X, y : array-like
+        The data of that fit (one feature).
+    loss : Loss, optional
+        The loss fitted (default MSELoss()).
+    model : LinearModel, optional
+        The fitted model: its parameters end the path.
+    ax : matplotlib Axes, optional
+    levels : int
+        Number of contour levels.
+    """
+    if not isinstance(history, History) or history.path is None:
+        raise ValueError("history must come from a Trainer(record_path=True) fit "
+                         "(its path is None)")
+    path = np.asarray(history.path, dtype=float)
+    if path.ndim != 2 or path.shape[1] != 2:
+        raise ValueError(f"the path plot needs a one-feature model (path rows (w, b)), "
+                         f"got path of shape {path.shape}")
+    loss = MSELoss() if loss is None else loss
+    x, yv = _one_feature(X, y)
+    if model is not None:
+        path = np.vstack([path, [[float(model.w[0]), model.b]]])
+    if path.shape[0] == 0:
+        raise ValueError("the path is empty: the fit ran no epoch")
+    lo, hi = path.min(axis=0), path.max(axis=0)
+    span = np.maximum(hi - lo, 0.5 * np.maximum(np.abs(hi), 1.0))
+    lo, hi = lo - 0.25 * span, hi + 0.25 * span
+    W, B = np.meshgrid(np.linspace(lo[0], hi[0], 160), np.linspace(lo[1], hi[1], 160))
+    L = _loss_grid(x, yv, W, B, loss)
+    ax = _axes(ax)
+    # log-spaced levels show the valley floor; below 1e-6 of the top is one colour
+    top = float(L.max())
+    floor = max(float(L.min()), 1e-6 * top)
+    if top > 0 and top > 10 * floor:
+        bounds = np.geomspace(floor, top, levels)
+        norm: Any = matplotlib.colors.LogNorm(floor, top)
+    else:
+        bounds, norm = np.linspace(float(L.min()), top + 1e-12, levels), None
+    contours = ax.contourf(W, B, L, levels=bounds, cmap="viridis", norm=norm, extend="min")
+    ax.contour(W, B, L, levels=bounds, colors="white", linewidths=0.3, alpha=0.5)
+    figure = ax.get_figure()
+    if figure is not None:
+        figure.colorbar(contours, ax=ax, label=f"L(w, b) ({type(loss).__name__})")
+    ax.plot(path[:, 0], path[:, 1], "o-", color="C3", ms=3, lw=1.2, label="gradient descent")
+    ax.plot(path[0, 0], path[0, 1], "s", color="white", mec="black", ms=8, label="start")
+    ax.plot(path[-1, 0], path[-1, 1], "*", color="gold", mec="black", ms=14, label="end")
+    ax.set_xlabel("w")
+    ax.set_ylabel("b")
+    ax.set_title(f"Gradient-descent path over L(w, b) ({path.shape[0] - 1} steps)")
+    ax.legend(loc="best", framealpha=0.7)
+    return ax
+
+
+def _check_bench(results: Any) -> List[Mapping[str, Any]]:
+    if isinstance(results, Mapping) and "results" in results:
+        results = results["results"]
+    if not isinstance(results, list) or not results:
+        raise ValueError("benchmark results must be a non-empty list of records "
+                         '{"method", "n", "d", "seconds_per_epoch"}')
+    for i, rec in enumerate(results):
+        if not isinstance(rec, Mapping):
+            raise ValueError(f"benchmark record {i} is not a mapping: {rec!r}")
+        missing = [k for k in BENCH_KEYS if k not in rec]
+        if missing:
+            raise ValueError(f"benchmark record {i} lacks {', '.join(missing)}: {dict(rec)!r}")
+        n, t = rec["n"], rec["seconds_per_epoch"]
+        if not isinstance(n, (int, float)) or isinstance(n, bool) or n <= 0:
+            raise ValueError(f"benchmark record {i}: n must be a positive number, got {n!r}")
+        if not isinstance(t, (int, float)) or isinstance(t, bool) or not t > 0:
+            raise ValueError(f"benchmark record {i}: seconds_per_epoch must be a positive "
+                             f"number, got {t!r}")
+    return results
+
+
+def load_bench(path: Union[str, "os.PathLike[str]"]) -> List[Dict[str, Any]]:
+    """Read benchmark results (the module's JSON format) from a file, validated."""
+    name = os.fspath(path)
+    try:
+        with open(name, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name}: not JSON ({exc})") from None
+    try:
+        return [dict(r) for r in _check_bench(data)]
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def plot_bench(results: Any, ax: Optional[Axes] = None) -> Axes:
+    """Time per epoch against N, one line per method (and per d), log-log.
+
+    Parameters
+    ----------
+    results : list of dict
+        Records ``{"method", "n", "d", "seconds_per_epoch", ...}`` (see the
+        module docstring), or ``{"results": [...]}``.
+    ax : matplotlib Axes, optional
+    """
+    records = _check_bench(results)
+    ds = sorted({rec["d"] for rec in records})
+    series: Dict[str, List[Any]] = {}
+    for rec in records:
+        key = str(rec["method"]) + (f" (d={rec['d']})" if len(ds) > 1 else "")
+        series.setdefault(key, []).append((float(rec["n"]), float(rec["seconds_per_epoch"])))
+    ax = _axes(ax)
+    for key, points in series.items():
+        points.sort()
+        ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=key)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("N (rows)")
+    ax.set_ylabel("seconds per epoch")
+    ax.set_title("Time per epoch" + (f" (d={ds[0]})" if len(ds) == 1 else ""))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return ax
