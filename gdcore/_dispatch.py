@@ -10,6 +10,7 @@ forces a variant (tests use it to hold every variant to the same answers).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from types import ModuleType
 from typing import List
