@@ -69,7 +69,12 @@ else:
 # reductions. Not for _mlp: its activation loops are exact-rounding
 # polynomial evaluations that reassociation would change.
 REASSOCIATE = ["-fassociative-math", "-fno-signed-zeros"] if GCC_LIKE and not DEBUG else []
-KERNEL_FLAGS = {"_linear": REASSOCIATE, "_mlp": []}
+# _linear specialises its row loops by inlining one function at many call
+# sites with literal widths (see span_pass); GCC's default growth limits stop
+# inlining part way, which leaves some widths on the slow generic loop.
+INLINE_ALL = (["--param", "inline-unit-growth=1000", "--param", "large-function-growth=2000",
+               "--param", "max-inline-insns-single=2000"] if GCC_LIKE and not DEBUG else [])
+KERNEL_FLAGS = {"_linear": REASSOCIATE + INLINE_ALL, "_mlp": []}
 
 
 def _openmp_flags():

@@ -43,6 +43,7 @@ cdef enum:
     SUB = 256      # rows accumulated in the data's precision
     CHUNK = 4096   # rows per parallel task and per double partial
     NARROW = 16    # widths up to this are compiled as constants (see span_pass)
+    PADDED = 64    # widths NARROW .. PADDED read rows padded to 8k values (padded_pass)
 
 
 cdef inline void rows_pass(int kind, const floating* X, const floating* y,
@@ -78,20 +79,79 @@ cdef inline void rows_pass(int kind, const floating* X, const floating* y,
     out[d + 1] += loss
 
 
+cdef inline void padded_pass(int kind, const floating* X, const floating* y,
+                             Py_ssize_t first, Py_ssize_t n, Py_ssize_t d,
+                             const Py_ssize_t width, const floating* w, floating b,
+                             double* out) noexcept nogil:
+    """rows_pass for contiguous rows, reading ``width`` >= d values per row.
+
+    The values past d belong to the next row: their weights are zero, so the
+    prediction is unchanged, and their gradient lanes are dropped. With
+    ``width`` a literal multiple of the SIMD width, the compiler vectorises
+    both loops over a row (which it does not for, say, d = 10). The caller
+    keeps ``width - d`` values of X readable after the last row.
+    """
+    cdef floating padded_w[PADDED]
+    cdef floating acc[PADDED]
+    cdef floating r, slope, gb = 0, loss = 0
+    cdef const floating* row
+    cdef Py_ssize_t i, j
+    for j in range(width):
+        padded_w[j] = w[j] if j < d else 0
+        acc[j] = 0
+    for i in range(first, first + n):
+        row = X + i * d
+        r = 0
+        for j in range(width):
+            r += padded_w[j] * row[j]
+        r = r + b - y[i]
+        loss += loss_term(kind, r)
+        slope = loss_slope(kind, r)
+        gb += slope
+        for j in range(width):
+            acc[j] += slope * row[j]
+    for j in range(d):
+        out[j] += acc[j]
+    out[d] += gb
+    out[d + 1] += loss
+
+
 cdef void span_pass(int kind, const floating* X, const floating* y, const Py_ssize_t* rows,
                     Py_ssize_t first, Py_ssize_t n, Py_ssize_t d, const floating* w,
-                    floating b, floating* scratch, double* out) noexcept nogil:
-    """rows_pass over runs of SUB rows.
+                    floating b, floating* scratch, double* out,
+                    Py_ssize_t n_total) noexcept nogil:
+    """rows_pass over runs of SUB rows of X (which has ``n_total`` rows).
 
-    Narrow widths call the inline rows_pass with d as a literal, so the C
-    compiler unrolls the row loops and keeps the accumulators in (vector)
-    registers; wider rows use the generic loop with ``scratch`` (d values).
+    Contiguous rows of NARROW + 1 to PADDED features go through padded_pass
+    (measured faster there; narrower rows waste too many padded lanes), but
+    for the last few rows, whose padding would read past X. Narrow widths call
+    the inline rows_pass with d as a literal, so the C compiler unrolls the
+    row loops and keeps the accumulators in registers; wider rows use the
+    generic loop with ``scratch`` (d values).
     """
     cdef floating acc[NARROW]
-    cdef Py_ssize_t lo = first, end = first + n, m
+    cdef Py_ssize_t lo = first, end = first + n, m, width = 0, padded_end = first
+    if rows == NULL and NARROW < d <= PADDED:
+        width = (d + 7) // 8 * 8
+        if n_total * d >= width:  # rows i with i*d + width <= n_total*d (C division!)
+            padded_end = min(end, (n_total * d - width) // d + 1)
     while lo < end:
         m = SUB if end - lo > SUB else end - lo
-        if d == 1:
+        if lo < padded_end:
+            m = min(m, padded_end - lo)
+            if width == 24:
+                padded_pass(kind, X, y, lo, m, d, 24, w, b, out)
+            elif width == 32:
+                padded_pass(kind, X, y, lo, m, d, 32, w, b, out)
+            elif width == 40:
+                padded_pass(kind, X, y, lo, m, d, 40, w, b, out)
+            elif width == 48:
+                padded_pass(kind, X, y, lo, m, d, 48, w, b, out)
+            elif width == 56:
+                padded_pass(kind, X, y, lo, m, d, 56, w, b, out)
+            else:
+                padded_pass(kind, X, y, lo, m, d, 64, w, b, out)
+        elif d == 1:
             rows_pass(kind, X, y, rows, lo, m, 1, w, b, acc, out)
         elif d == 2:
             rows_pass(kind, X, y, rows, lo, m, 2, w, b, acc, out)
@@ -174,12 +234,13 @@ cdef double batch_pass(int kind, const floating[:, ::1] X, const floating[::1] y
         for c in prange(n_chunks, num_threads=work.n_threads, schedule="dynamic"):
             lo = c * CHUNK
             span_pass(kind, &X[0, 0], &y[0], NULL, lo, min(CHUNK, n_rows - lo), d, &w[0],
-                      <floating>b, scratch + threadid() * d, work.partials + c * (d + 2))
+                      <floating>b, scratch + threadid() * d, work.partials + c * (d + 2),
+                      X.shape[0])
     else:
         for c in range(n_chunks):
             lo = c * CHUNK
             span_pass(kind, &X[0, 0], &y[0], rows, lo, min(CHUNK, n_rows - lo), d, &w[0],
-                      <floating>b, scratch, work.partials + c * (d + 2))
+                      <floating>b, scratch, work.partials + c * (d + 2), X.shape[0])
     for j in range(d):
         gw[j] = 0.0
     for c in range(n_chunks):

@@ -50,13 +50,16 @@ def test_every_isa_variant_matches_the_numpy_backend(variant, dtype, kind, batch
     assert b[0] == pytest.approx(model.b, rel=rtol, abs=rtol)
 
 
-@pytest.mark.parametrize("d", [1, 2, 5, 10, 16, 17, 40])
+@pytest.mark.parametrize("d", [1, 2, 5, 10, 16, 17, 20, 33, 40, 64, 65, 80])
+@pytest.mark.parametrize("n", [1000, 1, 2, 3])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_every_width_gives_the_reference_gradient(d, dtype):
-    """Widths up to 16 run loops specialised at compile time; wider ones the generic loop."""
+def test_every_width_gives_the_reference_gradient(d, n, dtype):
+    """Widths up to 16 run loops specialised at compile time, 17 to 64 read rows padded to
+    a multiple of 8 values (but for the last rows, whose padding would run past X: hence
+    the tiny n), wider ones the generic loop."""
     rng = np.random.default_rng(d)
-    X = rng.standard_normal((1000, d)).astype(dtype)
-    y = rng.standard_normal(1000).astype(dtype)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = rng.standard_normal(n).astype(dtype)
     w = rng.standard_normal(d).astype(dtype)
     for kind in (MSE, MAE):
         loss, gw, gb = get_backend("cython").loss_grad(kind, X, y, w, 0.3)
@@ -64,7 +67,7 @@ def test_every_width_gives_the_reference_gradient(d, dtype):
         slope = 2 * r if kind == MSE else np.sign(r)
         rtol = 1e-12 if dtype == np.float64 else 1e-5
         assert loss == pytest.approx(np.mean(r * r if kind == MSE else np.abs(r)), rel=rtol)
-        np.testing.assert_allclose(gw, X64.T @ slope / 1000, rtol=rtol * 10, atol=rtol)
+        np.testing.assert_allclose(gw, X64.T @ slope / n, rtol=rtol * 10, atol=rtol)
         assert gb == pytest.approx(slope.mean(), rel=rtol * 10, abs=rtol)
 
 
@@ -119,3 +122,23 @@ def test_dispatch_rejects_an_unknown_forced_variant(monkeypatch):
     monkeypatch.setenv("GDCORE_ISA", "v9")
     with pytest.raises(ValueError, match="GDCORE_ISA"):
         _dispatch.chosen("_linear")
+
+
+@pytest.mark.parametrize("d", [17, 20, 33, 64])
+@pytest.mark.parametrize("n", [1, 2, 3, 50])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_padded_rows_never_read_past_X(d, n, dtype):
+    """X is a view followed by NaNs: a padded read past its end would turn the result NaN
+    (0 * NaN), so the answer must equal the one from a standalone copy of X."""
+    rng = np.random.default_rng(n * d)
+    buffer = np.full(n * d + 128, np.nan, dtype=dtype)
+    buffer[:n * d] = rng.standard_normal(n * d)
+    X = buffer[:n * d].reshape(n, d)
+    assert X.flags.c_contiguous and not X.flags.owndata
+    y = rng.standard_normal(n).astype(dtype)
+    w = rng.standard_normal(d).astype(dtype)
+    loss, gw, gb = gdcore._dispatch.linear.loss_grad(MSE, X, y, w, 0.25)
+    ref = gdcore._dispatch.linear.loss_grad(MSE, X.copy(), y, w, 0.25)
+    assert np.isfinite(loss) and np.all(np.isfinite(gw))
+    assert loss == ref[0] and gb == ref[2]
+    np.testing.assert_array_equal(gw, ref[1])
