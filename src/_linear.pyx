@@ -85,16 +85,16 @@ cdef extern from *:
 
 
 cdef inline void padded_pass(int kind, const floating* X, const floating* y,
-                             Py_ssize_t first, Py_ssize_t n, Py_ssize_t d,
-                             const Py_ssize_t width, const floating* w, floating b,
-                             double* out) noexcept nogil:
-    """rows_pass for contiguous rows, reading ``width`` >= d values per row.
+                             const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                             Py_ssize_t d, const Py_ssize_t width, const floating* w,
+                             floating b, double* out) noexcept nogil:
+    """rows_pass reading ``width`` >= d values per row.
 
     The values past d belong to the next row: their weights are zero, so the
     prediction is unchanged, and their gradient lanes are dropped. With
     ``width`` a literal multiple of the SIMD width, the compiler vectorises
-    both loops over a row (which it does not for, say, d = 10). The caller
-    keeps ``width - d`` values of X readable after the last row.
+    both loops over a row (which it does not for, say, d = 17). The caller
+    keeps ``width - d`` values of X readable after every row it passes.
     """
     cdef floating padded_w[PADDED]
     cdef floating acc[PADDED]
@@ -104,12 +104,16 @@ cdef inline void padded_pass(int kind, const floating* X, const floating* y,
     for j in range(width):
         padded_w[j] = w[j] if j < d else 0
         acc[j] = 0
-    for i in range(first, first + n):
+    cdef Py_ssize_t k
+    for k in range(first, first + n):
+        i = rows[k] if rows != NULL else k
         row = X + i * d
-        # Ask for the row PREFETCH_ROWS ahead (it may lie past X: prefetches never fault).
-        __builtin_prefetch(row + PREFETCH_ROWS * d)
-        __builtin_prefetch(row + PREFETCH_ROWS * d + 8)
-        __builtin_prefetch(row + PREFETCH_ROWS * d + 16)
+        if rows == NULL:
+            # Ask for the row PREFETCH_ROWS ahead (past X is harmless: prefetches never
+            # fault). Mini-batches prefetch their next batch instead (prefetch_rows).
+            __builtin_prefetch(row + PREFETCH_ROWS * d)
+            __builtin_prefetch(row + PREFETCH_ROWS * d + 8)
+            __builtin_prefetch(row + PREFETCH_ROWS * d + 16)
         r = 0
         for j in range(width):
             r += padded_w[j] * row[j]
@@ -139,27 +143,35 @@ cdef void span_pass(int kind, const floating* X, const floating* y, const Py_ssi
     generic loop with ``scratch`` (d values).
     """
     cdef floating acc[NARROW]
-    cdef Py_ssize_t lo = first, end = first + n, m, width = 0, padded_end = first
-    if rows == NULL and NARROW < d <= PADDED:
+    cdef Py_ssize_t lo = first, end = first + n, m, k, width = 0, safe = 0, padded_end = first
+    if NARROW < d <= PADDED:
         width = (d + 7) // 8 * 8
-        if n_total * d >= width:  # rows i with i*d + width <= n_total*d (C division!)
-            padded_end = min(end, (n_total * d - width) // d + 1)
+        if n_total * d >= width:  # rows i < safe have i*d + width <= n_total*d (C division!)
+            safe = (n_total * d - width) // d + 1
+    if rows == NULL:
+        padded_end = min(end, safe)
+    elif width:  # a mini-batch: padded if none of its rows is among the last few of X
+        padded_end = end
+        for k in range(first, end):
+            if rows[k] >= safe:
+                padded_end = first
+                break
     while lo < end:
         m = SUB if end - lo > SUB else end - lo
         if lo < padded_end:
             m = min(m, padded_end - lo)
             if width == 24:
-                padded_pass(kind, X, y, lo, m, d, 24, w, b, out)
+                padded_pass(kind, X, y, rows, lo, m, d, 24, w, b, out)
             elif width == 32:
-                padded_pass(kind, X, y, lo, m, d, 32, w, b, out)
+                padded_pass(kind, X, y, rows, lo, m, d, 32, w, b, out)
             elif width == 40:
-                padded_pass(kind, X, y, lo, m, d, 40, w, b, out)
+                padded_pass(kind, X, y, rows, lo, m, d, 40, w, b, out)
             elif width == 48:
-                padded_pass(kind, X, y, lo, m, d, 48, w, b, out)
+                padded_pass(kind, X, y, rows, lo, m, d, 48, w, b, out)
             elif width == 56:
-                padded_pass(kind, X, y, lo, m, d, 56, w, b, out)
+                padded_pass(kind, X, y, rows, lo, m, d, 56, w, b, out)
             else:
-                padded_pass(kind, X, y, lo, m, d, 64, w, b, out)
+                padded_pass(kind, X, y, rows, lo, m, d, 64, w, b, out)
         elif d == 1:
             rows_pass(kind, X, y, rows, lo, m, 1, w, b, acc, out)
         elif d == 2:
@@ -204,12 +216,12 @@ cdef inline void prefetch_rows(const floating* X, Py_ssize_t d, const Py_ssize_t
     Shuffled rows are scattered over X: without this every row of a
     mini-batch epoch waits on a cache miss.
     """
-    cdef Py_ssize_t k, offset
+    cdef Py_ssize_t k
     cdef const char* row
-    for k in range(lo, hi):
+    for k in range(lo, hi):  # the row's first and last byte: the line prefetcher does the rest
         row = <const char*>(X + order[k] * d)
-        for offset in range(0, d * sizeof(floating), 64):
-            __builtin_prefetch(row + offset)
+        __builtin_prefetch(row)
+        __builtin_prefetch(row + d * sizeof(floating) - 1)
 
 
 cdef struct Pass:
