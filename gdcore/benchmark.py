@@ -300,13 +300,16 @@ def main(full: bool = False, json_path: Optional[str] = None, plot_path: Optiona
               f"relative: gdcore {solution['gdcore_seconds']:.3f} s, numpy.linalg.lstsq "
               f"{solution['lstsq_seconds']:.3f} s ({solution['speedup']:.2f}x), relative error "
               f"{solution['relative_error']:.1e}")
+    # "method" carries the full label (dtype, threads, batch), as gdcore.plot.plot_bench
+    # and `gdcore plot bench FILE.json` draw one line per method; "tool" the bare name.
+    records = [asdict(r) | {"method": label(r), "tool": r.method} for r in results]
     if json_path:
         with open(json_path, "w") as f:
-            json.dump({"environment": env, "results": [asdict(r) for r in results],
+            json.dump({"environment": env, "results": records,
                        "time_to_solution": solution}, f, indent=2)
         print(f"wrote {json_path}")
     if plot_path:
         from .plot import plot_bench, save
-        save(plot_bench([asdict(r) | {"method": label(r)} for r in results]), plot_path)
+        save(plot_bench(records), plot_path)
         print(f"wrote {plot_path}")
     return 0

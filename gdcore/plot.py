@@ -233,7 +233,12 @@ def load_bench(path: Union[str, "os.PathLike[str]"]) -> List[Dict[str, Any]]:
 
 
 def plot_bench(results: Any, ax: Optional[Axes] = None) -> Axes:
-    """Time per epoch against N, one line per method (and per d), log-log.
+    """Time per epoch against N, one line per method, log-log.
+
+    When one method was measured at the same N with several widths d, each
+    width gets its own line; otherwise (a benchmark whose sizes each have one
+    width, like ``gdcore bench``) a method's line runs across all sizes and
+    the widths are noted in the title.
 
     Parameters
     ----------
@@ -244,11 +249,16 @@ def plot_bench(results: Any, ax: Optional[Axes] = None) -> Axes:
     """
     records = _check_bench(results)
     ds = sorted({rec["d"] for rec in records})
+    widths: Dict[Any, set] = {}
+    for rec in records:
+        widths.setdefault((rec["method"], rec["n"]), set()).add(rec["d"])
+    split = any(len(v) > 1 for v in widths.values())
     series: Dict[str, List[Any]] = {}
     for rec in records:
-        key = str(rec["method"]) + (f" (d={rec['d']})" if len(ds) > 1 else "")
+        key = str(rec["method"]) + (f" (d={rec['d']})" if split else "")
         series.setdefault(key, []).append((float(rec["n"]), float(rec["seconds_per_epoch"])))
-    ax = _axes(ax)
+    if ax is None:
+        ax = Figure(figsize=(10, 6), layout="constrained").add_subplot()
     for key, points in series.items():
         points.sort()
         ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=key)
@@ -256,7 +266,13 @@ def plot_bench(results: Any, ax: Optional[Axes] = None) -> Axes:
     ax.set_yscale("log")
     ax.set_xlabel("N (rows)")
     ax.set_ylabel("seconds per epoch")
-    ax.set_title("Time per epoch" + (f" (d={ds[0]})" if len(ds) == 1 else ""))
+    if len(ds) == 1:
+        ax.set_title(f"Time per epoch (d={ds[0]})")
+    elif not split:
+        sizes = sorted({(rec["n"], rec["d"]) for rec in records})
+        ax.set_title("Time per epoch; sizes " + ", ".join(f"{n:,} x {d}" for n, d in sizes))
+    else:
+        ax.set_title("Time per epoch")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
