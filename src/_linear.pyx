@@ -47,41 +47,49 @@ cdef enum:
     PREFETCH_ROWS = 24  # padded_pass asks for the row this far ahead
 
 
+cdef extern from *:
+    void __builtin_prefetch(const void* address) nogil
+
+
 cdef inline void rows_pass(int kind, const floating* X, const floating* y,
                            const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
-                           const Py_ssize_t d, const floating* w, floating b,
-                           floating* acc, double* out) noexcept nogil:
+                           Py_ssize_t d, const Py_ssize_t width, const floating* w,
+                           floating b, floating* acc, double* out,
+                           const bint prefetch) noexcept nogil:
     """out[:d] += sum slope_i x_i, out[d] += sum slope_i, out[d+1] += sum term_i.
 
     Rows first .. first+n-1, or rows[first ..] when ``rows`` is not NULL. Each
     row is read once: its prediction, loss term and gradient contribution are
-    computed while it sits in cache.
+    computed while it sits in cache. The loops over a row run over ``width``
+    >= d values, ``w`` and ``acc`` having that many (see padded_pass).
     """
     cdef Py_ssize_t i, j, k
     cdef floating r, slope, gb = 0, loss = 0
     cdef const floating* row
-    for j in range(d):
+    for j in range(width):
         acc[j] = 0
     for k in range(first, first + n):
         i = rows[k] if rows != NULL else k
         row = X + i * d
+        if prefetch and rows == NULL:
+            # Ask for the row PREFETCH_ROWS ahead (past X is harmless: prefetches never
+            # fault). Mini-batches prefetch their next batch instead (prefetch_rows).
+            __builtin_prefetch(row + PREFETCH_ROWS * d)
+            __builtin_prefetch(row + PREFETCH_ROWS * d + 8)
+            __builtin_prefetch(row + PREFETCH_ROWS * d + 16)
         r = 0
-        for j in range(d):
+        for j in range(width):
             r += w[j] * row[j]
         r = r + b - y[i]
         loss += loss_term(kind, r)
         slope = loss_slope(kind, r)
         gb += slope
-        for j in range(d):
+        for j in range(width):
             acc[j] += slope * row[j]
     for j in range(d):
         out[j] += acc[j]
     out[d] += gb
     out[d + 1] += loss
-
-
-cdef extern from *:
-    void __builtin_prefetch(const void* address) nogil
 
 
 cdef inline void padded_pass(int kind, const floating* X, const floating* y,
@@ -98,35 +106,10 @@ cdef inline void padded_pass(int kind, const floating* X, const floating* y,
     """
     cdef floating padded_w[PADDED]
     cdef floating acc[PADDED]
-    cdef floating r, slope, gb = 0, loss = 0
-    cdef const floating* row
-    cdef Py_ssize_t i, j
+    cdef Py_ssize_t j
     for j in range(width):
         padded_w[j] = w[j] if j < d else 0
-        acc[j] = 0
-    cdef Py_ssize_t k
-    for k in range(first, first + n):
-        i = rows[k] if rows != NULL else k
-        row = X + i * d
-        if rows == NULL:
-            # Ask for the row PREFETCH_ROWS ahead (past X is harmless: prefetches never
-            # fault). Mini-batches prefetch their next batch instead (prefetch_rows).
-            __builtin_prefetch(row + PREFETCH_ROWS * d)
-            __builtin_prefetch(row + PREFETCH_ROWS * d + 8)
-            __builtin_prefetch(row + PREFETCH_ROWS * d + 16)
-        r = 0
-        for j in range(width):
-            r += padded_w[j] * row[j]
-        r = r + b - y[i]
-        loss += loss_term(kind, r)
-        slope = loss_slope(kind, r)
-        gb += slope
-        for j in range(width):
-            acc[j] += slope * row[j]
-    for j in range(d):
-        out[j] += acc[j]
-    out[d] += gb
-    out[d + 1] += loss
+    rows_pass(kind, X, y, rows, first, n, d, width, padded_w, b, acc, out, True)
 
 
 cdef void span_pass(int kind, const floating* X, const floating* y, const Py_ssize_t* rows,
@@ -173,39 +156,39 @@ cdef void span_pass(int kind, const floating* X, const floating* y, const Py_ssi
             else:
                 padded_pass(kind, X, y, rows, lo, m, d, 64, w, b, out)
         elif d == 1:
-            rows_pass(kind, X, y, rows, lo, m, 1, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 1, 1, w, b, acc, out, False)
         elif d == 2:
-            rows_pass(kind, X, y, rows, lo, m, 2, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 2, 2, w, b, acc, out, False)
         elif d == 3:
-            rows_pass(kind, X, y, rows, lo, m, 3, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 3, 3, w, b, acc, out, False)
         elif d == 4:
-            rows_pass(kind, X, y, rows, lo, m, 4, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 4, 4, w, b, acc, out, False)
         elif d == 5:
-            rows_pass(kind, X, y, rows, lo, m, 5, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 5, 5, w, b, acc, out, False)
         elif d == 6:
-            rows_pass(kind, X, y, rows, lo, m, 6, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 6, 6, w, b, acc, out, False)
         elif d == 7:
-            rows_pass(kind, X, y, rows, lo, m, 7, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 7, 7, w, b, acc, out, False)
         elif d == 8:
-            rows_pass(kind, X, y, rows, lo, m, 8, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 8, 8, w, b, acc, out, False)
         elif d == 9:
-            rows_pass(kind, X, y, rows, lo, m, 9, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 9, 9, w, b, acc, out, False)
         elif d == 10:
-            rows_pass(kind, X, y, rows, lo, m, 10, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 10, 10, w, b, acc, out, False)
         elif d == 11:
-            rows_pass(kind, X, y, rows, lo, m, 11, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 11, 11, w, b, acc, out, False)
         elif d == 12:
-            rows_pass(kind, X, y, rows, lo, m, 12, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 12, 12, w, b, acc, out, False)
         elif d == 13:
-            rows_pass(kind, X, y, rows, lo, m, 13, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 13, 13, w, b, acc, out, False)
         elif d == 14:
-            rows_pass(kind, X, y, rows, lo, m, 14, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 14, 14, w, b, acc, out, False)
         elif d == 15:
-            rows_pass(kind, X, y, rows, lo, m, 15, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 15, 15, w, b, acc, out, False)
         elif d == 16:
-            rows_pass(kind, X, y, rows, lo, m, 16, w, b, acc, out)
+            rows_pass(kind, X, y, rows, lo, m, 16, 16, w, b, acc, out, False)
         else:
-            rows_pass(kind, X, y, rows, lo, m, d, w, b, scratch, out)
+            rows_pass(kind, X, y, rows, lo, m, d, d, w, b, scratch, out, False)
         lo += m
 
 
