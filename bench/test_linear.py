@@ -113,12 +113,8 @@ def _initial_loss(y):
 
 # -------------------------------------------------------------- (a) full batch
 
-@pytest.mark.parametrize("n,d,backend,dtype", _cases("epoch"))
-def test_epoch(benchmark, data, n, d, backend, dtype):
-    X, y, _, _ = data(n, d, dtype)
-    epochs = SIZES[(n, d)][0]
-    benchmark.group = f"epoch-{n}x{d}"
-    trainer = gdcore.Trainer(lr=LR, tol=0.0, epochs=epochs, backend=backend)
+def _timed_fixed_epochs(benchmark, trainer, X, y, backend, dtype, epochs):
+    """Time fits of ``epochs`` epochs on fresh models; returns the last History."""
     histories = []
 
     def fit(model):
@@ -126,8 +122,18 @@ def test_epoch(benchmark, data, n, d, backend, dtype):
         histories.append(h)
         return h
 
-    h = _measure(benchmark, fit, lambda: gdcore.LinearModel(d, dtype=dtype))
+    h = _measure(benchmark, fit, lambda: gdcore.LinearModel(X.shape[1], dtype=dtype))
     _record(benchmark, backend=backend, dtype=dtype, X=X, epochs=epochs, histories=histories)
+    return h
+
+
+@pytest.mark.parametrize("n,d,backend,dtype", _cases("epoch"))
+def test_epoch(benchmark, data, n, d, backend, dtype):
+    X, y, _, _ = data(n, d, dtype)
+    epochs = SIZES[(n, d)][0]
+    benchmark.group = f"epoch-{n}x{d}"
+    trainer = gdcore.Trainer(lr=LR, tol=0.0, epochs=epochs, backend=backend)
+    h = _timed_fixed_epochs(benchmark, trainer, X, y, backend, dtype, epochs)
 
     assert h.n_epochs == epochs
     assert h.status == "max_epochs" and not h.converged
@@ -168,15 +174,7 @@ def test_minibatch_epoch(benchmark, data, n, d, backend, dtype):
     benchmark.group = f"minibatch{BATCH}-{n}x{d}"
     trainer = gdcore.Trainer(lr=LR, tol=0.0, epochs=epochs, batch_size=BATCH,
                              random_state=0, backend=backend)
-    histories = []
-
-    def fit(model):
-        h = trainer.fit(model, X, y)
-        histories.append(h)
-        return h
-
-    h = _measure(benchmark, fit, lambda: gdcore.LinearModel(d, dtype=dtype))
-    _record(benchmark, backend=backend, dtype=dtype, X=X, epochs=epochs, histories=histories)
+    h = _timed_fixed_epochs(benchmark, trainer, X, y, backend, dtype, epochs)
 
     assert h.n_epochs == epochs
     assert h.status == "max_epochs"
