@@ -21,15 +21,13 @@ torch rows are skipped when those packages are not installed. Running this
 file as a script prints the side-by-side table with ratios (every
 implementation measured in the same process, interleaved, median of repeats):
 
-    python bench/test_mlp.py [--repeats 5] [--json out.json]
+    python bench/test_mlp.py [--repeats 5] [--json out.json]   (or: gdcore bench --mlp)
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import time
-import warnings
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # as bench/conftest.py does, for the script
@@ -37,110 +35,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-import gdcore  # noqa: E402
-
-N = 10_000
-NETWORKS = {"10-32-32-1": [10, 32, 32, 1], "20-64-1": [20, 64, 1]}
-BATCHES = {"batch32": 32, "full": None}
-LR = {"batch32": 0.01, "full": 0.1}
-#: Epochs per timed fit: enough that per-fit overhead is small.
-EPOCHS = {("gdcore", "batch32"): 5, ("gdcore", "full"): 50, ("sklearn", "batch32"): 2,
-          ("sklearn", "full"): 30, ("torch", "batch32"): 2, ("torch", "full"): 30}
-IMPLEMENTATIONS = ["gdcore", "gdcore-f32", "sklearn", "torch", "torch-f32"]
-
-
-def make_data(d: int, dtype=np.float64):
-    rng = np.random.default_rng([7, d])
-    X = rng.standard_normal((N, d))
-    y = np.tanh(X @ rng.uniform(-1, 1, size=d) / np.sqrt(d)) + 0.1 * rng.standard_normal(N)
-    return X.astype(dtype), y.astype(dtype)
-
-
-# ------------------------------------------------------------ one timed fit each --
-
-def gdcore_fit(sizes, X, y, lr, epochs, batch_size, dtype=np.float64):
-    model = gdcore.MLP(sizes, dtype=dtype, random_state=0)
-    Xc, yc = X.astype(dtype), y.astype(dtype)
-    trainer = gdcore.Trainer(lr=lr, epochs=epochs, tol=0.0, batch_size=batch_size,
-                             random_state=0)
-    start = time.perf_counter()
-    history = trainer.fit(model, Xc, yc)
-    return time.perf_counter() - start, float(history.loss[-1])
-
-
-def sklearn_fit(sizes, X, y, lr, epochs, batch_size):
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPRegressor
-    model = MLPRegressor(hidden_layer_sizes=tuple(sizes[1:-1]), activation="tanh",
-                         solver="sgd", alpha=0.0, batch_size=batch_size or len(y),
-                         learning_rate="constant", learning_rate_init=lr, momentum=0.0,
-                         nesterovs_momentum=False, max_iter=epochs, tol=0.0,
-                         n_iter_no_change=10**9, shuffle=True, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        start = time.perf_counter()
-        model.fit(X, y)
-        seconds = time.perf_counter() - start
-    return seconds, float(model.loss_curve_[-1] * 2)  # sklearn reports MSE / 2
-
-
-def torch_fit(sizes, X, y, lr, epochs, batch_size, dtype="float64"):
-    import torch
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    tdtype = getattr(torch, dtype)
-    Xt, yt = torch.tensor(X, dtype=tdtype), torch.tensor(y, dtype=tdtype)[:, None]
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(torch.nn.Linear(n_in, n_out, dtype=tdtype))
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.Tanh())
-    net = torch.nn.Sequential(*layers)
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
-    loss_fn = torch.nn.MSELoss()
-    n, bs = len(y), batch_size or len(y)
-    start = time.perf_counter()
-    for _ in range(epochs):
-        perm = torch.randperm(n)
-        for lo in range(0, n, bs):
-            idx = perm[lo:lo + bs]
-            opt.zero_grad()
-            loss = loss_fn(net(Xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-    return time.perf_counter() - start, float(loss.detach())
-
-
-def run_one(impl: str, net: str, batch: str):
-    """(seconds per epoch, last loss) of one fit of ``impl``."""
-    sizes = NETWORKS[net]
-    X, y = make_data(sizes[0])
-    base = impl.split("-")[0]
-    epochs = EPOCHS[(base, batch)]
-    args = (sizes, X, y, LR[batch], epochs, BATCHES[batch])
-    if impl == "gdcore":
-        seconds, loss = gdcore_fit(*args)
-    elif impl == "gdcore-f32":
-        seconds, loss = gdcore_fit(*args, dtype=np.float32)
-    elif impl == "sklearn":
-        seconds, loss = sklearn_fit(*args)
-    elif impl == "torch":
-        seconds, loss = torch_fit(*args)
-    else:
-        seconds, loss = torch_fit(*args, dtype="float32")
-    return seconds / epochs, loss
-
-
-def _available(impl: str) -> bool:
-    module = {"sklearn": "sklearn", "torch": "torch"}.get(impl.split("-")[0])
-    if module is None:
-        return True
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
+from gdcore.benchmark_mlp import (BATCHES, IMPLEMENTATIONS, N, NETWORKS, compare,  # noqa: E402
+                                  format_table, run_one)
 
 # ----------------------------------------------------------- pytest-benchmark --
 
@@ -165,39 +61,6 @@ def test_mlp_epoch(benchmark, impl, net, batch):
     benchmark.extra_info.update(impl=impl, network=net, batch=batch, s_per_epoch=per_epoch)
     loss = results[-1][1]
     assert np.isfinite(loss) and 0 < loss < 1.0  # trained, did not blow up
-
-
-# ------------------------------------------------------------------ the table --
-
-def compare(repeats: int = 5, impls=None):
-    """{(net, batch): {impl: median seconds per epoch}}, interleaved repeats after a warm-up."""
-    impls = [i for i in (impls or IMPLEMENTATIONS) if _available(i)]
-    table = {}
-    for net in NETWORKS:
-        for batch in BATCHES:
-            times = {impl: [] for impl in impls}
-            for impl in impls:
-                run_one(impl, net, batch)  # warm-up
-            for _ in range(repeats):
-                for impl in impls:
-                    times[impl].append(run_one(impl, net, batch)[0])
-            table[(net, batch)] = {impl: float(np.median(t)) for impl, t in times.items()}
-    return table
-
-
-def format_table(table) -> str:
-    impls = list(next(iter(table.values())))
-    head = ("| network | batch | " + " | ".join(f"{i} ms/epoch" for i in impls)
-            + " | sklearn / gdcore | torch / gdcore | torch-f32 / gdcore-f32 |")
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for (net, batch), row in table.items():
-        def ratio(a, b):
-            return f"{row[a] / row[b]:.1f}x" if a in row and b in row else "-"
-        lines.append(f"| [{net.replace('-', ', ')}] | {batch} | "
-                     + " | ".join(f"{row[i] * 1e3:.2f}" for i in impls)
-                     + f" | {ratio('sklearn', 'gdcore')} | {ratio('torch', 'gdcore')} | "
-                     + f"{ratio('torch-f32', 'gdcore-f32')} |")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

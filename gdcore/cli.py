@@ -281,6 +281,8 @@ def add_bench(p: argparse.ArgumentParser) -> None:
                    help="add 1,000,000 x 20 and the time-to-solution race")
     p.add_argument("--solve", action="store_true", default=None,
                    help="run the time-to-solution race against numpy.linalg.lstsq")
+    p.add_argument("--mlp", action="store_true",
+                   help="instead, neural networks: gdcore's MLP against scikit-learn and PyTorch")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--plot", metavar="FILE.png",
                    help="draw time per epoch against N (needs matplotlib)")
@@ -288,6 +290,9 @@ def add_bench(p: argparse.ArgumentParser) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     _pin_threads()
+    if args.mlp:
+        from .benchmark_mlp import main as bench_mlp
+        return bench_mlp(args.json)
     from .benchmark import main as bench
     return bench(args.full, args.json, args.plot, args.solve)
 

@@ -1,0 +1,181 @@
+"""Neural-network comparison of ``gdcore bench --mlp``: gdcore's MLP kernel against
+scikit-learn's MLPRegressor and PyTorch, time per training epoch.
+
+N = 10,000 rows, networks [10, 32, 32, 1] and [20, 64, 1] (tanh hidden layers,
+linear output, MSE, plain SGD with a constant step, no momentum, no weight
+decay), mini-batches of 32 rows and full batch, one thread:
+
+* ``gdcore``: ``Trainer(lr, epochs, tol=0, batch_size).fit(MLP(...))`` (timed:
+  the whole fit, including validation and the final loss pass, / epochs);
+* ``sklearn``: ``MLPRegressor(solver="sgd", momentum=0, alpha=0,
+  learning_rate="constant", batch_size, max_iter=epochs, tol=0)``;
+* ``torch``: ``torch.nn.Sequential`` of ``Linear``/``Tanh`` with
+  ``torch.optim.SGD`` and ``torch.nn.MSELoss``, the hand-written loop
+  (``randperm``, index a batch, zero_grad, forward, backward, step).
+
+scikit-learn and PyTorch are optional: their rows are left out when missing.
+bench/test_mlp.py runs the same fits under pytest-benchmark.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+import gdcore
+
+N = 10_000
+NETWORKS = {"10-32-32-1": [10, 32, 32, 1], "20-64-1": [20, 64, 1]}
+BATCHES = {"batch32": 32, "full": None}
+LR = {"batch32": 0.01, "full": 0.1}
+#: Epochs per timed fit: enough that per-fit overhead is small.
+EPOCHS = {("gdcore", "batch32"): 5, ("gdcore", "full"): 50, ("sklearn", "batch32"): 2,
+          ("sklearn", "full"): 30, ("torch", "batch32"): 2, ("torch", "full"): 30}
+IMPLEMENTATIONS = ["gdcore", "gdcore-f32", "sklearn", "torch", "torch-f32"]
+
+
+def make_data(d: int, dtype=np.float64):
+    rng = np.random.default_rng([7, d])
+    X = rng.standard_normal((N, d))
+    y = np.tanh(X @ rng.uniform(-1, 1, size=d) / np.sqrt(d)) + 0.1 * rng.standard_normal(N)
+    return X.astype(dtype), y.astype(dtype)
+
+
+# ------------------------------------------------------------ one timed fit each --
+
+def gdcore_fit(sizes, X, y, lr, epochs, batch_size, dtype=np.float64):
+    model = gdcore.MLP(sizes, dtype=dtype, random_state=0)
+    Xc, yc = X.astype(dtype), y.astype(dtype)
+    trainer = gdcore.Trainer(lr=lr, epochs=epochs, tol=0.0, batch_size=batch_size,
+                             random_state=0)
+    start = time.perf_counter()
+    history = trainer.fit(model, Xc, yc)
+    return time.perf_counter() - start, float(history.loss[-1])
+
+
+def sklearn_fit(sizes, X, y, lr, epochs, batch_size):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+    model = MLPRegressor(hidden_layer_sizes=tuple(sizes[1:-1]), activation="tanh",
+                         solver="sgd", alpha=0.0, batch_size=batch_size or len(y),
+                         learning_rate="constant", learning_rate_init=lr, momentum=0.0,
+                         nesterovs_momentum=False, max_iter=epochs, tol=0.0,
+                         n_iter_no_change=10**9, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        model.fit(X, y)
+        seconds = time.perf_counter() - start
+    return seconds, float(model.loss_curve_[-1] * 2)  # sklearn reports MSE / 2
+
+
+def torch_fit(sizes, X, y, lr, epochs, batch_size, dtype="float64"):
+    import torch
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    tdtype = getattr(torch, dtype)
+    Xt, yt = torch.tensor(X, dtype=tdtype), torch.tensor(y, dtype=tdtype)[:, None]
+    layers: List[Any] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(n_in, n_out, dtype=tdtype))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.Tanh())
+    net = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    loss_fn = torch.nn.MSELoss()
+    n, bs = len(y), batch_size or len(y)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        perm = torch.randperm(n)
+        for lo in range(0, n, bs):
+            idx = perm[lo:lo + bs]
+            opt.zero_grad()
+            loss = loss_fn(net(Xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+    return time.perf_counter() - start, float(loss.detach())
+
+
+def run_one(impl: str, net: str, batch: str):
+    """(seconds per epoch, last loss) of one fit of ``impl``."""
+    sizes = NETWORKS[net]
+    X, y = make_data(sizes[0])
+    base = impl.split("-")[0]
+    epochs = EPOCHS[(base, batch)]
+    args = (sizes, X, y, LR[batch], epochs, BATCHES[batch])
+    if impl == "gdcore":
+        seconds, loss = gdcore_fit(*args)
+    elif impl == "gdcore-f32":
+        seconds, loss = gdcore_fit(*args, dtype=np.float32)
+    elif impl == "sklearn":
+        seconds, loss = sklearn_fit(*args)
+    elif impl == "torch":
+        seconds, loss = torch_fit(*args)
+    else:
+        seconds, loss = torch_fit(*args, dtype="float32")
+    return seconds / epochs, loss
+
+
+def available(impl: str) -> bool:
+    module = {"sklearn": "sklearn", "torch": "torch"}.get(impl.split("-")[0])
+    if module is None:
+        return True
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------ the table --
+
+def compare(repeats: int = 5, impls=None):
+    """{(net, batch): {impl: median seconds per epoch}}, interleaved repeats after a warm-up."""
+    impls = [i for i in (impls or IMPLEMENTATIONS) if available(i)]
+    table = {}
+    for net in NETWORKS:
+        for batch in BATCHES:
+            times: Dict[str, List[float]] = {impl: [] for impl in impls}
+            for impl in impls:
+                run_one(impl, net, batch)  # warm-up
+            for _ in range(repeats):
+                for impl in impls:
+                    times[impl].append(run_one(impl, net, batch)[0])
+            table[(net, batch)] = {impl: float(np.median(t)) for impl, t in times.items()}
+    return table
+
+
+def format_table(table) -> str:
+    impls = list(next(iter(table.values())))
+    head = ("| network | batch | " + " | ".join(f"{i} ms/epoch" for i in impls)
+            + " | sklearn / gdcore | torch / gdcore | torch-f32 / gdcore-f32 |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for (net, batch), row in table.items():
+        def ratio(a, b):
+            return f"{row[a] / row[b]:.1f}x" if a in row and b in row else "-"
+        lines.append(f"| [{net.replace('-', ', ')}] | {batch} | "
+                     + " | ".join(f"{row[i] * 1e3:.2f}" for i in impls)
+                     + f" | {ratio('sklearn', 'gdcore')} | {ratio('torch', 'gdcore')} | "
+                     + f"{ratio('torch-f32', 'gdcore-f32')} |")
+    return "\n".join(lines)
+
+
+def main(json_path: Optional[str] = None, repeats: int = 3) -> int:
+    """Print the side-by-side table (and save the medians as JSON)."""
+    import json
+    from .benchmark import environment
+    env = environment()
+    print(f"gdcore bench --mlp: CPU {env['cpu']}; numpy {env['numpy']}, scikit-learn "
+          f"{env['sklearn']}, torch {env['torch']}")
+    table = compare(repeats)
+    print(f"N = {N}, one thread, median of {repeats} interleaved repeats, tanh, MSE, SGD")
+    print(format_table(table))
+    if json_path:
+        with open(json_path, "w") as fh:
+            json.dump({"environment": env,
+                       "results": {f"{k[0]}/{k[1]}": v for k, v in table.items()}}, fh, indent=2)
+        print(f"wrote {json_path}")
+    return 0
