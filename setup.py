@@ -113,7 +113,6 @@ for kernel, per_isa in KERNELS.items():
             include_path=["src"],
             compiler_directives=DIRECTIVES,
             build_dir=os.path.join("build", f"cython{suffix or '_base'}"),
-            compile_time_env={},
             force=True,
             quiet=True,
         )

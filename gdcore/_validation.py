@@ -83,6 +83,16 @@ def as_data(X: Any, y: Any, dtype: np.dtype) -> Tuple[np.ndarray, np.ndarray]:
     return Xc, yc
 
 
+def as_parameter(value: Any, dtype: np.dtype, shape: Tuple[int, ...], name: str) -> np.ndarray:
+    """A new finite array of ``shape`` and ``dtype`` for a model's parameter setter."""
+    arr = np.asarray(value, dtype=dtype).reshape(-1)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    return arr
+
+
 def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 

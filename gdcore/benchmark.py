@@ -229,13 +229,11 @@ def table(results: Sequence[Result]) -> str:
 def time_to_solution(n: int = 1_000_000, d: int = 20, repeats: int = 3) -> Dict[str, float]:
     """lr='auto' gradient descent to closed-form precision against numpy.linalg.lstsq."""
     X, y = make_data(n, d)
-    A = np.hstack([X, np.ones((n, 1))])
 
     def lstsq() -> np.ndarray:
         return np.linalg.lstsq(np.hstack([X, np.ones((n, 1))]), y, rcond=None)[0]
     t_lstsq = statistics.median(_timed(lstsq) for _ in range(repeats))
     exact = lstsq()
-    del A
 
     def gd() -> np.ndarray:
         model = LinearModel(d)

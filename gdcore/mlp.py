@@ -17,14 +17,14 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._validation import as_data, as_features, check_dtype, check_random_state
+from ._validation import as_data, as_features, as_parameter, check_dtype, check_random_state
 from .backends import get_backend
 from .backends._base import Backend, Run
 from .backends._network import ACTIVATIONS, IDENTITY, RELU, layer_slices, n_params
 from .backends.numpy_mlp import forward
 from .losses import Loss, MSELoss
 from .models import Arrays, Config, LinearModel, Model
-from .stepsize import auto_lr
+from .stepsize import auto_lr, needs_row_curvature
 
 
 class MLP(Model):
@@ -100,12 +100,8 @@ class MLP(Model):
 
     @params.setter
     def params(self, value: Any) -> None:
-        arr = np.asarray(value, dtype=self.dtype).reshape(-1)
-        if arr.shape != self._params.shape:
-            raise ValueError(f"params must have {self._params.size} values, got {np.size(value)}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError("params must be finite")
-        self._params[:] = arr
+        # in place: weights and biases are views of this buffer
+        self._params[:] = as_parameter(value, self.dtype, self._params.shape, "params")
 
     # Persistence: weights and biases are views of the flat buffer, so both
     # save/load and pickle store the configuration and the flat parameters and
@@ -141,8 +137,9 @@ class MLP(Model):
     def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
         inputs = forward(self._params, self.layer_sizes, self._code, X)[:-1]
         curvature = row_curvature = 0.0
+        rows = needs_row_curvature(X.shape[0], batch_size)
         for A in inputs:
-            lam, row_max = backend.curvature(np.ascontiguousarray(A), True)
+            lam, row_max = backend.curvature(np.ascontiguousarray(A), True, rows=rows)
             curvature += lam
             row_curvature += row_max
         return auto_lr(curvature, row_curvature, X.shape[0], batch_size)

@@ -9,10 +9,10 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type, Union
 
 import numpy as np
 
-from ._validation import as_features, check_dtype
+from ._validation import as_features, as_parameter, check_dtype
 from .backends import get_backend
 from .backends._base import Backend, Run
-from .stepsize import auto_lr
+from .stepsize import auto_lr, needs_row_curvature
 
 
 #: Model classes by name, for ``gdcore.load``: every subclass of Model registers itself.
@@ -134,12 +134,7 @@ class LinearModel(Model):
 
     @w.setter
     def w(self, value: Any) -> None:
-        arr = np.asarray(value, dtype=self.dtype).reshape(-1)
-        if arr.shape != (self.n_features,):
-            raise ValueError(f"w must have shape ({self.n_features},), got {np.shape(value)}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError("w must be finite")
-        self._w = arr.copy()
+        self._w = as_parameter(value, self.dtype, (self.n_features,), "w").copy()
 
     @property
     def b(self) -> float:
@@ -159,7 +154,8 @@ class LinearModel(Model):
         return get_backend("cython").predict(Xc, self._w, self.b)
 
     def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
-        curvature, row_curvature = backend.curvature(X, self.fit_intercept)
+        curvature, row_curvature = backend.curvature(
+            X, self.fit_intercept, rows=needs_row_curvature(X.shape[0], batch_size))
         return auto_lr(curvature, row_curvature, X.shape[0], batch_size)
 
     def _start(self, backend: Backend, kind: int, X: np.ndarray, y: np.ndarray, lr: float,

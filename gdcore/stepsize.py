@@ -33,6 +33,11 @@ def gram_blas(X: np.ndarray, fit_intercept: bool) -> np.ndarray:
     return G
 
 
+def needs_row_curvature(n_samples: int, batch_size: Optional[int]) -> bool:
+    """Whether auto_lr uses L_max: only for batches smaller than the data."""
+    return batch_size is not None and 1 < n_samples and batch_size < n_samples
+
+
 def auto_lr(curvature: float, row_curvature: float, n_samples: int,
             batch_size: Optional[int]) -> float:
     """1 / L_B: the step size ``lr="auto"`` takes.
@@ -44,8 +49,8 @@ def auto_lr(curvature: float, row_curvature: float, n_samples: int,
     max_i 2||a_i||^2 is the curvature of the worst single row; it runs from
     L_max at B = 1 to L at B = n.
     """
-    b = n_samples if batch_size is None else batch_size
-    if n_samples > 1 and b < n_samples:
+    if needs_row_curvature(n_samples, batch_size):
+        b = n_samples if batch_size is None else batch_size
         smooth = (n_samples * (b - 1) * curvature + (n_samples - b) * row_curvature) / (
             b * (n_samples - 1))
     else:

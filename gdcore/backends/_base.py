@@ -120,8 +120,13 @@ class Backend(Protocol):
         self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float
     ) -> Tuple[float, np.ndarray, float]: ...
 
-    def curvature(self, X: np.ndarray, fit_intercept: bool) -> Tuple[float, float]:
-        """``(lambda_max of (2/N) A^T A, max_i 2 ||a_i||^2)`` with ``A = [X 1]``."""
+    def curvature(self, X: np.ndarray, fit_intercept: bool,
+                  rows: bool = True) -> Tuple[float, float]:
+        """``(lambda_max of (2/N) A^T A, max_i 2 ||a_i||^2)`` with ``A = [X 1]``.
+
+        ``rows=False``: the row term is not needed (a full-batch step) and
+        comes back as NaN, sparing a pass over X where it would cost one.
+        """
         ...
 
     def start(

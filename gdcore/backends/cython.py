@@ -132,9 +132,11 @@ class CythonBackend:
         loss, gw, gb = _linear.loss_grad(kind, X, y, w, b)
         return loss, gw.astype(X.dtype, copy=False), gb
 
-    def curvature(self, X: np.ndarray, fit_intercept: bool) -> Tuple[float, float]:
+    def curvature(self, X: np.ndarray, fit_intercept: bool,
+                  rows: bool = True) -> Tuple[float, float]:
         if uses_gram(X.shape[1] + fit_intercept):  # exact, from one BLAS call
-            row_max = _linear.curvature(X, fit_intercept, 0, POWER_RTOL, POWER_SEED)[1]
+            row_max = (_linear.curvature(X, fit_intercept, 0, POWER_RTOL, POWER_SEED)[1]
+                       if rows else math.nan)  # max_iter=0: the row pass alone
             return lambda_max_of_gram(gram_blas(X, fit_intercept), X.shape[0]), row_max
         return _linear.curvature(X, fit_intercept, POWER_MAX_ITER, POWER_RTOL, POWER_SEED)
 

@@ -7,6 +7,8 @@ model's dtype.
 
 from __future__ import annotations
 
+import math
+
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -86,12 +88,15 @@ class NumpyBackend:
         engine = ArrayEngine(kind, X, y, w, np.array([b], dtype=X.dtype), True)
         return engine.evaluate(None)
 
-    def curvature(self, X: np.ndarray, fit_intercept: bool) -> Tuple[float, float]:
+    def curvature(self, X: np.ndarray, fit_intercept: bool,
+                  rows: bool = True) -> Tuple[float, float]:
         n, d = X.shape
-        row_max = max(float(np.einsum("ij,ij->i", block, block, dtype=np.float64).max())
-                      for block in _blocks(X)) + fit_intercept
+        row_max = math.nan
+        if rows:
+            row_max = 2.0 * (max(float(np.einsum("ij,ij->i", block, block, dtype=np.float64).max())
+                                 for block in _blocks(X)) + fit_intercept)
         if uses_gram(d + fit_intercept):
-            return lambda_max_of_gram(gram_blas(X, fit_intercept), n), 2.0 * row_max
+            return lambda_max_of_gram(gram_blas(X, fit_intercept), n), row_max
         X64 = X.astype(np.float64, copy=False)
 
         def hessian_times(v: np.ndarray) -> np.ndarray:
@@ -103,7 +108,7 @@ class NumpyBackend:
 
         v0 = np.array(start_vector(d + fit_intercept))
         lam = power_iteration(hessian_times, v0, lambda v: float(np.linalg.norm(v)))
-        return lam, 2.0 * row_max
+        return lam, row_max
 
     def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
               fit_intercept: bool, lr: float, epochs: int, tol: float,

@@ -107,11 +107,12 @@ class PythonBackend:
         loss, gw, gb = engine.evaluate(None)
         return loss, np.array(gw, dtype=X.dtype), gb
 
-    def curvature(self, X: np.ndarray, fit_intercept: bool) -> Tuple[float, float]:
+    def curvature(self, X: np.ndarray, fit_intercept: bool,
+                  rows: bool = True) -> Tuple[float, float]:
         """H = (2/N) A^T A with A = [X 1]: H v = (2/N) sum_i (a_i . v) a_i."""
         A = [row + [1.0] if fit_intercept else row for row in X.tolist()]
         n, p = len(A), len(A[0])
-        row_max = max(2.0 * dot(a_i, a_i) for a_i in A)
+        row_max = max(2.0 * dot(a_i, a_i) for a_i in A) if rows else math.nan
         if uses_gram(p):  # G = sum_i a_i a_i^T, then its largest eigenvalue
             G = [[0.0] * p for _ in range(p)]
             for a_i in A:
@@ -173,11 +174,6 @@ class ListRun(ReferenceRun):
     def __init__(self, engine: ListEngine, w: np.ndarray, b: np.ndarray, *args: Any) -> None:
         super().__init__(engine, *args)
         self.w, self.b = w, b
-
-    def _result(self, loss: float, norm: float, status: str) -> FitResult:
-        self.w[:] = self.engine.w
-        self.b[0] = self.engine.b
-        return super()._result(loss, norm, status)
 
     def advance(self, epochs: int) -> Optional[FitResult]:
         try:
