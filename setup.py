@@ -70,10 +70,12 @@ else:
 # polynomial evaluations that reassociation would change.
 REASSOCIATE = ["-fassociative-math", "-fno-signed-zeros"] if GCC_LIKE and not DEBUG else []
 # _linear specialises its row loops by inlining one function at many call
-# sites with literal widths (see span_pass); GCC's default growth limits stop
-# inlining part way, which leaves some widths on the slow generic loop.
+# sites with literal widths (see span_pass); GCC's default growth limits (code
+# size, and stack frame: the SIMD pass keeps its accumulators in arrays) stop
+# inlining part way, which leaves some widths on a slow generic loop.
 INLINE_ALL = (["--param", "inline-unit-growth=1000", "--param", "large-function-growth=2000",
-               "--param", "max-inline-insns-single=2000"] if GCC_LIKE and not DEBUG else [])
+               "--param", "max-inline-insns-single=2000",
+               "--param", "large-stack-frame-growth=10000"] if GCC_LIKE and not DEBUG else [])
 KERNEL_FLAGS = {"_linear": REASSOCIATE + INLINE_ALL, "_mlp": []}
 
 
@@ -104,6 +106,7 @@ for kernel, per_isa in KERNELS.items():
         ext = Extension(
             f"gdcore.{kernel}{suffix}",
             [f"src/{kernel}.pyx"],
+            include_dirs=["src"],
             extra_compile_args=BASE_FLAGS + KERNEL_FLAGS[kernel] + isa_flags + OMP_COMPILE,
             extra_link_args=OMP_LINK,
         )

@@ -32,15 +32,16 @@ cpdef enum Status:
 
 # ---------------------------------------------------------------- one pass --
 #
-# Rows are summed in a fixed tree, whatever the thread count: runs of up to
-# SUB rows accumulate in the data's precision (a float32 fit keeps float32
-# SIMD width), each run is flushed into the double partial of its CHUNK, and
+# Rows are summed in a fixed tree, whatever the thread count: runs of rows
+# accumulate in the data's precision (up to SUB rows for float32, which keeps
+# float32 SIMD width; a whole CHUNK for float64, which saves the flushes),
+# each run is flushed into the double partial of its CHUNK, and
 # the partials of the chunks are added in chunk order. Chunks are the unit of
 # parallel work (handed out dynamically: a late thread cannot stall the
 # others), so the result is bit-identical for 1 or N threads.
 
 cdef enum:
-    SUB = 256      # rows accumulated in the data's precision
+    SUB = 256      # rows accumulated in float32 before a flush to double
     CHUNK = 4096   # rows per parallel task and per double partial
     NARROW = 16    # widths up to this are compiled as constants (see span_pass)
     PADDED = 64    # widths NARROW .. PADDED read rows padded to 8k values (padded_pass)
@@ -112,21 +113,92 @@ cdef inline void padded_pass(int kind, const floating* X, const floating* y,
     rows_pass(kind, X, y, rows, first, n, d, width, padded_w, b, acc, out, True)
 
 
+cdef inline void single_feature_pass(int kind, const floating* X, const floating* y,
+                                     Py_ssize_t first, Py_ssize_t n, floating w, floating b,
+                                     double* out) noexcept nogil:
+    """rows_pass over contiguous rows of one feature, as two interleaved halves.
+
+    The vectorised loop is then bound by throughput, not by the latency of
+    its three sums: each half carries its own chains (measured 1.25x faster
+    at 1,000 rows with AVX-512, 1.7x with AVX2).
+    """
+    cdef Py_ssize_t half = n // 2, k, i
+    cdef floating r, slope, grad[2], gb[2], loss[2]
+    grad[0] = grad[1] = gb[0] = gb[1] = loss[0] = loss[1] = 0
+    for k in range(first, first + half):
+        r = w * X[k] + b - y[k]
+        loss[0] += loss_term(kind, r)
+        slope = loss_slope(kind, r)
+        gb[0] += slope
+        grad[0] += slope * X[k]
+        i = k + half
+        r = w * X[i] + b - y[i]
+        loss[1] += loss_term(kind, r)
+        slope = loss_slope(kind, r)
+        gb[1] += slope
+        grad[1] += slope * X[i]
+    if n % 2:
+        i = first + n - 1
+        r = w * X[i] + b - y[i]
+        loss[0] += loss_term(kind, r)
+        slope = loss_slope(kind, r)
+        gb[0] += slope
+        grad[0] += slope * X[i]
+    out[0] += grad[0] + grad[1]
+    out[1] += gb[0] + gb[1]
+    out[2] += loss[0] + loss[1]
+
+
+cdef extern from "_simd.h" nogil:
+    enum:
+        GD_LANES_DOUBLE  # values per SIMD vector in this build
+        GD_LANES_FLOAT
+    void gd_narrow_pass_double(int kind, const double* X, const double* y,
+                               const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                               const Py_ssize_t d, const double* w, double b, double* out)
+    void gd_narrow_pass_float(int kind, const float* X, const float* y,
+                              const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                              const Py_ssize_t d, const float* w, float b, double* out)
+
+
+cdef inline void narrow_pass(int kind, const floating* X, const floating* y,
+                             const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                             const Py_ssize_t d, const floating* w, floating b,
+                             floating* acc, double* out) noexcept nogil:
+    """rows_pass for 5 <= d <= NARROW features: the SIMD pass of _simd.h.
+
+    It vectorises across rows (GCC vectorises neither a 5 to 16 term dot
+    product nor, for most such d, a loop over rows), when a vector of the
+    data's type fits in a row; else the scalar rows_pass.
+    """
+    if floating is double:
+        if d >= GD_LANES_DOUBLE:
+            gd_narrow_pass_double(kind, X, y, rows, first, n, d, w, b, out)
+            return
+    else:
+        if d >= GD_LANES_FLOAT:
+            gd_narrow_pass_float(kind, X, y, rows, first, n, d, w, b, out)
+            return
+    rows_pass(kind, X, y, rows, first, n, d, d, w, b, acc, out, False)
+
+
 cdef void span_pass(int kind, const floating* X, const floating* y, const Py_ssize_t* rows,
                     Py_ssize_t first, Py_ssize_t n, Py_ssize_t d, const floating* w,
                     floating b, floating* scratch, double* out,
                     Py_ssize_t n_total) noexcept nogil:
-    """rows_pass over runs of SUB rows of X (which has ``n_total`` rows).
+    """rows_pass over runs of rows of X (which has ``n_total`` rows).
 
     Contiguous rows of NARROW + 1 to PADDED features go through padded_pass
     (measured faster there; narrower rows waste too many padded lanes), but
-    for the last few rows, whose padding would read past X. Narrow widths call
-    the inline rows_pass with d as a literal, so the C compiler unrolls the
-    row loops and keeps the accumulators in registers; wider rows use the
+    for the last few rows, whose padding would read past X. Narrow widths are
+    passed as literals, so the C compiler specialises each: one feature takes
+    single_feature_pass, 2 to 4 the inline rows_pass (unrolled, accumulators
+    in registers), 5 to NARROW the SIMD narrow_pass. Wider rows use the
     generic loop with ``scratch`` (d values).
     """
     cdef floating acc[NARROW]
     cdef Py_ssize_t lo = first, end = first + n, m, k, width = 0, safe = 0, padded_end = first
+    cdef Py_ssize_t run = CHUNK if floating is double else SUB
     if NARROW < d <= PADDED:
         width = (d + 7) // 8 * 8
         if n_total * d >= width:  # rows i < safe have i*d + width <= n_total*d (C division!)
@@ -140,7 +212,7 @@ cdef void span_pass(int kind, const floating* X, const floating* y, const Py_ssi
                 padded_end = first
                 break
     while lo < end:
-        m = SUB if end - lo > SUB else end - lo
+        m = run if end - lo > run else end - lo
         if lo < padded_end:
             m = min(m, padded_end - lo)
             if width == 24:
@@ -155,6 +227,8 @@ cdef void span_pass(int kind, const floating* X, const floating* y, const Py_ssi
                 padded_pass(kind, X, y, rows, lo, m, d, 56, w, b, out)
             else:
                 padded_pass(kind, X, y, rows, lo, m, d, 64, w, b, out)
+        elif d == 1 and rows == NULL and floating is double:  # (float32: measured no gain)
+            single_feature_pass(kind, X, y, lo, m, w[0], b, out)
         elif d == 1:
             rows_pass(kind, X, y, rows, lo, m, 1, 1, w, b, acc, out, False)
         elif d == 2:
@@ -164,29 +238,29 @@ cdef void span_pass(int kind, const floating* X, const floating* y, const Py_ssi
         elif d == 4:
             rows_pass(kind, X, y, rows, lo, m, 4, 4, w, b, acc, out, False)
         elif d == 5:
-            rows_pass(kind, X, y, rows, lo, m, 5, 5, w, b, acc, out, False)
+            narrow_pass(kind, X, y, rows, lo, m, 5, w, b, acc, out)
         elif d == 6:
-            rows_pass(kind, X, y, rows, lo, m, 6, 6, w, b, acc, out, False)
+            narrow_pass(kind, X, y, rows, lo, m, 6, w, b, acc, out)
         elif d == 7:
-            rows_pass(kind, X, y, rows, lo, m, 7, 7, w, b, acc, out, False)
+            narrow_pass(kind, X, y, rows, lo, m, 7, w, b, acc, out)
         elif d == 8:
-            rows_pass(kind, X, y, rows, lo, m, 8, 8, w, b, acc, out, False)
+            narrow_pass(kind, X, y, rows, lo, m, 8, w, b, acc, out)
         elif d == 9:
-            rows_pass(kind, X, y, rows, lo, m, 9, 9, w, b, acc, out, False)
+            narrow_pass(kind, X, y, rows, lo, m, 9, w, b, acc, out)
         elif d == 10:
-            rows_pass(kind, X, y, rows, lo, m, 10, 10, w, b, acc, out, False)
+            narrow_pass(kind, X, y, rows, lo, m, 10, w, b, acc, out)
         elif d == 11:
-            rows_pass(kind, X, y, rows, lo, m, 11, 11, w, b, acc, out, False)
+            narrow_pass(kind, X, y, rows, lo, m, 11, w, b, acc, out)
         elif d == 12:
-            rows_pass(kind, X, y, rows, lo, m, 12, 12, w, b, acc, out, False)
+            narrow_pass(kind, X, y, rows, lo, m, 12, w, b, acc, out)
         elif d == 13:
-            rows_pass(kind, X, y, rows, lo, m, 13, 13, w, b, acc, out, False)
+            narrow_pass(kind, X, y, rows, lo, m, 13, w, b, acc, out)
         elif d == 14:
-            rows_pass(kind, X, y, rows, lo, m, 14, 14, w, b, acc, out, False)
+            narrow_pass(kind, X, y, rows, lo, m, 14, w, b, acc, out)
         elif d == 15:
-            rows_pass(kind, X, y, rows, lo, m, 15, 15, w, b, acc, out, False)
+            narrow_pass(kind, X, y, rows, lo, m, 15, w, b, acc, out)
         elif d == 16:
-            rows_pass(kind, X, y, rows, lo, m, 16, 16, w, b, acc, out, False)
+            narrow_pass(kind, X, y, rows, lo, m, 16, w, b, acc, out)
         else:
             rows_pass(kind, X, y, rows, lo, m, d, d, w, b, scratch, out, False)
         lo += m
@@ -199,12 +273,13 @@ cdef inline void prefetch_rows(const floating* X, Py_ssize_t d, const Py_ssize_t
     Shuffled rows are scattered over X: without this every row of a
     mini-batch epoch waits on a cache miss.
     """
-    cdef Py_ssize_t k
+    cdef Py_ssize_t k, at, size = d * sizeof(floating)
     cdef const char* row
-    for k in range(lo, hi):  # the row's first and last byte: the line prefetcher does the rest
+    for k in range(lo, hi):  # every cache line of the row: one every 64 bytes, and its last byte
         row = <const char*>(X + order[k] * d)
-        __builtin_prefetch(row)
-        __builtin_prefetch(row + d * sizeof(floating) - 1)
+        for at in range(0, size, 64):
+            __builtin_prefetch(row + at)
+        __builtin_prefetch(row + size - 1)
 
 
 cdef struct Pass:

@@ -35,12 +35,13 @@ def fit_with(module, kind, X, y, epochs, lr, batch_size=0, n_threads=1):
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("kind", [MSE, MAE])
-@pytest.mark.parametrize("batch_size", [0, 7])
-def test_every_isa_variant_matches_the_numpy_backend(variant, dtype, kind, batch_size):
-    X, y, _, _ = make_problem(300, 6, 1, noise=0.2, dtype=dtype)
+@pytest.mark.parametrize("batch_size", [0, 7, 19])
+@pytest.mark.parametrize("d", [1, 6, 10, 13, 20])
+def test_every_isa_variant_matches_the_numpy_backend(variant, dtype, kind, batch_size, d):
+    X, y, _, _ = make_problem(301, d, 1, noise=0.2, dtype=dtype)
     module = _dispatch.load("_linear", variant)
     history, w, b, _ = fit_with(module, kind, X, y, 25, 0.05, batch_size)
-    model = gdcore.LinearModel(6, dtype=dtype)
+    model = gdcore.LinearModel(d, dtype=dtype)
     ref = gdcore.Trainer(loss=gdcore.MSELoss() if kind == MSE else gdcore.MAELoss(), lr=0.05,
                          epochs=25, tol=0.0, batch_size=batch_size or None, random_state=7,
                          backend="numpy").fit(model, X, y)
@@ -50,19 +51,26 @@ def test_every_isa_variant_matches_the_numpy_backend(variant, dtype, kind, batch
     assert b[0] == pytest.approx(model.b, rel=rtol, abs=rtol)
 
 
-@pytest.mark.parametrize("d", [1, 2, 5, 10, 16, 17, 20, 33, 40, 64, 65, 80])
-@pytest.mark.parametrize("n", [1000, 1, 2, 3])
+WIDTHS = list(range(1, 17)) + [17, 20, 33, 40, 64, 65, 80]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("d", WIDTHS)
+@pytest.mark.parametrize("n", [1003, 1, 2, 3, 9])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_every_width_gives_the_reference_gradient(d, n, dtype):
-    """Widths up to 16 run loops specialised at compile time, 17 to 64 read rows padded to
-    a multiple of 8 values (but for the last rows, whose padding would run past X: hence
-    the tiny n), wider ones the generic loop."""
+def test_every_width_gives_the_reference_gradient(variant, d, n, dtype):
+    """Every build, every code path: one feature (two interleaved halves), 2 to 4 (loops
+    specialised at compile time), 5 to 16 (the SIMD pass of _simd.h, whose blocks of 2, 4
+    or 8 rows leave remainders for n = 1003, 9, 3), 17 to 64 (rows read padded to a
+    multiple of 8 values, but for the last rows, whose padding would run past X: hence
+    the tiny n) and wider (the generic loop)."""
+    module = _dispatch.load("_linear", variant)
     rng = np.random.default_rng(d)
     X = rng.standard_normal((n, d)).astype(dtype)
     y = rng.standard_normal(n).astype(dtype)
     w = rng.standard_normal(d).astype(dtype)
     for kind in (MSE, MAE):
-        loss, gw, gb = get_backend("cython").loss_grad(kind, X, y, w, 0.3)
+        loss, gw, gb = module.loss_grad(kind, X, y, w, 0.3)
         X64, r = X.astype(np.float64), X.astype(np.float64) @ w.astype(np.float64) + 0.3 - y
         slope = 2 * r if kind == MSE else np.sign(r)
         rtol = 1e-12 if dtype == np.float64 else 1e-5
@@ -124,16 +132,16 @@ def test_dispatch_rejects_an_unknown_forced_variant(monkeypatch):
         _dispatch.chosen("_linear")
 
 
-@pytest.mark.parametrize("d", [17, 20, 33, 64])
+@pytest.mark.parametrize("d", [5, 7, 10, 13, 16, 17, 20, 33, 64])
 @pytest.mark.parametrize("n", [1, 2, 3, 50])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_padded_rows_never_read_past_X(d, n, dtype):
-    """X is a view followed by NaNs: a padded read past its end would turn the result NaN
-    (0 * NaN), so the answer must equal the one from a standalone copy of X."""
+def test_rows_are_never_read_outside_X(d, n, dtype):
+    """X is a view between NaNs: a padded or vector read past either end would turn the
+    result NaN (0 * NaN), so the answer must equal the one from a standalone copy of X."""
     rng = np.random.default_rng(n * d)
-    buffer = np.full(n * d + 128, np.nan, dtype=dtype)
-    buffer[:n * d] = rng.standard_normal(n * d)
-    X = buffer[:n * d].reshape(n, d)
+    buffer = np.full(n * d + 256, np.nan, dtype=dtype)
+    buffer[128:128 + n * d] = rng.standard_normal(n * d)
+    X = buffer[128:128 + n * d].reshape(n, d)
     assert X.flags.c_contiguous and not X.flags.owndata
     y = rng.standard_normal(n).astype(dtype)
     w = rng.standard_normal(d).astype(dtype)
