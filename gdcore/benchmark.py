@@ -7,6 +7,9 @@ loads). Methods, all fitting y = Xw + b by gradient descent on the MSE:
 
 * ``floor``: the smallest compiled loop that reads X once (gdcore's
   ``read_floor``): no epoch can beat it;
+* ``floor-shuffled``: the same loop reading the rows in a random order,
+  prefetching ahead: what random access alone costs, the floor of a
+  mini-batch epoch (which also shuffles and steps);
 * ``gdcore`` float64 and float32, 1 and 2 threads, full batch and mini-batches
   of 32 (one kernel call runs all the timed epochs);
 * ``python``: gdcore's pure-Python backend (small sizes only);
@@ -71,6 +74,11 @@ def make_data(n: int, d: int, dtype: Any = np.float64, seed: int = 0) -> Tuple[n
 
 def floor_epochs(X: np.ndarray, y: np.ndarray) -> Epochs:
     return lambda k: linear.read_floor(X, k)
+
+
+def shuffled_floor_epochs(X: np.ndarray, y: np.ndarray) -> Epochs:
+    order = np.random.default_rng(0).permutation(X.shape[0])
+    return lambda k: linear.read_floor(X, k, order)
 
 
 def gdcore_epochs(X: np.ndarray, y: np.ndarray, backend: str = "cython",
@@ -145,6 +153,7 @@ def methods(n: int, d: int) -> List[Tuple[str, str, int, Optional[int], Callable
     """(name, dtype, threads, batch_size, factory(X, y)) for one size."""
     rows: List[Tuple[str, str, int, Optional[int], Callable[..., Epochs]]] = [
         ("floor", "float64", 1, None, floor_epochs),
+        ("floor-shuffled", "float64", 1, None, shuffled_floor_epochs),
         ("gdcore", "float64", 1, None, gdcore_epochs),
         ("gdcore", "float32", 1, None, gdcore_epochs),
         ("gdcore", "float64", 2, None, lambda X, y: gdcore_epochs(X, y, n_jobs=2)),
@@ -199,7 +208,7 @@ def run(sizes: Sequence[Tuple[int, int]], target: float = 0.05, repeats: int = 5
 
 def label(r: Result) -> str:
     parts = [r.method]
-    if r.method not in ("floor",) or r.dtype != "float64":
+    if not r.method.startswith("floor") or r.dtype != "float64":
         parts.append(r.dtype)
     if r.threads > 1:
         parts.append(f"{r.threads} threads")
@@ -219,7 +228,8 @@ def table(results: Sequence[Result]) -> str:
         for r in rows:
             t = r.seconds_per_epoch
             unit = f"{t * 1e6:9.2f} us" if t < 1e-3 else f"{t * 1e3:9.2f} ms"
-            speedup = "" if r.method in ("floor", "gdcore") else f"{t / ours.seconds_per_epoch:16.1f}x"
+            speedup = ("" if r.method in ("floor", "floor-shuffled", "gdcore")
+                       else f"{t / ours.seconds_per_epoch:16.1f}x")
             lines.append(f"{n:>9,} x {d:<3}  {label(r):<28} {unit:>12} {r.gb_per_s:7.1f} "
                          f"{r.ratio_to_floor:8.2f} {speedup:>17}")
         lines.append("")

@@ -119,6 +119,20 @@ def test_read_floor_reads_every_value(dtype):
     assert total == pytest.approx(3 * X.astype(np.float64).sum(), rel=1e-4, abs=1e-3)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_read_floor_in_a_given_row_order_reads_every_value(dtype):
+    X = np.random.default_rng(1).standard_normal((1001, 7)).astype(dtype)
+    order = np.random.default_rng(2).permutation(1001)
+    total = gdcore._dispatch.linear.read_floor(X, 2, order)
+    assert total == pytest.approx(2 * X.astype(np.float64).sum(), rel=1e-4, abs=1e-3)
+
+
+@pytest.mark.parametrize("order", [np.arange(1000), np.arange(1, 1002), -np.arange(1001)])
+def test_read_floor_rejects_an_order_that_is_not_of_the_rows(order):
+    with pytest.raises(ValueError, match="order"):
+        gdcore._dispatch.linear.read_floor(np.zeros((1001, 3)), 1, order.astype(np.intp))
+
+
 def test_dispatch_picks_a_variant_the_cpu_runs():
     assert VARIANTS[0] == "baseline"
     level = gdcore._linear.cpu_level()
