@@ -52,17 +52,24 @@ cdef extern from *:
     void __builtin_prefetch(const void* address) nogil
 
 
+cdef extern from "_simd.h" nogil:
+    enum:
+        GD_AHEAD  # passes over listed rows prefetch the row listed this far ahead
+    void gd_prefetch_row(const void* row, Py_ssize_t bytes)
+
+
 cdef inline void rows_pass(int kind, const floating* X, const floating* y,
                            const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                            Py_ssize_t d, const Py_ssize_t width, const floating* w,
                            floating b, floating* acc, double* out,
-                           const bint prefetch) noexcept nogil:
+                           const bint prefetch, Py_ssize_t n_listed) noexcept nogil:
     """out[:d] += sum slope_i x_i, out[d] += sum slope_i, out[d+1] += sum term_i.
 
-    Rows first .. first+n-1, or rows[first ..] when ``rows`` is not NULL. Each
-    row is read once: its prediction, loss term and gradient contribution are
-    computed while it sits in cache. The loops over a row run over ``width``
-    >= d values, ``w`` and ``acc`` having that many (see padded_pass).
+    Rows first .. first+n-1, or rows[first ..] when ``rows`` (of ``n_listed``
+    entries) is not NULL. Each row is read once: its prediction, loss term and
+    gradient contribution are computed while it sits in cache. The loops over
+    a row run over ``width`` >= d values, ``w`` and ``acc`` having that many
+    (see padded_pass).
     """
     cdef Py_ssize_t i, j, k
     cdef floating r, slope, gb = 0, loss = 0
@@ -72,9 +79,13 @@ cdef inline void rows_pass(int kind, const floating* X, const floating* y,
     for k in range(first, first + n):
         i = rows[k] if rows != NULL else k
         row = X + i * d
-        if prefetch and rows == NULL:
+        if rows != NULL:  # scattered rows: ask for the one listed GD_AHEAD places on
+            if k + GD_AHEAD < n_listed:
+                gd_prefetch_row(X + rows[k + GD_AHEAD] * d, d * sizeof(floating))
+                gd_prefetch_row(y + rows[k + GD_AHEAD], sizeof(floating))
+        elif prefetch:
             # Ask for the row PREFETCH_ROWS ahead (past X is harmless: prefetches never
-            # fault). Mini-batches prefetch their next batch instead (prefetch_rows).
+            # fault).
             __builtin_prefetch(row + PREFETCH_ROWS * d)
             __builtin_prefetch(row + PREFETCH_ROWS * d + 8)
             __builtin_prefetch(row + PREFETCH_ROWS * d + 16)
@@ -96,7 +107,7 @@ cdef inline void rows_pass(int kind, const floating* X, const floating* y,
 cdef inline void padded_pass(int kind, const floating* X, const floating* y,
                              const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                              Py_ssize_t d, const Py_ssize_t width, const floating* w,
-                             floating b, double* out) noexcept nogil:
+                             floating b, double* out, Py_ssize_t n_listed) noexcept nogil:
     """rows_pass reading ``width`` >= d values per row.
 
     The values past d belong to the next row: their weights are zero, so the
@@ -110,7 +121,7 @@ cdef inline void padded_pass(int kind, const floating* X, const floating* y,
     cdef Py_ssize_t j
     for j in range(width):
         padded_w[j] = w[j] if j < d else 0
-    rows_pass(kind, X, y, rows, first, n, d, width, padded_w, b, acc, out, True)
+    rows_pass(kind, X, y, rows, first, n, d, width, padded_w, b, acc, out, True, n_listed)
 
 
 cdef inline void single_feature_pass(int kind, const floating* X, const floating* y,
@@ -123,7 +134,10 @@ cdef inline void single_feature_pass(int kind, const floating* X, const floating
     at 1,000 rows with AVX-512, 1.7x with AVX2).
     """
     cdef Py_ssize_t half = n // 2, k, i
-    cdef floating r, slope, grad[2], gb[2], loss[2]
+    cdef floating r, slope
+    cdef floating grad[2]
+    cdef floating gb[2]
+    cdef floating loss[2]
     grad[0] = grad[1] = gb[0] = gb[1] = loss[0] = loss[1] = 0
     for k in range(first, first + half):
         r = w * X[k] + b - y[k]
@@ -155,16 +169,18 @@ cdef extern from "_simd.h" nogil:
         GD_LANES_FLOAT
     void gd_narrow_pass_double(int kind, const double* X, const double* y,
                                const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
-                               const Py_ssize_t d, const double* w, double b, double* out)
+                               const Py_ssize_t d, const double* w, double b, double* out,
+                               Py_ssize_t n_listed)
     void gd_narrow_pass_float(int kind, const float* X, const float* y,
                               const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
-                              const Py_ssize_t d, const float* w, float b, double* out)
+                              const Py_ssize_t d, const float* w, float b, double* out,
+                              Py_ssize_t n_listed)
 
 
 cdef inline void narrow_pass(int kind, const floating* X, const floating* y,
                              const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                              const Py_ssize_t d, const floating* w, floating b,
-                             floating* acc, double* out) noexcept nogil:
+                             floating* acc, double* out, Py_ssize_t n_listed) noexcept nogil:
     """rows_pass for 5 <= d <= NARROW features: the SIMD pass of _simd.h.
 
     It vectorises across rows (GCC vectorises neither a 5 to 16 term dot
@@ -173,20 +189,21 @@ cdef inline void narrow_pass(int kind, const floating* X, const floating* y,
     """
     if floating is double:
         if d >= GD_LANES_DOUBLE:
-            gd_narrow_pass_double(kind, X, y, rows, first, n, d, w, b, out)
+            gd_narrow_pass_double(kind, X, y, rows, first, n, d, w, b, out, n_listed)
             return
     else:
         if d >= GD_LANES_FLOAT:
-            gd_narrow_pass_float(kind, X, y, rows, first, n, d, w, b, out)
+            gd_narrow_pass_float(kind, X, y, rows, first, n, d, w, b, out, n_listed)
             return
-    rows_pass(kind, X, y, rows, first, n, d, d, w, b, acc, out, False)
+    rows_pass(kind, X, y, rows, first, n, d, d, w, b, acc, out, False, n_listed)
 
 
 cdef void span_pass(int kind, const floating* X, const floating* y, const Py_ssize_t* rows,
                     Py_ssize_t first, Py_ssize_t n, Py_ssize_t d, const floating* w,
                     floating b, floating* scratch, double* out,
                     Py_ssize_t n_total) noexcept nogil:
-    """rows_pass over runs of rows of X (which has ``n_total`` rows).
+    """rows_pass over runs of rows of X (which has ``n_total`` rows; ``rows``,
+    when not NULL, lists ``n_total`` of them: the mini-batch order).
 
     Contiguous rows of NARROW + 1 to PADDED features go through padded_pass
     (measured faster there; narrower rows waste too many padded lanes), but
@@ -216,70 +233,54 @@ cdef void span_pass(int kind, const floating* X, const floating* y, const Py_ssi
         if lo < padded_end:
             m = min(m, padded_end - lo)
             if width == 24:
-                padded_pass(kind, X, y, rows, lo, m, d, 24, w, b, out)
+                padded_pass(kind, X, y, rows, lo, m, d, 24, w, b, out, n_total)
             elif width == 32:
-                padded_pass(kind, X, y, rows, lo, m, d, 32, w, b, out)
+                padded_pass(kind, X, y, rows, lo, m, d, 32, w, b, out, n_total)
             elif width == 40:
-                padded_pass(kind, X, y, rows, lo, m, d, 40, w, b, out)
+                padded_pass(kind, X, y, rows, lo, m, d, 40, w, b, out, n_total)
             elif width == 48:
-                padded_pass(kind, X, y, rows, lo, m, d, 48, w, b, out)
+                padded_pass(kind, X, y, rows, lo, m, d, 48, w, b, out, n_total)
             elif width == 56:
-                padded_pass(kind, X, y, rows, lo, m, d, 56, w, b, out)
+                padded_pass(kind, X, y, rows, lo, m, d, 56, w, b, out, n_total)
             else:
-                padded_pass(kind, X, y, rows, lo, m, d, 64, w, b, out)
+                padded_pass(kind, X, y, rows, lo, m, d, 64, w, b, out, n_total)
         elif d == 1 and rows == NULL and floating is double:  # (float32: measured no gain)
             single_feature_pass(kind, X, y, lo, m, w[0], b, out)
         elif d == 1:
-            rows_pass(kind, X, y, rows, lo, m, 1, 1, w, b, acc, out, False)
+            rows_pass(kind, X, y, rows, lo, m, 1, 1, w, b, acc, out, False, n_total)
         elif d == 2:
-            rows_pass(kind, X, y, rows, lo, m, 2, 2, w, b, acc, out, False)
+            rows_pass(kind, X, y, rows, lo, m, 2, 2, w, b, acc, out, False, n_total)
         elif d == 3:
-            rows_pass(kind, X, y, rows, lo, m, 3, 3, w, b, acc, out, False)
+            rows_pass(kind, X, y, rows, lo, m, 3, 3, w, b, acc, out, False, n_total)
         elif d == 4:
-            rows_pass(kind, X, y, rows, lo, m, 4, 4, w, b, acc, out, False)
+            rows_pass(kind, X, y, rows, lo, m, 4, 4, w, b, acc, out, False, n_total)
         elif d == 5:
-            narrow_pass(kind, X, y, rows, lo, m, 5, w, b, acc, out)
+            narrow_pass(kind, X, y, rows, lo, m, 5, w, b, acc, out, n_total)
         elif d == 6:
-            narrow_pass(kind, X, y, rows, lo, m, 6, w, b, acc, out)
+            narrow_pass(kind, X, y, rows, lo, m, 6, w, b, acc, out, n_total)
         elif d == 7:
-            narrow_pass(kind, X, y, rows, lo, m, 7, w, b, acc, out)
+            narrow_pass(kind, X, y, rows, lo, m, 7, w, b, acc, out, n_total)
         elif d == 8:
-            narrow_pass(kind, X, y, rows, lo, m, 8, w, b, acc, out)
+            narrow_pass(kind, X, y, rows, lo, m, 8, w, b, acc, out, n_total)
         elif d == 9:
-            narrow_pass(kind, X, y, rows, lo, m, 9, w, b, acc, out)
+            narrow_pass(kind, X, y, rows, lo, m, 9, w, b, acc, out, n_total)
         elif d == 10:
-            narrow_pass(kind, X, y, rows, lo, m, 10, w, b, acc, out)
+            narrow_pass(kind, X, y, rows, lo, m, 10, w, b, acc, out, n_total)
         elif d == 11:
-            narrow_pass(kind, X, y, rows, lo, m, 11, w, b, acc, out)
+            narrow_pass(kind, X, y, rows, lo, m, 11, w, b, acc, out, n_total)
         elif d == 12:
-            narrow_pass(kind, X, y, rows, lo, m, 12, w, b, acc, out)
+            narrow_pass(kind, X, y, rows, lo, m, 12, w, b, acc, out, n_total)
         elif d == 13:
-            narrow_pass(kind, X, y, rows, lo, m, 13, w, b, acc, out)
+            narrow_pass(kind, X, y, rows, lo, m, 13, w, b, acc, out, n_total)
         elif d == 14:
-            narrow_pass(kind, X, y, rows, lo, m, 14, w, b, acc, out)
+            narrow_pass(kind, X, y, rows, lo, m, 14, w, b, acc, out, n_total)
         elif d == 15:
-            narrow_pass(kind, X, y, rows, lo, m, 15, w, b, acc, out)
+            narrow_pass(kind, X, y, rows, lo, m, 15, w, b, acc, out, n_total)
         elif d == 16:
-            narrow_pass(kind, X, y, rows, lo, m, 16, w, b, acc, out)
+            narrow_pass(kind, X, y, rows, lo, m, 16, w, b, acc, out, n_total)
         else:
-            rows_pass(kind, X, y, rows, lo, m, d, d, w, b, scratch, out, False)
+            rows_pass(kind, X, y, rows, lo, m, d, d, w, b, scratch, out, False, n_total)
         lo += m
-
-
-cdef inline void prefetch_rows(const floating* X, Py_ssize_t d, const Py_ssize_t* order,
-                               Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    """Ask the cache for rows order[lo:hi] (the next mini-batch) while this one is computed.
-
-    Shuffled rows are scattered over X: without this every row of a
-    mini-batch epoch waits on a cache miss.
-    """
-    cdef Py_ssize_t k, at, size = d * sizeof(floating)
-    cdef const char* row
-    for k in range(lo, hi):  # every cache line of the row: one every 64 bytes, and its last byte
-        row = <const char*>(X + order[k] * d)
-        for at in range(0, size, 64):
-            __builtin_prefetch(row + at)
-        __builtin_prefetch(row + size - 1)
 
 
 cdef struct Pass:
@@ -289,33 +290,35 @@ cdef struct Pass:
     void* scratch      # n_threads x d values of the data's dtype
 
 
-cdef double batch_pass(int kind, const floating[:, ::1] X, const floating[::1] y,
-                       const Py_ssize_t* rows, Py_ssize_t n_rows,
-                       const floating[::1] w, double b,
+cdef double batch_pass(int kind, const floating* X, const floating* y, Py_ssize_t n_total,
+                       Py_ssize_t d, const Py_ssize_t* rows, Py_ssize_t first,
+                       Py_ssize_t n_rows, const floating* w, double b,
                        double* gw, double* gb, Pass* work) noexcept nogil:
     """Mean loss over the rows and its gradient (dL/dw into gw, dL/db into gb).
 
-    ``rows`` NULL means all rows in order, split into CHUNKs over
-    ``work.n_threads`` threads; otherwise the listed rows (a mini-batch), on
-    the calling thread.
+    X is ``n_total`` x ``d``. ``rows`` NULL means all rows in order (``first``
+    0), split into CHUNKs over ``work.n_threads`` threads; otherwise the rows
+    listed at rows[first:first + n_rows] (a mini-batch of the order, which
+    lists every row of X), on the calling thread. Pointers, not memoryviews:
+    a mini-batch epoch calls this N / batch_size times, and copying memoryview
+    structs into each call measured as a stall on every call.
     """
-    cdef Py_ssize_t d = X.shape[1], n_chunks = (n_rows + CHUNK - 1) // CHUNK, c, j, lo
+    cdef Py_ssize_t n_chunks = (n_rows + CHUNK - 1) // CHUNK, c, j, lo
     cdef double* part
     cdef floating* scratch = <floating*>work.scratch
-    cdef double loss = 0.0, gb_sum = 0.0
+    cdef double loss = 0.0, gb_sum = 0.0, scale = 1.0 / n_rows
     for c in range(n_chunks * (d + 2)):
         work.partials[c] = 0.0
     if rows == NULL and work.n_threads > 1 and n_chunks > 1:
         for c in prange(n_chunks, num_threads=work.n_threads, schedule="dynamic"):
             lo = c * CHUNK
-            span_pass(kind, &X[0, 0], &y[0], NULL, lo, min(CHUNK, n_rows - lo), d, &w[0],
-                      <floating>b, scratch + threadid() * d, work.partials + c * (d + 2),
-                      X.shape[0])
+            span_pass(kind, X, y, NULL, lo, min(CHUNK, n_rows - lo), d, w, <floating>b,
+                      scratch + threadid() * d, work.partials + c * (d + 2), n_total)
     else:
         for c in range(n_chunks):
             lo = c * CHUNK
-            span_pass(kind, &X[0, 0], &y[0], rows, lo, min(CHUNK, n_rows - lo), d, &w[0],
-                      <floating>b, scratch, work.partials + c * (d + 2), X.shape[0])
+            span_pass(kind, X, y, rows, first + lo, min(CHUNK, n_rows - lo), d, w, <floating>b,
+                      scratch, work.partials + c * (d + 2), n_total)
     for j in range(d):
         gw[j] = 0.0
     for c in range(n_chunks):
@@ -325,9 +328,9 @@ cdef double batch_pass(int kind, const floating[:, ::1] X, const floating[::1] y
         gb_sum += part[d]
         loss += part[d + 1]
     for j in range(d):
-        gw[j] /= n_rows
-    gb[0] = gb_sum / n_rows
-    return loss / n_rows
+        gw[j] *= scale  # (a multiply: a division here sat on each mini-batch's critical path)
+    gb[0] = gb_sum * scale
+    return loss * scale
 
 
 cdef inline double grad_norm(const double* gw, double gb, Py_ssize_t d,
@@ -341,11 +344,11 @@ cdef inline double grad_norm(const double* gw, double gb, Py_ssize_t d,
     return sqrt(sq)
 
 
-cdef inline void step(floating[::1] w, floating* b, const double* gw, double gb,
+cdef inline void step(floating* w, Py_ssize_t d, floating* b, const double* gw, double gb,
                       double lr, bint fit_intercept) noexcept nogil:
     """w <- w - lr dL/dw, b <- b - lr dL/db."""
     cdef Py_ssize_t j
-    for j in range(w.shape[0]):
+    for j in range(d):
         w[j] = <floating>(w[j] - lr * gw[j])
     if fit_intercept:
         b[0] = <floating>(b[0] - lr * gb)
@@ -393,14 +396,16 @@ cdef int full_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
                     double* report, Pass* work) noexcept nogil:
     """Gradient descent on all rows until converged, diverged, ``epochs`` done or
     ``stop_at`` epochs done (PAUSED); report = (final_loss, grad_norm)."""
-    cdef Py_ssize_t d = X.shape[1], n_hist = n_hist_io[0]
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], n_hist = n_hist_io[0]
+    cdef const floating* data = &X[0, 0]
+    cdef const floating* target = &y[0]
     cdef double loss, gb, norm
     cdef int status
     while True:
         if n_hist == stop_at and n_hist < epochs:
             status = PAUSED
             break
-        loss = batch_pass(kind, X, y, NULL, X.shape[0], w, b[0], gw, &gb, work)
+        loss = batch_pass(kind, data, target, n, d, NULL, 0, n, &w[0], b[0], gw, &gb, work)
         if is_bad(loss, history[0] if n_hist > 0 else NAN, blowup):
             if n_hist > 0:  # undo the step that blew up
                 memcpy(&w[0], w_prev, d * sizeof(floating))
@@ -421,7 +426,7 @@ cdef int full_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
         n_hist += 1
         memcpy(w_prev, &w[0], d * sizeof(floating))
         saved[0], saved[1], saved[2] = loss, norm, b[0]
-        step(w, b, gw, gb, lr, fit_intercept)
+        step(&w[0], d, b, gw, gb, lr, fit_intercept)
     n_hist_io[0] = n_hist
     return status
 
@@ -435,11 +440,13 @@ cdef int mini_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
                     floating* path, double* report, Pass* work) noexcept nogil:
     """Mini-batch SGD over rows reshuffled every epoch; stops and reports as full_batch."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], n_hist = n_hist_io[0], j, lo, m
+    cdef const floating* data = &X[0, 0]
+    cdef const floating* target = &y[0]
     cdef double loss, gb, epoch_loss, epoch_gb
     cdef floating b_start
     cdef bint stopped = False, diverged = False
     if n_hist == 0 and stop_at > 0:
-        saved[0] = batch_pass(kind, X, y, NULL, n, w, b[0], gw, &gb, work)
+        saved[0] = batch_pass(kind, data, target, n, d, NULL, 0, n, &w[0], b[0], gw, &gb, work)
         if not isfinite(saved[0]):
             report[0], report[1] = saved[0], NAN
             return DIVERGED
@@ -454,8 +461,7 @@ cdef int mini_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
         lo = 0
         while lo < n:
             m = batch_size if n - lo > batch_size else n - lo
-            prefetch_rows(&X[0, 0], d, order, lo + m, min(lo + 2 * m, n))
-            loss = batch_pass(kind, X, y, order + lo, m, w, b[0], gw, &gb, work)
+            loss = batch_pass(kind, data, target, n, d, order, lo, m, &w[0], b[0], gw, &gb, work)
             if not isfinite(loss):
                 diverged = True
                 break
@@ -463,7 +469,7 @@ cdef int mini_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
             for j in range(d):
                 epoch_gw[j] += m * gw[j]
             epoch_gb += m * gb
-            step(w, b, gw, gb, lr, fit_intercept)
+            step(&w[0], d, b, gw, gb, lr, fit_intercept)
             lo += m
         if not diverged:
             epoch_loss /= n
@@ -483,7 +489,7 @@ cdef int mini_batch(int kind, const floating[:, ::1] X, const floating[::1] y,
     n_hist_io[0] = n_hist
     if not (stopped or diverged or n_hist == epochs):
         return PAUSED
-    loss = batch_pass(kind, X, y, NULL, n, w, b[0], gw, &gb, work)
+    loss = batch_pass(kind, data, target, n, d, NULL, 0, n, &w[0], b[0], gw, &gb, work)
     report[0] = loss
     if not isfinite(loss):
         report[1] = NAN
@@ -540,7 +546,8 @@ def loss_grad(int kind, const floating[:, ::1] X, const floating[::1] y,
     cdef Pass work
     buffers = pass_buffers(X, n_threads, &work)
     with nogil:
-        loss = batch_pass(kind, X, y, NULL, X.shape[0], w, b, &gw[0], &gb, &work)
+        loss = batch_pass(kind, &X[0, 0], &y[0], X.shape[0], X.shape[1], NULL, 0, X.shape[0], &w[0], b,
+                          &gw[0], &gb, &work)
     return loss, np.asarray(gw)[:X.shape[1]].copy(), gb
 
 
@@ -651,8 +658,8 @@ def read_floor(const floating[:, ::1] X, Py_ssize_t reps=1, const Py_ssize_t[::1
     A minimal loop with 32 independent accumulators, so it runs at the speed
     the memory (or cache) delivers X; the benchmark's reference for an epoch.
     With ``order`` (a permutation of the rows), the rows are read in that
-    order, each prefetched 16 rows ahead: the floor of a mini-batch epoch,
-    whose rows come at random.
+    order, each prefetched GD_AHEAD rows ahead as the kernel's mini-batch
+    passes do: the floor of a mini-batch epoch, whose rows come at random.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], m = n * d, k, j, t
     cdef const floating* values = &X[0, 0]
@@ -671,7 +678,8 @@ def read_floor(const floating[:, ::1] X, Py_ssize_t reps=1, const Py_ssize_t[::1
             for j in range(32):
                 acc[j] = 0
             for k in range(n):  # a vectorised sum per row, into four running totals
-                prefetch_rows(values, d, &order[0], k + 16, min(k + 17, n))
+                if k + GD_AHEAD < n:
+                    gd_prefetch_row(values + order[k + GD_AHEAD] * d, d * sizeof(floating))
                 row = values + order[k] * d
                 row_sum = 0
                 for j in range(d):

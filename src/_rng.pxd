@@ -24,9 +24,13 @@ cdef inline uint64_t below(uint64_t x, uint64_t bound) noexcept nogil:
 
 
 cdef inline void shuffle(Py_ssize_t* order, Py_ssize_t n, uint64_t* state) noexcept nogil:
+    # The state lives in a local while the loop runs: through the pointer, which
+    # may alias order, every draw waited on a store and a reload.
     cdef Py_ssize_t i, j, tmp
+    cdef uint64_t local = state[0]
     for i in range(n - 1, 0, -1):
-        j = <Py_ssize_t>below(splitmix64_next(state), <uint64_t>(i + 1))
+        j = <Py_ssize_t>below(splitmix64_next(&local), <uint64_t>(i + 1))
         tmp = order[i]
         order[i] = order[j]
         order[j] = tmp
+    state[0] = local

@@ -29,6 +29,23 @@
 #ifndef GDCORE_SIMD_H
 #define GDCORE_SIMD_H
 
+/* A mini-batch lists its rows scattered over X, so each would wait on a
+   cache miss. Passes over listed rows ask for the row listed GD_AHEAD places
+   ahead as they go: a steady stream of requests (a burst of a whole batch's
+   lines would fill the core's miss buffers and stall on them). */
+#define GD_AHEAD 24 /* measured flat from 12 to 48 */
+
+static inline void gd_prefetch_row(const void* row, Py_ssize_t bytes)
+{
+#if defined(__GNUC__)
+    const char* at = (const char*)row;
+    Py_ssize_t k;
+    for (k = 0; k < bytes; k += 64) /* every cache line of the row */
+        __builtin_prefetch(at + k);
+    __builtin_prefetch(at + bytes - 1);
+#endif
+}
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 
 /* 32-byte vectors with AVX (also under AVX-512: measured faster here, as
@@ -76,7 +93,7 @@ typedef INT gd_ivec_##T __attribute__((vector_size(LANES * sizeof(T))));        
 static inline __attribute__((always_inline)) void                                      \
 gd_narrow_pass_##T(int kind, const T* X, const T* y, const Py_ssize_t* rows,           \
                    Py_ssize_t first, Py_ssize_t n, const Py_ssize_t d, const T* w,     \
-                   T b, double* out)                                                   \
+                   T b, double* out, Py_ssize_t n_listed)                              \
 {                                                                                      \
     typedef gd_vec_##T vec;                                                            \
     enum { NV_MAX = 16 / LANES + 1 };                                                  \
@@ -96,10 +113,14 @@ gd_narrow_pass_##T(int kind, const T* X, const T* y, const Py_ssize_t* rows,    
     for (i = first; i + LANES <= end; i += LANES) {                                    \
         const T* row[LANES];                                                           \
         vec t[LANES], yv, p, s;                                                        \
-        if (rows) { /* a mini-batch: listed rows */                                    \
+        if (rows) { /* a mini-batch: listed rows (rows[0 .. n_listed-1] readable) */   \
             for (r = 0; r < LANES; r++) {                                              \
                 row[r] = X + rows[i + r] * d;                                          \
                 yv[r] = y[rows[i + r]];                                                \
+                if (i + r + GD_AHEAD < n_listed) {                                     \
+                    gd_prefetch_row(X + rows[i + r + GD_AHEAD] * d, d * sizeof(T));    \
+                    gd_prefetch_row(y + rows[i + r + GD_AHEAD], sizeof(T));            \
+                }                                                                      \
             }                                                                          \
         } else {                                                                       \
             for (r = 0; r < LANES; r++)                                                \
@@ -169,7 +190,7 @@ GD_DEFINE_NARROW_PASS(float, GD_LANES_FLOAT, int)
 static inline void gd_narrow_pass_##T(int kind, const T* X, const T* y,                \
                                       const Py_ssize_t* rows, Py_ssize_t first,        \
                                       Py_ssize_t n, const Py_ssize_t d, const T* w,    \
-                                      T b, double* out) {}
+                                      T b, double* out, Py_ssize_t n_listed) {}
 GD_DEFINE_STUB(double)
 GD_DEFINE_STUB(float)
 
