@@ -164,3 +164,60 @@ def test_rows_are_never_read_outside_X(d, n, dtype):
     assert np.isfinite(loss) and np.all(np.isfinite(gw))
     assert loss == ref[0] and gb == ref[2]
     np.testing.assert_array_equal(gw, ref[1])
+
+
+GUARDED_FITS = r'''
+import ctypes, mmap, sys
+import numpy as np
+from gdcore import _dispatch
+
+PAGE = mmap.PAGESIZE
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+maps = []
+
+
+def before_a_guard_page(values):
+    """A copy of ``values`` whose last byte is followed by a page no one may touch."""
+    nbytes = values.nbytes
+    pages = (nbytes + PAGE - 1) // PAGE
+    mm = mmap.mmap(-1, (pages + 1) * PAGE)
+    maps.append(mm)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(mm))
+    if libc.mprotect(base + pages * PAGE, PAGE, 0):  # PROT_NONE
+        raise OSError(ctypes.get_errno(), "mprotect failed")
+    out = np.frombuffer(mm, dtype=values.dtype, count=values.size,
+                        offset=pages * PAGE - nbytes).reshape(values.shape)
+    out[...] = values
+    return out
+
+
+rng = np.random.default_rng(0)
+for variant in sys.argv[1:]:
+    module = _dispatch.load("_linear", variant)
+    for dtype in (np.float64, np.float32):
+        for d in (1, 3, 6, 10, 16, 20, 40):
+            n = 301
+            X = before_a_guard_page(rng.standard_normal((n, d)).astype(dtype))
+            y = before_a_guard_page(rng.standard_normal(n).astype(dtype))
+            for batch_size in (0, 1, 7, 32, n):
+                order = before_a_guard_page(np.arange(n if batch_size else 1, dtype=np.intp))
+                w, b = np.zeros(d, dtype), np.zeros(1, dtype)
+                module.run_epochs(0, X, y, w, b, True, 1e-3, 3, 3, 0.0, 1e6, batch_size,
+                                  np.empty(3), 0, np.empty(d, dtype), np.full(3, np.nan),
+                                  order, np.array([5], np.uint64), None, np.empty(2), 1)
+                assert np.all(np.isfinite(w)), (variant, dtype, d, batch_size)
+print("ok")
+'''
+
+
+@pytest.mark.skipif(not hasattr(__import__("mmap"), "PROT_READ"), reason="needs POSIX mmap")
+def test_no_kernel_reads_past_X_y_or_the_row_order():
+    """X, y and the mini-batch order each end just before a PROT_NONE page: one read past
+    any of them (a padded row, a vector, a prefetch distance gone past the order) is a
+    segmentation fault of the child process, on every ISA build."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", GUARDED_FITS, *VARIANTS],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
