@@ -82,7 +82,7 @@ cdef inline void rows_pass(int kind, const floating* X, const floating* y,
         if rows != NULL:  # scattered rows: ask for the one listed GD_AHEAD places on
             if k + GD_AHEAD < n_listed:
                 gd_prefetch_row(X + rows[k + GD_AHEAD] * d, d * sizeof(floating))
-                gd_prefetch_row(y + rows[k + GD_AHEAD], sizeof(floating))
+                __builtin_prefetch(y + rows[k + GD_AHEAD])
         elif prefetch:
             # Ask for the row PREFETCH_ROWS ahead (past X is harmless: prefetches never
             # fault).

@@ -119,7 +119,7 @@ gd_narrow_pass_##T(int kind, const T* X, const T* y, const Py_ssize_t* rows,    
                 yv[r] = y[rows[i + r]];                                                \
                 if (i + r + GD_AHEAD < n_listed) {                                     \
                     gd_prefetch_row(X + rows[i + r + GD_AHEAD] * d, d * sizeof(T));    \
-                    gd_prefetch_row(y + rows[i + r + GD_AHEAD], sizeof(T));            \
+                    __builtin_prefetch(y + rows[i + r + GD_AHEAD]);                    \
                 }                                                                      \
             }                                                                          \
         } else {                                                                       \
