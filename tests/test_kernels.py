@@ -212,12 +212,13 @@ print("ok")
 
 
 @pytest.mark.skipif(not hasattr(__import__("mmap"), "PROT_READ"), reason="needs POSIX mmap")
-def test_no_kernel_reads_past_X_y_or_the_row_order():
+def test_no_kernel_reads_past_X_y_or_the_row_order(tmp_path):
     """X, y and the mini-batch order each end just before a PROT_NONE page: one read past
     any of them (a padded row, a vector, a prefetch distance gone past the order) is a
     segmentation fault of the child process, on every ISA build."""
     import subprocess
     import sys
     done = subprocess.run([sys.executable, "-c", GUARDED_FITS, *VARIANTS],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)  # (not the source tree: the installed gdcore)
     assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
