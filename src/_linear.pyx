@@ -53,9 +53,9 @@ cdef extern from *:
 
 
 cdef extern from "_simd.h" nogil:
-    enum:
-        GD_AHEAD  # passes over listed rows prefetch the row listed this far ahead
-    void gd_prefetch_row(const void* row, Py_ssize_t bytes)
+    # Passes over listed rows (a mini-batch) ask for the row listed GD_AHEAD places ahead.
+    void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t size, Py_ssize_t d,
+                            const Py_ssize_t* rows, Py_ssize_t k, Py_ssize_t n_listed)
 
 
 cdef inline void rows_pass(int kind, const floating* X, const floating* y,
@@ -80,9 +80,7 @@ cdef inline void rows_pass(int kind, const floating* X, const floating* y,
         i = rows[k] if rows != NULL else k
         row = X + i * d
         if rows != NULL:  # scattered rows: ask for the one listed GD_AHEAD places on
-            if k + GD_AHEAD < n_listed:
-                gd_prefetch_row(X + rows[k + GD_AHEAD] * d, d * sizeof(floating))
-                __builtin_prefetch(y + rows[k + GD_AHEAD])
+            gd_prefetch_listed(X, y, sizeof(floating), d, rows, k, n_listed)
         elif prefetch:
             # Ask for the row PREFETCH_ROWS ahead (past X is harmless: prefetches never
             # fault).
@@ -678,8 +676,7 @@ def read_floor(const floating[:, ::1] X, Py_ssize_t reps=1, const Py_ssize_t[::1
             for j in range(32):
                 acc[j] = 0
             for k in range(n):  # a vectorised sum per row, into four running totals
-                if k + GD_AHEAD < n:
-                    gd_prefetch_row(values + order[k + GD_AHEAD] * d, d * sizeof(floating))
+                gd_prefetch_listed(values, NULL, sizeof(floating), d, &order[0], k, n)
                 row = values + order[k] * d
                 row_sum = 0
                 for j in range(d):

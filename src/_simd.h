@@ -35,14 +35,23 @@
    lines would fill the core's miss buffers and stall on them). */
 #define GD_AHEAD 24 /* measured flat from 12 to 48 */
 
-static inline void gd_prefetch_row(const void* row, Py_ssize_t bytes)
+/* Ask for row rows[k + GD_AHEAD] of X (``d`` values of ``size`` bytes), every
+   cache line of it, and for its target in y unless y is NULL; nothing when
+   the list (rows[0 .. n_listed-1]) ends before. */
+static inline void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t size,
+                                      Py_ssize_t d, const Py_ssize_t* rows, Py_ssize_t k,
+                                      Py_ssize_t n_listed)
 {
 #if defined(__GNUC__)
-    const char* at = (const char*)row;
-    Py_ssize_t k;
-    for (k = 0; k < bytes; k += 64) /* every cache line of the row */
-        __builtin_prefetch(at + k);
-    __builtin_prefetch(at + bytes - 1);
+    if (k + GD_AHEAD < n_listed) {
+        Py_ssize_t at = rows[k + GD_AHEAD], bytes = d * size, line;
+        const char* row = (const char*)X + at * bytes;
+        for (line = 0; line < bytes; line += 64)
+            __builtin_prefetch(row + line);
+        __builtin_prefetch(row + bytes - 1);
+        if (y)
+            __builtin_prefetch((const char*)y + at * size);
+    }
 #endif
 }
 
@@ -85,10 +94,9 @@ static inline void gd_prefetch_row(const void* row, Py_ssize_t bytes)
 #define GD_REDUCE(lanes) GD_REDUCE_(lanes)
 
 /* The pass for element type T with vectors of LANES values. */
-#define GD_DEFINE_NARROW_PASS(T, LANES, INT)                                           \
+#define GD_DEFINE_NARROW_PASS(T, LANES)                                                \
 typedef T gd_vec_##T __attribute__((vector_size(LANES * sizeof(T))));                  \
 typedef T gd_uvec_##T __attribute__((vector_size(LANES * sizeof(T)), aligned(sizeof(T)))); \
-typedef INT gd_ivec_##T __attribute__((vector_size(LANES * sizeof(T))));               \
                                                                                        \
 static inline __attribute__((always_inline)) void                                      \
 gd_narrow_pass_##T(int kind, const T* X, const T* y, const Py_ssize_t* rows,           \
@@ -117,10 +125,7 @@ gd_narrow_pass_##T(int kind, const T* X, const T* y, const Py_ssize_t* rows,    
             for (r = 0; r < LANES; r++) {                                              \
                 row[r] = X + rows[i + r] * d;                                          \
                 yv[r] = y[rows[i + r]];                                                \
-                if (i + r + GD_AHEAD < n_listed) {                                     \
-                    gd_prefetch_row(X + rows[i + r + GD_AHEAD] * d, d * sizeof(T));    \
-                    __builtin_prefetch(y + rows[i + r + GD_AHEAD]);                    \
-                }                                                                      \
+                gd_prefetch_listed(X, y, sizeof(T), d, rows, i + r, n_listed);         \
             }                                                                          \
         } else {                                                                       \
             for (r = 0; r < LANES; r++)                                                \
@@ -179,8 +184,8 @@ gd_narrow_pass_##T(int kind, const T* X, const T* y, const Py_ssize_t* rows,    
     out[d + 1] += loss;                                                                \
 }
 
-GD_DEFINE_NARROW_PASS(double, GD_LANES_DOUBLE, long long)
-GD_DEFINE_NARROW_PASS(float, GD_LANES_FLOAT, int)
+GD_DEFINE_NARROW_PASS(double, GD_LANES_DOUBLE)
+GD_DEFINE_NARROW_PASS(float, GD_LANES_FLOAT)
 
 #else /* no vector extensions: never called (d >= GD_LANES_* is never true) */
 
