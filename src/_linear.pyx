@@ -163,7 +163,9 @@ cdef inline void single_feature_pass(int kind, const floating* X, const floating
 
 cdef extern from "_simd.h" nogil:
     enum:
-        GD_LANES_DOUBLE  # values per SIMD vector in this build
+        GD_CHUNK_DOUBLE  # the narrowest row gd_narrow_pass_* takes
+        GD_CHUNK_FLOAT
+        GD_LANES_DOUBLE  # the narrowest row gd_listed_pass_* takes
         GD_LANES_FLOAT
     void gd_narrow_pass_double(int kind, const double* X, const double* y,
                                const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
@@ -173,25 +175,40 @@ cdef extern from "_simd.h" nogil:
                               const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                               const Py_ssize_t d, const float* w, float b, double* out,
                               Py_ssize_t n_listed)
+    void gd_listed_pass_double(int kind, const double* X, const double* y,
+                               const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                               const Py_ssize_t d, const double* w, double b, double* out,
+                               Py_ssize_t n_listed)
+    void gd_listed_pass_float(int kind, const float* X, const float* y,
+                              const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                              const Py_ssize_t d, const float* w, float b, double* out,
+                              Py_ssize_t n_listed)
 
 
 cdef inline void narrow_pass(int kind, const floating* X, const floating* y,
                              const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                              const Py_ssize_t d, const floating* w, floating b,
                              floating* acc, double* out, Py_ssize_t n_listed) noexcept nogil:
-    """rows_pass for 5 <= d <= NARROW features: the SIMD pass of _simd.h.
+    """rows_pass for 5 <= d <= NARROW features: the SIMD passes of _simd.h.
 
-    It vectorises across rows (GCC vectorises neither a 5 to 16 term dot
-    product nor, for most such d, a loop over rows), when a vector of the
-    data's type fits in a row; else the scalar rows_pass.
+    They vectorise across rows (GCC vectorises neither a 5 to 16 term dot
+    product nor, for most such d, a loop over rows), when a chunk (contiguous
+    rows) or a vector (listed rows) of the data's type fits in a row; else
+    the scalar rows_pass.
     """
     if floating is double:
-        if d >= GD_LANES_DOUBLE:
+        if rows == NULL and d >= GD_CHUNK_DOUBLE:
             gd_narrow_pass_double(kind, X, y, rows, first, n, d, w, b, out, n_listed)
             return
+        if rows != NULL and d >= GD_LANES_DOUBLE:
+            gd_listed_pass_double(kind, X, y, rows, first, n, d, w, b, out, n_listed)
+            return
     else:
-        if d >= GD_LANES_FLOAT:
+        if rows == NULL and d >= GD_CHUNK_FLOAT:
             gd_narrow_pass_float(kind, X, y, rows, first, n, d, w, b, out, n_listed)
+            return
+        if rows != NULL and d >= GD_LANES_FLOAT:
+            gd_listed_pass_float(kind, X, y, rows, first, n, d, w, b, out, n_listed)
             return
     rows_pass(kind, X, y, rows, first, n, d, d, w, b, acc, out, False, n_listed)
 

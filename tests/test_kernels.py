@@ -36,8 +36,10 @@ def fit_with(module, kind, X, y, epochs, lr, batch_size=0, n_threads=1):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("kind", [MSE, MAE])
 @pytest.mark.parametrize("batch_size", [0, 7, 19])
-@pytest.mark.parametrize("d", [1, 6, 10, 13, 20])
+@pytest.mark.parametrize("d", [1, 6, 8, 10, 13, 16, 20])
 def test_every_isa_variant_matches_the_numpy_backend(variant, dtype, kind, batch_size, d):
+    """Full batches (contiguous rows: the chunked SIMD pass for 5 to 16 features) and
+    mini-batches (listed rows: the whole-vector SIMD pass from 4 or 8 features on)."""
     X, y, _, _ = make_problem(301, d, 1, noise=0.2, dtype=dtype)
     module = _dispatch.load("_linear", variant)
     history, w, b, _ = fit_with(module, kind, X, y, 25, 0.05, batch_size)
