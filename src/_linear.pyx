@@ -165,8 +165,8 @@ cdef extern from "_simd.h" nogil:
     enum:
         GD_CHUNK_DOUBLE  # the narrowest row gd_narrow_pass_* takes
         GD_CHUNK_FLOAT
-        GD_LANES_DOUBLE  # the narrowest row gd_listed_pass_* takes
-        GD_LANES_FLOAT
+        GD_LISTED_DOUBLE  # the narrowest row gd_listed_pass_* takes
+        GD_LISTED_FLOAT
     void gd_narrow_pass_double(int kind, const double* X, const double* y,
                                const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                                const Py_ssize_t d, const double* w, double b, double* out,
@@ -200,14 +200,14 @@ cdef inline void narrow_pass(int kind, const floating* X, const floating* y,
         if rows == NULL and d >= GD_CHUNK_DOUBLE:
             gd_narrow_pass_double(kind, X, y, rows, first, n, d, w, b, out, n_listed)
             return
-        if rows != NULL and d >= GD_LANES_DOUBLE:
+        if rows != NULL and d >= GD_LISTED_DOUBLE:
             gd_listed_pass_double(kind, X, y, rows, first, n, d, w, b, out, n_listed)
             return
     else:
         if rows == NULL and d >= GD_CHUNK_FLOAT:
             gd_narrow_pass_float(kind, X, y, rows, first, n, d, w, b, out, n_listed)
             return
-        if rows != NULL and d >= GD_LANES_FLOAT:
+        if rows != NULL and d >= GD_LISTED_FLOAT:
             gd_listed_pass_float(kind, X, y, rows, first, n, d, w, b, out, n_listed)
             return
     rows_pass(kind, X, y, rows, first, n, d, d, w, b, acc, out, False, n_listed)

@@ -5,8 +5,8 @@
  * rows needs a transpose that Cython cannot express. GCC/Clang vector
  * extensions can, portably: each ISA build of _linear (baseline, x86-64-v3,
  * x86-64-v4) compiles these lines to its own SIMD width, and a compiler
- * without the extensions gets GD_LANES = a huge number, so _linear never
- * calls them and keeps its scalar loop.
+ * without the extensions gets GD_CHUNK and GD_LISTED = a huge number, so
+ * _linear never calls them and keeps its scalar loop.
  *
  * The pass mirrors rows_pass: for each row i, r = x_i.w + b - y_i, then
  * out[:d] += slope(r) x_i, out[d] += slope(r), out[d+1] += term(r), with
@@ -19,9 +19,9 @@
  *     divide d; its overlapping lanes carry zero weights and are dropped from
  *     the gradient), so no value outside a row is ever read;
  *   - a vector holds K = LANES / C chunks: the same chunk of rows a, a + C,
- *     .. (K = 2, 16-byte chunks, wastes fewer lanes on rows whose width is
- *     not a multiple of LANES: 10 doubles take 3 whole vectors, but exactly
- *     5 chunks);
+ *     .. (K = 2 wastes fewer lanes on rows whose width is not a multiple
+ *     of LANES: 10 doubles take two whole 8-lane vectors, 6 lanes wasted,
+ *     but three 4-lane chunks, 2 wasted);
  *   - the LANES dot products are C product vectors, summed by a
  *     transpose-and-add tree (GD_SUM), which leaves the prediction of row r
  *     in lane r;
@@ -63,22 +63,28 @@ static inline void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t s
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
 
-/* 32-byte vectors with AVX (also under AVX-512: measured faster here, as
-   512-bit operations leave one of the three vector ports idle), else 16.
-   Chunks of 16 bytes (K = 2) under AVX-512 and for AVX2 floats; whole
-   vectors (K = 1) otherwise: AVX2 has 16 vector registers, and doubles in
-   16-byte chunks, which keep twice the values live, measured up to a
-   quarter slower there for 7 to 16 features. One accumulator set per row of
-   a chunk under AVX-512 (32 registers), two otherwise. */
+/* Contiguous rows: under AVX-512, doubles in 64-byte vectors of two 32-byte
+   chunks (10,000 x 10: 14.3 us, against 16.2 in 32-byte vectors of two
+   16-byte chunks and more in whole 64-byte vectors, which waste 6 of 16
+   lanes there), floats in 32-byte vectors of two 16-byte chunks; one
+   accumulator set per row of a chunk (32 registers). Under AVX2, 32-byte
+   vectors, whole for doubles (16 registers: 16-byte chunks, which keep
+   twice the values live, measured up to a quarter slower for 7 to 16
+   features), in two 16-byte chunks for floats; else 16-byte vectors.
+   Listed rows: whole vectors of 32 bytes under AVX (64 under AVX-512 leave
+   5 to 7 doubles no vector and measured 2-10% slower at 10 and 12, 12%
+   faster at 16), else 16. */
 #if defined(__AVX512F__)
-#define GD_LANES_DOUBLE 4
+#define GD_LANES_DOUBLE 8
 #define GD_LANES_FLOAT 8
-#define GD_CHUNK_DOUBLE 2
+#define GD_CHUNK_DOUBLE 4
 #define GD_CHUNK_FLOAT 4
-#define GD_SETS_DOUBLE 2
+#define GD_SETS_DOUBLE 4
 #define GD_SETS_FLOAT 4
 #define GD_K_DOUBLE 2 /* = LANES / CHUNK */
 #define GD_K_FLOAT 2
+#define GD_LISTED_DOUBLE 4
+#define GD_LISTED_FLOAT 8
 #elif defined(__AVX__)
 #define GD_LANES_DOUBLE 4
 #define GD_LANES_FLOAT 8
@@ -88,6 +94,8 @@ static inline void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t s
 #define GD_SETS_FLOAT 2
 #define GD_K_DOUBLE 1
 #define GD_K_FLOAT 2
+#define GD_LISTED_DOUBLE 4
+#define GD_LISTED_FLOAT 8
 #else
 #define GD_LANES_DOUBLE 2
 #define GD_LANES_FLOAT 4
@@ -97,21 +105,29 @@ static inline void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t s
 #define GD_SETS_FLOAT 2
 #define GD_K_DOUBLE 1
 #define GD_K_FLOAT 1
+#define GD_LISTED_DOUBLE 2
+#define GD_LISTED_FLOAT 4
 #endif
 
-/* A vector of chunk ``off`` of rows a, a + C, ..: with K = 2, 16 bytes from
-   row[0] + off and from row[C] + off, the second inserted straight from
-   memory, which the core runs on any vector port (GCC turns the same
-   __builtin_shufflevector into a shuffle on the one shuffle port: 3% slower
-   at 10,000 x 10); with K = 1, one whole vector. */
-#define GD_CHUNKS_1_double(row, C, off) (*(const gd_uvec_double*)((row)[0] + (off)))
-#define GD_CHUNKS_1_float(row, C, off) (*(const gd_uvec_float*)((row)[0] + (off)))
+/* A vector (of the pass's type ``vec``) of chunk ``off`` of rows a, a + C,
+   ..: with K = 2, from row[0] + off and from row[C] + off, the second half
+   inserted straight from memory, which the core runs on any vector port
+   (GCC turns the same __builtin_shufflevector into a shuffle on the one
+   shuffle port: 3% slower at 10,000 x 10); with K = 1, one whole vector. */
+#define GD_CHUNKS_1_double(row, C, off) (*(const uvec*)((row)[0] + (off)))
+#define GD_CHUNKS_1_float(row, C, off) (*(const uvec*)((row)[0] + (off)))
+#if defined(__AVX512F__)
 #define GD_CHUNKS_2_double(row, C, off)                                                \
-    ((gd_vec_double)_mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd((row)[0] + (off))), \
-                                         _mm_loadu_pd((row)[C] + (off)), 1))
+    ((vec)_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_loadu_pd((row)[0] + (off))), \
+                             _mm256_loadu_pd((row)[C] + (off)), 1))
+#else
+#define GD_CHUNKS_2_double(row, C, off)                                                \
+    ((vec)_mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd((row)[0] + (off))), \
+                               _mm_loadu_pd((row)[C] + (off)), 1))
+#endif
 #define GD_CHUNKS_2_float(row, C, off)                                                 \
-    ((gd_vec_float)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps((row)[0] + (off))), \
-                                        _mm_loadu_ps((row)[C] + (off)), 1))
+    ((vec)_mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps((row)[0] + (off))), \
+                               _mm_loadu_ps((row)[C] + (off)), 1))
 
 /* GD_SUM_<LANES>_<C>(p): lane r = the sum of row r's parts, for C vectors p[a]
    whose 16-byte lanes each hold the C parts of one row of a chunk (pairs of
@@ -153,9 +169,12 @@ static inline void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t s
 #define GD_PASTE(macro, lanes, c) macro##_##lanes##_##c
 #define GD_AT(macro, lanes, c) GD_PASTE(macro, lanes, c)
 
+/* gd_vec_<T>_<LANES>, and gd_uvec_<T>_<LANES> for unaligned loads. */
+#define GD_VEC(T, LANES) GD_AT(gd_vec, T, LANES)
+#define GD_UVEC(T, LANES) GD_AT(gd_uvec, T, LANES)
 #define GD_DEFINE_TYPES(T, LANES)                                                      \
-typedef T gd_vec_##T __attribute__((vector_size(LANES * sizeof(T))));                  \
-typedef T gd_uvec_##T __attribute__((vector_size(LANES * sizeof(T)), aligned(sizeof(T))));
+typedef T GD_VEC(T, LANES) __attribute__((vector_size(LANES * sizeof(T))));            \
+typedef T GD_UVEC(T, LANES) __attribute__((vector_size(LANES * sizeof(T)), aligned(sizeof(T))));
 
 /* The pass NAME for element type T: vectors of LANES values, chunks of C
    values, K = LANES / C chunks per vector, SETS accumulator sets. */
@@ -165,7 +184,8 @@ NAME(int kind, const T* X, const T* y, const Py_ssize_t* rows,                  
                    Py_ssize_t first, Py_ssize_t n, const Py_ssize_t d, const T* w,     \
                    T b, double* out, Py_ssize_t n_listed)                              \
 {                                                                                      \
-    typedef gd_vec_##T vec;                                                            \
+    typedef GD_VEC(T, LANES) vec;                                                      \
+    typedef GD_UVEC(T, LANES) uvec;                                                    \
     enum { NC_MAX = 16 / C };                                                          \
     const Py_ssize_t nc = (d + C - 1) / C, tail = d - C;                               \
     const Py_ssize_t kept = (nc - 1) * C; /* first column the tail chunk owns */       \
@@ -179,7 +199,7 @@ NAME(int kind, const T* X, const T* y, const Py_ssize_t* rows,                  
         wv[k] = GD_AT(GD_CHUNKS, K, T)(w_rows, C, k * C);                              \
     for (l = 0; l < LANES; l++) /* the tail chunk, without the columns it overlaps */  \
         w_lanes[l] = tail + l % C >= kept ? w[tail + l % C] : 0;                       \
-    wv[nc - 1] = *(const gd_uvec_##T*)w_lanes;                                         \
+    wv[nc - 1] = *(const uvec*)w_lanes;                                                  \
     for (a = 0; a < SETS; a++)                                                         \
         for (k = 0; k < nc; k++)                                                       \
             acc[a][k] = (vec){0};                                                      \
@@ -195,7 +215,7 @@ NAME(int kind, const T* X, const T* y, const Py_ssize_t* rows,                  
         } else {                                                                       \
             for (r = 0; r < LANES; r++)                                                \
                 row[r] = X + (i + r) * d;                                              \
-            yv = *(const gd_uvec_##T*)(y + i);                                         \
+            yv = *(const uvec*)(y + i);                                                  \
         }                                                                              \
         for (a = 0; a < C; a++) {                                                      \
             for (k = 0; k < nc; k++)                                                   \
@@ -259,19 +279,25 @@ NAME(int kind, const T* X, const T* y, const Py_ssize_t* rows,                  
    two rows per vector measured 3-12% slower there (twice the loads). */
 GD_DEFINE_TYPES(double, GD_LANES_DOUBLE)
 GD_DEFINE_TYPES(float, GD_LANES_FLOAT)
+#if GD_LISTED_DOUBLE != GD_LANES_DOUBLE
+GD_DEFINE_TYPES(double, GD_LISTED_DOUBLE)
+#endif
+#if GD_LISTED_FLOAT != GD_LANES_FLOAT
+GD_DEFINE_TYPES(float, GD_LISTED_FLOAT)
+#endif
 GD_DEFINE_NARROW_PASS(gd_narrow_pass_double, double, GD_LANES_DOUBLE, GD_CHUNK_DOUBLE,
                       GD_K_DOUBLE, GD_SETS_DOUBLE)
 GD_DEFINE_NARROW_PASS(gd_narrow_pass_float, float, GD_LANES_FLOAT, GD_CHUNK_FLOAT,
                       GD_K_FLOAT, GD_SETS_FLOAT)
-GD_DEFINE_NARROW_PASS(gd_listed_pass_double, double, GD_LANES_DOUBLE, GD_LANES_DOUBLE, 1, 2)
-GD_DEFINE_NARROW_PASS(gd_listed_pass_float, float, GD_LANES_FLOAT, GD_LANES_FLOAT, 1, 2)
+GD_DEFINE_NARROW_PASS(gd_listed_pass_double, double, GD_LISTED_DOUBLE, GD_LISTED_DOUBLE, 1, 2)
+GD_DEFINE_NARROW_PASS(gd_listed_pass_float, float, GD_LISTED_FLOAT, GD_LISTED_FLOAT, 1, 2)
 
-#else /* no vector extensions: never called (d >= GD_CHUNK_*, GD_LANES_* never true) */
+#else /* no vector extensions: never called (d >= GD_CHUNK_*, GD_LISTED_* never true) */
 
 #define GD_CHUNK_DOUBLE 1000000
 #define GD_CHUNK_FLOAT 1000000
-#define GD_LANES_DOUBLE 1000000
-#define GD_LANES_FLOAT 1000000
+#define GD_LISTED_DOUBLE 1000000
+#define GD_LISTED_FLOAT 1000000
 #define GD_DEFINE_STUB(NAME, T)                                                        \
 static inline void NAME(int kind, const T* X, const T* y, const Py_ssize_t* rows,      \
                         Py_ssize_t first, Py_ssize_t n, const Py_ssize_t d, const T* w, \
