@@ -130,9 +130,9 @@ static inline void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t s
                                _mm_loadu_ps((row)[C] + (off)), 1))
 
 /* GD_SUM_<LANES>_<C>(p): lane r = the sum of row r's parts, for C vectors p[a]
-   whose 16-byte lanes each hold the C parts of one row of a chunk (pairs of
-   vectors are interleaved and added, halving the parts per row per level; a
-   last level across 16-byte lanes only when K = 1). */
+   whose K runs of C lanes each hold the C parts of one row of a chunk (log2 C
+   levels, each interleaving pairs of vectors and adding them, halving the
+   parts per row). */
 #define GD_PAIR(a, b, ...) (__builtin_shufflevector(a, b, __VA_ARGS__))
 #define GD_SUM_2_2(p) (GD_PAIR(p[0], p[1], 0, 2) + GD_PAIR(p[0], p[1], 1, 3))
 #define GD_HALVE_4(a, b) (GD_PAIR(a, b, 0, 4, 2, 6) + GD_PAIR(a, b, 1, 5, 3, 7))
@@ -199,7 +199,7 @@ NAME(int kind, const T* X, const T* y, const Py_ssize_t* rows,                  
         wv[k] = GD_AT(GD_CHUNKS, K, T)(w_rows, C, k * C);                              \
     for (l = 0; l < LANES; l++) /* the tail chunk, without the columns it overlaps */  \
         w_lanes[l] = tail + l % C >= kept ? w[tail + l % C] : 0;                       \
-    wv[nc - 1] = *(const uvec*)w_lanes;                                                  \
+    wv[nc - 1] = *(const uvec*)w_lanes;                                                \
     for (a = 0; a < SETS; a++)                                                         \
         for (k = 0; k < nc; k++)                                                       \
             acc[a][k] = (vec){0};                                                      \
@@ -215,7 +215,7 @@ NAME(int kind, const T* X, const T* y, const Py_ssize_t* rows,                  
         } else {                                                                       \
             for (r = 0; r < LANES; r++)                                                \
                 row[r] = X + (i + r) * d;                                              \
-            yv = *(const uvec*)(y + i);                                                  \
+            yv = *(const uvec*)(y + i);                                                \
         }                                                                              \
         for (a = 0; a < C; a++) {                                                      \
             for (k = 0; k < nc; k++)                                                   \
