@@ -115,7 +115,7 @@ static inline void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t s
    (GCC turns the same __builtin_shufflevector into a shuffle on the one
    shuffle port: 3% slower at 10,000 x 10); with K = 1, one whole vector. */
 #define GD_CHUNKS_1_double(row, C, off) (*(const uvec*)((row)[0] + (off)))
-#define GD_CHUNKS_1_float(row, C, off) (*(const uvec*)((row)[0] + (off)))
+#define GD_CHUNKS_1_float GD_CHUNKS_1_double /* the same load of the pass's uvec */
 #if defined(__AVX512F__)
 #define GD_CHUNKS_2_double(row, C, off)                                                \
     ((vec)_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_loadu_pd((row)[0] + (off))), \
