@@ -8,18 +8,22 @@
     (1.0, 0.0)
 """
 
+from . import optim
 from .backends import backends
-from .errors import DivergenceError, FitInterrupted
+from .errors import ConditioningWarning, ConvergenceWarning, DivergenceError, FitInterrupted
+from .gradcheck import gradient_check
+from .history import History
 from .linalg import closed_form
 from .losses import Loss, MAELoss, MSELoss
-from .mlp import MLP, gradient_check
-from .models import LinearModel, Model
+from .models import LinearModel, MLP, Model
 from .persist import load
-from .trainer import History, Trainer
+from .trainer import Trainer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConditioningWarning",
+    "ConvergenceWarning",
     "DivergenceError",
     "FitInterrupted",
     "History",
@@ -34,5 +38,6 @@ __all__ = [
     "closed_form",
     "gradient_check",
     "load",
+    "optim",
     "__version__",
 ]

@@ -1,10 +1,11 @@
 """Pick, at import time, the fastest build of each kernel module this CPU runs.
 
-setup.py compiles every kernel for the baseline x86-64 ISA and, where it
-can, for x86-64-v3 (AVX2/FMA) and x86-64-v4 (AVX-512): ``gdcore._linear``,
-``gdcore._linear_v3``, ``gdcore._linear_v4``. The baseline module asks the
-CPU (``cpu_level()``) which it supports. ``GDCORE_ISA=baseline|v3|v4``
-forces a variant (tests use it to hold every variant to the same answers).
+setup.py compiles the modules whose speed depends on the vector width (the
+linear row pass, the read floor) for the baseline x86-64 ISA and, where it
+can, for x86-64-v3 (AVX2/FMA) and x86-64-v4 (AVX-512): ``gdcore._pass_linear``,
+``gdcore._pass_linear_v3``, ``gdcore._pass_linear_v4``. ``gdcore._util`` (one
+build) asks the CPU which it supports. ``GDCORE_ISA=baseline|v3|v4`` forces a
+variant (tests use it to hold every variant to the same answers).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import os
 from types import ModuleType
 from typing import List
 
-from . import _linear as _baseline
+from . import _util
 
 LEVELS = {"baseline": 1, "v3": 3, "v4": 4}
 
 
 def available(kernel: str) -> List[str]:
     """Variants of ``kernel`` built into this install and runnable on this CPU."""
-    level = _baseline.cpu_level()
+    level = _util.cpu_level()
     names = ["baseline"]
     for name in ("v3", "v4"):
         if LEVELS[name] <= level and importlib.util.find_spec(f"gdcore.{kernel}_{name}"):
@@ -49,4 +50,6 @@ def load(kernel: str, variant: str = "") -> ModuleType:
     return importlib.import_module(f"gdcore.{kernel}{suffix}")
 
 
-linear = load("_linear")
+#: The linear row pass and the read floor of the build this CPU runs best.
+pass_linear = load("_pass_linear")
+floor = load("_floor")

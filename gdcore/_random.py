@@ -11,7 +11,7 @@ for ``i >= 2**32``.
 
 from __future__ import annotations
 
-from typing import List, MutableSequence
+from typing import Any, List
 
 MASK64 = (1 << 64) - 1
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15
@@ -35,7 +35,7 @@ class SplitMix64:
         return (self.next() >> 11) * (1.0 / (1 << 53))
 
 
-def shuffle(order: MutableSequence[int], rng: SplitMix64) -> None:
+def shuffle(order: Any, rng: SplitMix64) -> None:  # a list or an int array
     """Fisher-Yates, in place, exactly as the compiled kernel does it."""
     for i in range(len(order) - 1, 0, -1):
         j = below(rng.next(), i + 1)

@@ -15,7 +15,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from ._dispatch import linear as _linear
+from . import _util
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -45,7 +45,7 @@ def _numeric_array(value: Any, name: str) -> np.ndarray:
 def _converted(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
     with np.errstate(over="ignore"):  # overflow to inf is reported just below
         out = np.ascontiguousarray(arr, dtype=dtype)
-    if not _linear.all_finite(out.reshape(-1)):
+    if not _util.all_finite(out.reshape(-1)):
         after = "" if arr.dtype == dtype else f" (after conversion to {dtype})"
         raise ValueError(f"{name} contains NaN or infinite values{after}")
     return out

@@ -22,6 +22,16 @@ class DivergenceError(RuntimeError):
                          f"the loss became non-finite or exploded{advice}")
 
 
+class ConvergenceWarning(UserWarning):
+    """A fit ended without meeting its stopping rule: its epoch budget ran out, or it
+    stalled at the limit of the arithmetic's precision."""
+
+
+class ConditioningWarning(UserWarning):
+    """The problem is rank-deficient, or too ill-conditioned for the requested accuracy
+    in the arithmetic's precision; the message gives the measured condition number."""
+
+
 class FitInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a fit cleanly.
 

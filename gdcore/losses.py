@@ -1,65 +1,149 @@
-"""Loss functions: a value for (y_true, y_pred) and a gradient for a model.
+"""Loss functions: what a fit minimises, with the formulas every backend follows.
 
-The arithmetic lives in the backends (one formula per backend); a loss
-object only names which one and validates what the user passes.
+A loss is a mean over rows of a per-row term of the residual r = y_hat - y.
+Each class names its kind for the compiled passes (``src/_loss.h`` holds
+the C formulas) and writes the same formulas out twice for the reference
+backends: ``term``/``slope`` on one float (the python backend) and
+``terms``/``slopes`` on an array (the numpy backend). ``slope`` is the
+derivative of the term with respect to y_hat.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Tuple
 
 import numpy as np
 
 from ._validation import as_data, as_target
-from .backends import get_backend
-from .backends._base import MAE, MSE
 
 
 class Loss:
-    kind: int
-    name: str
+    """A loss: ``loss(y_true, y_pred)`` is its value, ``loss.gradient(model, X, y)`` its gradient."""
+
+    #: The kind of the compiled passes (src/_loss.h).
+    kind: str
+    #: Its parameter (Huber's epsilon; 0 where there is none).
+    param: float = 0.0
+
+    def term(self, r: float) -> float:
+        raise NotImplementedError
+
+    def slope(self, r: float) -> float:
+        raise NotImplementedError
+
+    def terms(self, r: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def slopes(self, r: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def __call__(self, y_true: Any, y_pred: Any) -> float:
         """The mean loss over the samples."""
+        from . import _util
         yt = as_target(y_true, np.dtype(np.float64), "y_true")
         yp = as_target(y_pred, np.dtype(np.float64), "y_pred")
         if yt.shape != yp.shape:
             raise ValueError(f"y_true and y_pred have different lengths: {yt.shape[0]} and {yp.shape[0]}")
-        return get_backend("cython").loss_value(self.kind, yt, yp)
+        return float(_util.loss_value(self.kind, self.param, yt, yp))
 
-    def gradient(self, model: Any, X: Any, y: Any, backend: str = "cython") -> Tuple[np.ndarray, float]:
-        """``(dL/dw, dL/db)`` of the loss of ``model`` on ``(X, y)``.
+    def gradient(self, model: Any, X: Any, y: Any, backend: str = "cython") -> Any:
+        """The gradient of the mean loss of ``model`` on ``(X, y)``.
 
-        For an MLP: ``(dL/dweights, dL/dbiases)``, lists of arrays layer by layer.
+        ``(dL/dw, dL/db)`` for a LinearModel; for an MLP ``(dL/dweights,
+        dL/dbiases)``, lists of arrays layer by layer.
         """
-        impl = get_backend(backend)
+        from .backends import get_backend
+        from .models import Model
+        if not isinstance(model, Model):
+            raise TypeError(f"model must be a gdcore model such as LinearModel, "
+                            f"got {type(model).__name__}")
         Xc, yc = as_data(X, y, model.dtype)
-        if Xc.shape[1] != model.n_features:
-            raise ValueError(f"X has {Xc.shape[1]} features but the model has {model.n_features}")
-        if hasattr(model, "_gradient"):
-            return model._gradient(impl, self.kind, Xc, yc)
-        _, gw, gb = impl.loss_grad(self.kind, Xc, yc, model.w, model.b)
-        return gw, gb
+        model._check_features(Xc)
+        objective = model._objective(get_backend(backend), self, Xc, yc)
+        total, grad = objective.sums(model.params)
+        return model._split_gradient(np.asarray(grad) / Xc.shape[0])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other)
+        return type(self) is type(other) and self.param == getattr(other, "param", None)
 
     def __hash__(self) -> int:
-        return hash(type(self))
+        return hash((type(self), self.param))
 
 
 class MSELoss(Loss):
-    """Mean squared error: L = (1/N) sum (y_i - y_hat_i)^2."""
+    """Mean squared error: L = (1/N) sum (y_i - y_hat_i)^2; slope 2 r."""
 
-    kind = MSE
-    name = "mse"
+    kind = "mse"
+
+    def term(self, r: float) -> float:
+        return r * r
+
+    def slope(self, r: float) -> float:
+        return r + r
+
+    def terms(self, r: np.ndarray) -> np.ndarray:
+        return r * r
+
+    def slopes(self, r: np.ndarray) -> np.ndarray:
+        return r + r
 
 
 class MAELoss(Loss):
-    """Mean absolute error: L = (1/N) sum |y_i - y_hat_i|, subgradient with sign(0) = 0."""
+    """Mean absolute error: L = (1/N) sum |y_i - y_hat_i|; slope sign(r), sign(0) = 0."""
 
-    kind = MAE
-    name = "mae"
+    kind = "mae"
+
+    def term(self, r: float) -> float:
+        return abs(r)
+
+    def slope(self, r: float) -> float:
+        return float((r > 0) - (r < 0))
+
+    def terms(self, r: np.ndarray) -> np.ndarray:
+        return np.abs(r)
+
+    def slopes(self, r: np.ndarray) -> np.ndarray:
+        return np.sign(r)
+
+
+class SmoothedMAE(Loss):
+    """The MAE, stepped by the slope of its Huber smoothing of width ``width``.
+
+    The term is |r| (what is recorded is the MAE itself); the slope is
+    clip(r / width, -1, 1), the derivative of Huber_width(r) / width, which
+    is within width / 2 of |r| everywhere. Gradient steps on it approach the
+    least-absolute-deviations optimum as the width shrinks: the default MAE
+    fit (``gdcore.trainer``) runs a short sequence of them.
+    """
+
+    kind = "smooth_mae"
+
+    def __init__(self, width: float) -> None:
+        if not (isinstance(width, (int, float)) and math.isfinite(width) and width > 0):
+            raise ValueError(f"width must be a positive finite number, got {width!r}")
+        self.param = float(width)
+
+    def term(self, r: float) -> float:
+        return abs(r)
+
+    def slope(self, r: float) -> float:
+        q = r / self.param
+        return 1.0 if q > 1.0 else (-1.0 if q < -1.0 else q)
+
+    def terms(self, r: np.ndarray) -> np.ndarray:
+        return np.abs(r)
+
+    def slopes(self, r: np.ndarray) -> np.ndarray:
+        return np.clip(r / self.param, -1.0, 1.0)
+
+    def __repr__(self) -> str:
+        return f"SmoothedMAE(width={self.param!r})"
+
+
+def sums(loss: Loss, r: np.ndarray) -> Tuple[float, np.ndarray]:
+    """(sum of the terms, the slopes) of residuals r, vectorised."""
+    return float(loss.terms(r).sum()), loss.slopes(r)

@@ -35,7 +35,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without matplotl
 from ._validation import as_data
 from .losses import Loss, MSELoss
 from .models import LinearModel
-from .trainer import History
+from .history import History
 
 __all__ = ["load_bench", "plot_bench", "plot_fit", "plot_loss", "plot_path", "save"]
 

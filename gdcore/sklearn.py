@@ -19,10 +19,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
     raise ImportError("gdcore.sklearn needs scikit-learn >= 1.6: "
                       "pip install scikit-learn (or gdcore[sklearn])") from exc
 
-from .backends._base import MAX_EPOCHS
+from .errors import ConvergenceWarning as GDConvergenceWarning
+from .loop import MAX_EPOCHS, STALLED
 from .losses import MAELoss, MSELoss
 from .models import LinearModel
-from .trainer import History, Trainer
+from .history import History
+from .strategy import DEFAULT_TOL
+from .trainer import Trainer
 
 _LOSSES = {"mse": MSELoss, "mae": MAELoss}
 
@@ -34,15 +37,24 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     ----------
     loss : {"mse", "mae"}, default="mse"
         Mean squared error or mean absolute error.
+    optimizer : str or gdcore.optim optimizer, default="auto"
+        As for ``gdcore.Trainer``: "auto" picks per problem (accelerated
+        gradient for full batches, with a smoothing path to the exact optimum
+        for the MAE; SGD with momentum for mini-batches), or a name such as
+        "gd", "momentum", "nesterov", "adam", or an optimizer object.
     lr : float or "auto", default="auto"
         Learning rate. "auto" takes 1/L from the curvature of the MSE (see
         ``gdcore.Trainer``). With ``standardize=True`` it applies to the
         standardised problem.
-    epochs : int, default=1000
-        Most passes over the data.
-    tol : float, default=1e-6
-        Stop when the gradient norm is at most ``tol`` (in the standardised
-        problem when ``standardize=True``).
+    epochs : int or None, default=None
+        Most passes over the data (None: 100,000 for the certified full-batch
+        fits, else 1000).
+    tol : float or None, default=None
+        The stopping rule's tolerance (None: 1e-6 for float64, 1e-4 for
+        float32; for the default MSE fit, a certified
+        relative accuracy of the coefficients; see ``gdcore.Trainer``).
+    schedule : None, str or gdcore.optim schedule, default=None
+        Learning-rate schedule (None: constant).
     batch_size : int or None, default=None
         None for full-batch gradient descent, else rows per mini-batch step
         (capped at the number of samples).
@@ -54,12 +66,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     fit_intercept : bool, default=True
         Fit ``intercept_``; otherwise it is 0.
     standardize : bool, default=True
-        Fit on standardised features and target (centred when
-        ``fit_intercept``, scaled to unit variance; constant columns are left
-        unscaled), then map the parameters back: ``coef_``, ``intercept_``,
-        ``predict`` and ``loss_curve_`` are in the original units. This makes
-        the default learning rate and ``tol`` meaningful whatever the data's
-        scale (gradient descent is slow on badly scaled data).
+        Fit in standardised coordinates: the features through the
+        Trainer's change of variables (``precondition="standardize"``, no copy
+        of X), the target centred (when ``fit_intercept``) and scaled to unit
+        variance. ``coef_``, ``intercept_``, ``predict`` and ``loss_curve_``
+        are in the original units; the step and ``tol`` mean the same
+        whatever the data's scale.
 
     Attributes
     ----------
@@ -75,16 +87,14 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     model_ : gdcore.LinearModel
         The fitted model in original units (``model_.save(path)`` stores it).
     history_ : gdcore.History
-        The trainer's record of the fit (in standardised units if
+        The trainer's record of the fit (in the scaled units of y if
         ``standardize``).
 
     Notes
     -----
-    ``sample_weight`` is not supported: weighting rows exactly would need
-    weighted passes in the compiled kernels, which gdcore does not have.
-    A fit that stops at ``epochs`` without reaching ``tol`` emits
-    sklearn's ``ConvergenceWarning``; a divergent learning rate raises
-    ``gdcore.DivergenceError``.
+    ``sample_weight`` is not supported yet. A fit that stops without
+    meeting its stopping rule emits sklearn's ``ConvergenceWarning``; a
+    divergent learning rate raises ``gdcore.DivergenceError``.
 
     Examples
     --------
@@ -92,18 +102,21 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     >>> from gdcore.sklearn import GDRegressor
     >>> X = np.array([[1.0], [2.0], [3.0], [4.0]]); y = np.array([1.0, 2.0, 3.0, 4.0])
     >>> reg = GDRegressor(tol=1e-10).fit(X, y)
-    >>> round(float(reg.coef_[0]), 6), round(reg.intercept_, 6)
+    >>> round(float(reg.coef_[0]), 6), abs(round(reg.intercept_, 6))
     (1.0, 0.0)
     """
 
-    def __init__(self, loss: str = "mse", lr: Union[float, str] = "auto", epochs: int = 1000,
-                 tol: float = 1e-6, batch_size: Optional[int] = None, random_state: Any = None,
-                 backend: str = "cython", dtype: str = "float64", fit_intercept: bool = True,
-                 standardize: bool = True) -> None:
+    def __init__(self, loss: str = "mse", optimizer: Any = "auto",
+                 lr: Union[float, str] = "auto", epochs: Optional[int] = None,
+                 tol: Optional[float] = None, schedule: Any = None, batch_size: Optional[int] = None,
+                 random_state: Any = None, backend: str = "cython", dtype: str = "float64",
+                 fit_intercept: bool = True, standardize: bool = True) -> None:
         self.loss = loss
+        self.optimizer = optimizer
         self.lr = lr
         self.epochs = epochs
         self.tol = tol
+        self.schedule = schedule
         self.batch_size = batch_size
         self.random_state = random_state
         self.backend = backend
@@ -119,57 +132,54 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         """
-        if self.loss not in _LOSSES:
+        if not isinstance(self.loss, str) or self.loss not in _LOSSES:
             raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {self.loss!r}")
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         n = X.shape[0]
         batch = None if self.batch_size is None else self.batch_size
         if isinstance(batch, (int, np.integer)) and not isinstance(batch, bool) and batch > n:
             batch = n
-        trainer = Trainer(loss=_LOSSES[self.loss](), lr=self.lr, epochs=self.epochs,
-                          tol=self.tol, batch_size=batch, random_state=self.random_state,
+        trainer = Trainer(loss=_LOSSES[self.loss](), optimizer=self.optimizer, lr=self.lr,
+                          epochs=self.epochs, tol=self.tol, schedule=self.schedule,
+                          precondition="standardize" if self.standardize else None,
+                          batch_size=batch, random_state=self.random_state,
                           backend=self.backend)
         model = LinearModel(X.shape[1], dtype=self.dtype, fit_intercept=bool(self.fit_intercept))
-        x_mean, x_scale, y_mean, y_scale = self._scaling(X, y)
-        Xs = (X - x_mean) / x_scale
-        ys = (y - y_mean) / y_scale
-        history = trainer.fit(model, Xs, ys)
+        y_mean, y_scale = self._target_scaling(y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GDConvergenceWarning)  # reported below, as sklearn's
+            history = trainer.fit(model, X, (y - y_mean) / y_scale)
 
-        coef = model.w.astype(np.float64) * y_scale / x_scale
-        intercept = y_mean + y_scale * model.b - float(coef @ x_mean)
         self.model_ = LinearModel(X.shape[1], dtype=self.dtype,
                                   fit_intercept=bool(self.fit_intercept))
-        self.model_.w = coef
+        self.model_.w = model.w.astype(np.float64) * y_scale
         if self.fit_intercept:
-            self.model_.b = float(intercept)
+            self.model_.b = float(y_mean + y_scale * model.b)
         self.coef_ = self.model_.w.astype(np.float64)
         self.intercept_ = float(self.model_.b)
         units = y_scale ** 2 if self.loss == "mse" else y_scale
         self.loss_curve_ = history.loss * units
         self.n_iter_ = history.n_epochs
         self.history_: History = history
-        if history.status == MAX_EPOCHS:
-            warnings.warn(f"GDRegressor stopped after epochs={self.epochs} epochs without "
-                          f"reaching tol={self.tol} (gradient norm {history.grad_norm:.3g}); "
-                          "increase epochs or tol", ConvergenceWarning, stacklevel=2)
+        if history.status in (MAX_EPOCHS, STALLED):
+            reason = (f"after {history.n_epochs} epochs" if history.status == MAX_EPOCHS
+                      else "stalled at the limit of precision")
+            tol = DEFAULT_TOL[np.dtype(self.dtype)] if self.tol is None else self.tol
+            warnings.warn(f"GDRegressor stopped {reason} without meeting tol={tol:g} "
+                          f"(gradient norm {history.grad_norm:.3g}); increase epochs or tol",
+                          ConvergenceWarning, stacklevel=2)
         return self
 
-    def _scaling(self, X: np.ndarray, y: np.ndarray) -> "tuple[np.ndarray, np.ndarray, float, float]":
-        d = X.shape[1]
+    def _target_scaling(self, y: np.ndarray) -> "tuple[float, float]":
         if not self.standardize:
-            return np.zeros(d), np.ones(d), 0.0, 1.0
+            return 0.0, 1.0
         if self.fit_intercept:
-            x_mean, y_mean = X.mean(axis=0), float(y.mean())
-            x_scale, y_scale = X.std(axis=0), float(y.std())
+            y_mean, y_scale = float(y.mean()), float(y.std())
         else:  # no intercept: scaling only, centring would change the model
-            x_mean, y_mean = np.zeros(d), 0.0
-            x_scale = np.sqrt(np.mean(X * X, axis=0))
-            y_scale = float(np.sqrt(np.mean(y * y)))
-        tiny = 10 * np.finfo(np.float64).eps
-        x_scale = np.where(x_scale > tiny * np.maximum(np.abs(x_mean), 1.0), x_scale, 1.0)
-        if not y_scale > tiny * max(abs(y_mean), 1.0):
+            y_mean, y_scale = 0.0, float(np.sqrt(np.mean(y * y)))
+        if not y_scale > 10 * np.finfo(np.float64).eps * max(abs(y_mean), 1.0):
             y_scale = 1.0
-        return x_mean, x_scale, y_mean, y_scale
+        return y_mean, y_scale
 
     def predict(self, X: Any) -> np.ndarray:
         """Predictions ``X @ coef_ + intercept_`` for the rows of X, as float64.

@@ -1,4 +1,4 @@
-"""The trainer: validates once, picks a step size, hands the whole fit to a backend."""
+"""The trainer: validates once, sets the fit up, drives the run in chunks."""
 
 from __future__ import annotations
 
@@ -6,23 +6,22 @@ import numbers
 import signal
 import threading
 import time
+import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
 
 import numpy as np
 
+from . import strategy
 from ._validation import (as_data, as_features, check_batch_size, check_epochs, check_lr,
                           check_n_jobs, check_random_state, check_tol, seed_from)
 from .backends import get_backend
-from .backends._base import CONVERGED, DIVERGED
-from .backends._base import FitResult, Run
-from .errors import DivergenceError, FitInterrupted
+from .errors import ConvergenceWarning, DivergenceError, FitInterrupted
+from .history import INTERRUPTED, History
+from .loop import CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, FitResult
 from .losses import Loss, MSELoss
 from .models import Model
-
-#: Status of a History whose fit was stopped by Ctrl-C (see FitInterrupted).
-INTERRUPTED = "interrupted"
+from .optim import OPTIMIZERS, Optimizer, get_schedule
 
 #: Wall time aimed at per chunk of epochs run between two returns to Python:
 #: with a progress bar or a callback, and without (then chunks only serve Ctrl-C).
@@ -33,50 +32,7 @@ QUIET_CHUNK_SECONDS = 0.25
 #: for the last of them, model = the model being fitted (its current parameters).
 Callback = Callable[[int, float, Model], Optional[bool]]
 
-
-@dataclass
-class History:
-    """What a fit did.
-
-    Attributes
-    ----------
-    loss : numpy.ndarray
-        ``loss[k]`` is the loss measured during epoch k, before its update (for
-        mini-batches, the mean of the batch losses).
-    converged : bool
-        The gradient norm reached ``tol``.
-    grad_norm, final_loss : float
-        Measured at the parameters the fit returned.
-    lr : float
-        The step used.
-    seconds : float
-        Wall time of the fit.
-    status : str
-        "converged", "max_epochs", "diverged", "stopped" (by a callback) or
-        "interrupted" (by Ctrl-C).
-    path : numpy.ndarray or None
-        With ``Trainer(record_path=True)``, the parameters at the start of
-        every epoch: row k is ``(w..., b)`` before epoch k's update, shape
-        ``(n_epochs, n_params)``. None otherwise.
-    """
-
-    loss: np.ndarray
-    converged: bool
-    grad_norm: float
-    final_loss: float
-    lr: float
-    seconds: float
-    status: str = field(default=CONVERGED)
-    path: Optional[np.ndarray] = None
-
-    @property
-    def n_epochs(self) -> int:
-        return int(self.loss.shape[0])
-
-    def __repr__(self) -> str:
-        return (f"History(n_epochs={self.n_epochs}, converged={self.converged}, "
-                f"final_loss={self.final_loss:.6g}, grad_norm={self.grad_norm:.3g}, "
-                f"lr={self.lr:.6g}, seconds={self.seconds:.3g})")
+PRECONDITIONS = ("auto", "standardize", None)
 
 
 class Trainer:
@@ -85,14 +41,38 @@ class Trainer:
     Parameters
     ----------
     loss : MSELoss() (default) or MAELoss().
-    lr : a positive number, or "auto" (default): 1/L_B from the curvature of
-        the MSE on X (see ``auto_lr``), safe for MSE full batch and
-        mini-batch. For MAE, which has no curvature to measure, "auto" takes
-        the same step: a sensible scale when X and y have similar magnitudes
-        (standardised data); pass a number otherwise.
-    epochs : the most passes over the data (0 means no update).
-    tol : stop when the gradient norm ||(dL/dw, dL/db)|| <= tol (for
-        mini-batches, the mean gradient of the epoch's batches).
+    optimizer : "auto" (default), a name of ``gdcore.optim.OPTIMIZERS`` ("gd",
+        "sgd", "momentum", "nesterov", "accelerated", "adam", "adamw",
+        "rmsprop", "adagrad") or a ``gdcore.optim`` optimizer object. "auto"
+        picks per problem (``gdcore.strategy``): accelerated gradient with
+        restart for full-batch linear fits (a smoothing path to the exact
+        optimum for the MAE), SGD with momentum for mini-batches, Adam for
+        networks; with a number for ``lr``, plain gradient descent.
+    lr : "auto" (default) or a positive number. A number given here is a
+        step in your data's units: with optimizer "auto" it runs the
+        tutorial's plain steps, w <- w - lr dL/dw, in the raw coordinates.
+        "auto" takes 1 / L from the curvature of the MSE for the gradient
+        methods (1 / L_B with mini-batches) and each adaptive optimizer's
+        default (Adam 1e-3). An optimizer object carries its own lr.
+    epochs : the most passes over the data (0 means no update); None
+        (default) gives 100,000 to fits that stop by a certificate (the
+        automatic full-batch linear fits) and 1000 to the others.
+    tol : the stopping rule's tolerance; None (default) gives 1e-6 for
+        float64 models and 1e-4 for float32 ones. For the automatic
+        linear MSE fit, a certified relative accuracy of the coefficients:
+        it stops when ||g|| <= tol * mu * ||v|| in standardised coordinates
+        (mu the smallest curvature, exact up to 256 features), which bounds
+        ||v - v*|| by tol * ||v||; for the automatic MAE fit, the relative
+        duality gap to the least-absolute-deviations optimum. Otherwise a
+        bound on the gradient norm ||(dL/dw, dL/db)|| (for mini-batches, the
+        mean gradient of the epoch's batches), in the fit's coordinates.
+    schedule : None (constant), a ``gdcore.optim`` schedule or its name
+        ("inverse_scaling", "step", "exponential", "cosine", "plateau").
+    precondition : "auto" (default), "standardize" or None. "standardize"
+        fits a linear model in centred, scaled coordinates (a change of
+        variables, no copy of X; the parameters come back in your units);
+        "auto" does so unless you gave ``lr`` a number; None keeps the raw
+        coordinates.
     batch_size : None for full batch, else rows per mini-batch step.
     random_state : None, an int or a numpy Generator: the seed of the
         mini-batch order (reshuffled every epoch, reproducible for an int).
@@ -106,16 +86,18 @@ class Trainer:
     """
 
     def __init__(self, loss: Optional[Loss] = None, lr: Union[float, str] = "auto",
-                 epochs: int = 1000, tol: float = 1e-6, batch_size: Optional[int] = None,
-                 random_state: Any = None, backend: str = "cython",
-                 record_path: bool = False, n_jobs: int = 1) -> None:
+                 epochs: Optional[int] = None, tol: Optional[float] = None,
+                 batch_size: Optional[int] = None, random_state: Any = None,
+                 backend: str = "cython", record_path: bool = False, n_jobs: int = 1,
+                 optimizer: Union[str, Optimizer] = "auto", schedule: Any = None,
+                 precondition: Optional[str] = "auto") -> None:
         loss = MSELoss() if loss is None else loss
         if not isinstance(loss, Loss):
             raise TypeError(f"loss must be a gdcore loss such as MSELoss() or MAELoss(), got {loss!r}")
         self.loss = loss
         self.lr = check_lr(lr)
-        self.epochs = check_epochs(epochs)
-        self.tol = check_tol(tol)
+        self.epochs = None if epochs is None else check_epochs(epochs)
+        self.tol = None if tol is None else check_tol(tol)
         self.batch_size = check_batch_size(batch_size)
         self.random_state = check_random_state(random_state)
         self.backend = get_backend(backend).name
@@ -123,16 +105,32 @@ class Trainer:
             raise TypeError(f"record_path must be True or False, got {record_path!r}")
         self.record_path = bool(record_path)
         self.n_jobs = check_n_jobs(n_jobs)
+        if not (isinstance(optimizer, Optimizer)
+                or (isinstance(optimizer, str) and (optimizer == "auto" or optimizer in OPTIMIZERS))):
+            raise ValueError(f"optimizer must be 'auto', one of {sorted(OPTIMIZERS)} or a "
+                             f"gdcore.optim optimizer, got {optimizer!r}")
+        if isinstance(optimizer, Optimizer) and self.lr != "auto":
+            raise ValueError("give the learning rate either to the optimizer or to the "
+                             f"Trainer, not both (lr={lr!r}, optimizer={optimizer!r})")
+        self.optimizer = optimizer
+        self.schedule = get_schedule(schedule) if schedule is not None else None
+        if not any(precondition is p or (isinstance(precondition, str) and precondition == p)
+                   for p in PRECONDITIONS):
+            raise ValueError(f"precondition must be 'auto', 'standardize' or None, "
+                             f"got {precondition!r}")
+        self.precondition = precondition
 
     def learning_rate(self, model: Model, X: Any) -> float:
-        """The step this trainer would take on X: ``lr`` itself or the "auto" step."""
+        """The step this trainer would take on X (in the fit's coordinates)."""
         if self.lr != "auto":
             return float(self.lr)
         self._check_model(model)
         Xc = as_features(X, model.dtype)
         model._check_features(Xc)
         batch_size = check_batch_size(self.batch_size, Xc.shape[0])
-        return model._auto_lr(get_backend(self.backend), Xc, batch_size)
+        plan = strategy.setup(self, model, get_backend(self.backend), Xc,
+                              np.zeros(Xc.shape[0], dtype=Xc.dtype), batch_size, 0)
+        return plan.lr
 
     @staticmethod
     def _check_model(model: Any) -> None:
@@ -192,17 +190,9 @@ class Trainer:
                 or callback_every < 1):
             raise ValueError(f"callback_every must be an integer >= 1, got {callback_every!r}")
         bar_factory = _progress_bar_factory() if progress else None
-        Xc, yc = as_data(X, y, model.dtype)
-        model._check_features(Xc)
-        batch_size = check_batch_size(self.batch_size, Xc.shape[0])
-        backend = get_backend(self.backend)
-        lr = model._auto_lr(backend, Xc, batch_size) if self.lr == "auto" else self.lr
-        seed = seed_from(self.random_state)
         start = time.perf_counter()
-        run = model._start(backend, self.loss.kind, Xc, yc, lr, self.epochs, self.tol,
-                           batch_size, seed, record_path=self.record_path,
-                           n_jobs=self.n_jobs)
-        bar = bar_factory(total=self.epochs) if bar_factory is not None else None
+        plan, run, (Xc, batch_size, backend) = self._start(model, X, y)
+        bar = bar_factory(total=plan.epochs) if bar_factory is not None else None
         try:
             with _deferred_sigint() as sigint:
                 result, status = _drive(run, model, bar, callback, int(callback_every), sigint)
@@ -211,18 +201,50 @@ class Trainer:
                 bar.close()
         history = History(loss=result.loss, converged=result.status == CONVERGED,
                           grad_norm=float(result.grad_norm), final_loss=float(result.final_loss),
-                          lr=lr, seconds=time.perf_counter() - start, status=status,
-                          path=result.path)
+                          lr=plan.lr, seconds=time.perf_counter() - start, status=status,
+                          path=result.path, optimizer=plan.optimizer)
         if status == INTERRUPTED:
             raise FitInterrupted(history)
         if result.status == DIVERGED:
-            safe = model._auto_lr(backend, Xc, batch_size)
-            raise DivergenceError(lr, safe if safe < lr else lr / 10, history)
+            raise DivergenceError(plan.lr, self._safe_lr(model, backend, Xc, batch_size, plan),
+                                  history)
+        if result.status == STALLED or (result.status == MAX_EPOCHS and self.epochs is None
+                                        and plan.tol > 0):
+            reason = ("stalled: no smaller gradient for many epochs, the limit of the "
+                      "arithmetic's precision" if result.status == STALLED else
+                      f"reached its {plan.epochs} epochs")
+            warnings.warn(f"the fit did not meet tol={plan.tol:g}: it {reason} (gradient norm "
+                          f"{result.grad_norm:.3g}); see History.status",
+                          ConvergenceWarning, stacklevel=2)
         return history
 
+    def _start(self, model: Model, X: Any, y: Any) -> Tuple["strategy.Setup", Any, Any]:
+        """Validate, set the fit up and start its run: (setup, run, (X, batch_size, backend))."""
+        self._check_model(model)
+        Xc, yc = as_data(X, y, model.dtype)
+        model._check_features(Xc)
+        batch_size = check_batch_size(self.batch_size, Xc.shape[0])
+        backend = get_backend(self.backend)
+        plan = strategy.setup(self, model, backend, Xc, yc, batch_size,
+                              seed_from(self.random_state))
+        run = strategy.start(backend, model, Xc, yc, plan, self.n_jobs, plan.tol)
+        return plan, run, (Xc, batch_size, backend)
+
+    def _safe_lr(self, model: Model, backend: Any, X: np.ndarray, batch_size: Optional[int],
+                 plan: "strategy.Setup") -> Optional[float]:
+        """A step to suggest after a divergence, or None when none can be measured."""
+        try:
+            safe = model._auto_lr(backend, X, batch_size)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            return None
+        if not (np.isfinite(safe) and safe > 0):
+            return None
+        return safe if safe < plan.lr else plan.lr / 10
+
     def __repr__(self) -> str:
-        return (f"Trainer(loss={self.loss!r}, lr={self.lr!r}, epochs={self.epochs}, "
-                f"tol={self.tol}, batch_size={self.batch_size}, "
+        return (f"Trainer(loss={self.loss!r}, optimizer={self.optimizer!r}, lr={self.lr!r}, "
+                f"epochs={self.epochs}, tol={self.tol}, schedule={self.schedule!r}, "
+                f"precondition={self.precondition!r}, batch_size={self.batch_size}, "
                 f"random_state={self.random_state!r}, backend={self.backend!r}, "
                 f"record_path={self.record_path}, n_jobs={self.n_jobs})")
 
@@ -266,7 +288,7 @@ def _deferred_sigint() -> Iterator[Dict[str, int]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _drive(run: Run, model: Model, bar: Any, callback: Optional[Callback], every: int,
+def _drive(run: Any, model: Model, bar: Any, callback: Optional[Callback], every: int,
            sigint: Dict[str, int]) -> Tuple[FitResult, str]:
     """Advance ``run`` chunk by chunk until it ends; returns (result, history status).
 

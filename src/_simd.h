@@ -9,9 +9,9 @@
  * _linear never calls them and keeps its scalar loop.
  *
  * The pass mirrors rows_pass: for each row i, r = x_i.w + b - y_i, then
- * out[:d] += slope(r) x_i, out[d] += slope(r), out[d+1] += term(r), with
- * MSE (kind 0: r^2, 2r) or MAE (kind 1: |r|, sign r), accumulated in the
- * data's precision and added to the double ``out`` at the end.
+ * out[:d] += slope(r) x_i, out[d] += slope(r), out[d+1] += term(r), with the
+ * loss ``kind`` of _loss.h (parameter e), accumulated in the data's precision
+ * and added to the double ``out`` at the end.
  *
  * Layout of the work, for LANES rows at a time (a block):
  *   - each row is read as NC = ceil(d / C) chunks of C values, the last one
@@ -33,6 +33,8 @@
  */
 #ifndef GDCORE_SIMD_H
 #define GDCORE_SIMD_H
+
+#include "_loss.h"
 
 /* A mini-batch lists its rows scattered over X, so each would wait on a
    cache miss. Passes over listed rows ask for the row listed GD_AHEAD places
@@ -180,12 +182,14 @@ typedef T GD_UVEC(T, LANES) __attribute__((vector_size(LANES * sizeof(T)), align
    values, K = LANES / C chunks per vector, SETS accumulator sets. */
 #define GD_DEFINE_NARROW_PASS(NAME, T, LANES, C, K, SETS)                              \
 static inline __attribute__((always_inline)) void                                      \
-NAME(int kind, const T* X, const T* y, const Py_ssize_t* rows,                         \
+NAME(int kind, T e, const T* X, const T* y, const Py_ssize_t* rows,                    \
                    Py_ssize_t first, Py_ssize_t n, const Py_ssize_t d, const T* w,     \
                    T b, double* out, Py_ssize_t n_listed)                              \
 {                                                                                      \
     typedef GD_VEC(T, LANES) vec;                                                      \
     typedef GD_UVEC(T, LANES) uvec;                                                    \
+    typedef __typeof__((vec){0} < (vec){0}) ivec;                                      \
+    const vec ev = (vec){0} + e;                                                       \
     enum { NC_MAX = 16 / C };                                                          \
     const Py_ssize_t nc = (d + C - 1) / C, tail = d - C;                               \
     const Py_ssize_t kept = (nc - 1) * C; /* first column the tail chunk owns */       \
@@ -225,13 +229,7 @@ NAME(int kind, const T* X, const T* y, const Py_ssize_t* rows,                  
                 part[a] += t[a][k] * wv[k];                                            \
         }                                                                              \
         p = GD_AT(GD_SUM, LANES, C)(part) + b - yv;                                    \
-        if (kind == 0) { /* slope 2p: p here, doubled at the end (exactly) */          \
-            lossv += p * p;                                                            \
-            s = p;                                                                     \
-        } else { /* sign(p), 0 at 0; |p| = sign(p) p */                                \
-            s = __builtin_convertvector(p < 0, vec) - __builtin_convertvector(p > 0, vec); \
-            lossv += s * p;                                                            \
-        }                                                                              \
+        GD_VEC_LOSS(kind, p, ev, lossv, s); /* for the MSE s = p, doubled at the end */ \
         gbv += s;                                                                      \
         GD_AT(GD_SLOPES, LANES, C)(slopes, s);                                         \
         for (a = 0; a < C; a++)                                                        \
@@ -251,7 +249,7 @@ NAME(int kind, const T* X, const T* y, const Py_ssize_t* rows,                  
         gb += gbv[l];                                                                  \
         loss += lossv[l];                                                              \
     }                                                                                  \
-    if (kind == 0) {                                                                   \
+    if (kind == GD_MSE) {                                                              \
         for (j = 0; j < d; j++)                                                        \
             sum[j] += sum[j];                                                          \
         gb += gb;                                                                      \
@@ -262,8 +260,8 @@ NAME(int kind, const T* X, const T* y, const Py_ssize_t* rows,                  
         T res = b - y[at], slope;                                                      \
         for (j = 0; j < d; j++)                                                        \
             res += w[j] * x[j];                                                        \
-        slope = kind == 0 ? res + res : (T)((res > 0) - (res < 0));                    \
-        loss += kind == 0 ? res * res : slope * res;                                   \
+        slope = gd_slope_##T(kind, res, e);                                            \
+        loss += gd_term_##T(kind, res, e);                                             \
         gb += slope;                                                                   \
         for (j = 0; j < d; j++)                                                        \
             sum[j] += slope * x[j];                                                    \
@@ -299,7 +297,7 @@ GD_DEFINE_NARROW_PASS(gd_listed_pass_float, float, GD_LISTED_FLOAT, GD_LISTED_FL
 #define GD_LISTED_DOUBLE 1000000
 #define GD_LISTED_FLOAT 1000000
 #define GD_DEFINE_STUB(NAME, T)                                                        \
-static inline void NAME(int kind, const T* X, const T* y, const Py_ssize_t* rows,      \
+static inline void NAME(int kind, T e, const T* X, const T* y, const Py_ssize_t* rows, \
                         Py_ssize_t first, Py_ssize_t n, const Py_ssize_t d, const T* w, \
                         T b, double* out, Py_ssize_t n_listed) {}
 GD_DEFINE_STUB(gd_narrow_pass_double, double)

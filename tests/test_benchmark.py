@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from gdcore import benchmark as gb
+from gdcore.benchmarks import epochs as gb
 
 
 def test_gdcore_epochs_advance_the_fit_by_k_epochs():
@@ -15,8 +15,8 @@ def test_gdcore_epochs_advance_the_fit_by_k_epochs():
     loss_before = float(np.mean(y ** 2))
     assert gb.gdcore_epochs(X, y)(7) is None  # a paused run, not an ended one
     # what each call does: advance the same kind of run by exactly k epochs
-    run = gb.LinearModel(3)._start(gb.get_backend("cython"), gb.MSE, X, y, gb.LR, 100, 0.0,
-                                   None, 0, record_path=False)
+    trainer = gb.Trainer(lr=gb.LR, epochs=100, tol=0.0)
+    run = trainer._start(gb.LinearModel(3), X, y)[1]
     assert run.advance(8) is None and run.n_epochs == 8
     assert run.last_loss < loss_before
 

@@ -65,9 +65,11 @@ def test_closed_form_recovers_noise_free_truth():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_full_batch_auto_lr_reaches_lstsq(backend, dtype, seed):
+    """Plain gradient descent with the step 1/L in the raw coordinates (optimizer "gd")."""
     X, y, _, _ = make_problem(200, 5, seed, noise=0.5, dtype=dtype)
     model = gdcore.LinearModel(5, dtype=dtype)
-    hist = gdcore.Trainer(lr="auto", tol=TOL[dtype], epochs=3000, backend=backend).fit(model, X, y)
+    hist = gdcore.Trainer(optimizer="gd", precondition=None, tol=TOL[dtype], epochs=3000,
+                          backend=backend).fit(model, X, y)
     w_ref, b_ref = reference_for(X, y, dtype)
     assert model.w.dtype == dtype
     assert_params_close(model, w_ref, b_ref, RTOL[dtype])
@@ -135,8 +137,8 @@ def test_mini_batch_noisy_lands_near_optimum(backend):
     n, d, B = 200, 4, 20
     X, y, _, _ = make_problem(n, d, 21, noise=0.3)
     model = gdcore.LinearModel(d)
-    trainer = gdcore.Trainer(lr="auto", tol=0.0, epochs=60, batch_size=B, random_state=3,
-                             backend=backend)
+    trainer = gdcore.Trainer(optimizer="sgd", precondition=None, tol=0.0, epochs=60,
+                             batch_size=B, random_state=3, backend=backend)
     hist = trainer.fit(model, X, y)
     w_ref, b_ref = lstsq(X, y)
     A = design(X)
@@ -162,9 +164,10 @@ def test_fit_intercept_false(backend, dtype, batch_size):
     X, y, _, _ = make_problem(150, 3, 8, noise=noise, intercept=2.0 if batch_size is None else 0.0,
                               dtype=dtype)
     model = gdcore.LinearModel(3, dtype=dtype, fit_intercept=False)
-    gdcore.Trainer(tol=TOL[dtype] / 10, epochs=2000 if batch_size is None else 400,
+    gdcore.Trainer(optimizer="gd", precondition=None, tol=TOL[dtype] / 10,
+                   epochs=2000 if batch_size is None else 400,
                    batch_size=batch_size, random_state=1, backend=backend).fit(model, X, y)
-    assert model.b == 0.0 and model._b[0] == 0.0
+    assert model.b == 0.0 and model.params[-1] == 0.0
     w_ref, _ = reference_for(X, y, dtype, fit_intercept=False)
     assert_params_close(model, w_ref, 0.0, RTOL[dtype])
 
@@ -200,9 +203,10 @@ def test_auto_lr_full_batch_is_inverse_lambda_max(backend, fit_intercept):
     X = X + np.array([0.3, -0.2, 0.0, 0.1, 0.5])  # not exactly centred: the intercept couples
     expected = 1.0 / hessian_lambda_max(X, fit_intercept)
     model = gdcore.LinearModel(5, fit_intercept=fit_intercept)
-    hist = gdcore.Trainer(lr="auto", epochs=3, tol=0.0, backend=backend).fit(model, X, y)
+    hist = gdcore.Trainer(optimizer="gd", precondition=None, epochs=3, tol=0.0,
+                          backend=backend).fit(model, X, y)
     assert hist.lr == pytest.approx(expected, rel=1e-4)
-    lr = gdcore.Trainer(backend=backend).learning_rate(model, X)
+    lr = gdcore.Trainer(optimizer="gd", precondition=None, backend=backend).learning_rate(model, X)
     assert lr == pytest.approx(expected, rel=1e-4)
 
 
@@ -212,7 +216,8 @@ def test_auto_lr_mini_batch_is_smaller(backend):
     lrs = []
     for batch_size in (1, 10, 100):
         model = gdcore.LinearModel(5)
-        hist = gdcore.Trainer(lr="auto", epochs=1, tol=0.0, batch_size=batch_size, random_state=0,
+        hist = gdcore.Trainer(optimizer="gd", precondition=None, epochs=1, tol=0.0,
+                              batch_size=batch_size, random_state=0,
                               backend=backend).fit(model, X, y)
         lrs.append(hist.lr)
         assert 0.0 < hist.lr < full

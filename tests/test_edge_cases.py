@@ -59,7 +59,8 @@ def test_more_features_than_samples_reaches_zero_loss(backend):
     solution, which lstsq also returns)."""
     X, y, _, _ = make_problem(4, 6, 3, noise=0.0)
     model = gdcore.LinearModel(6, fit_intercept=False)
-    hist = gdcore.Trainer(tol=1e-12, epochs=20_000, backend=backend).fit(model, X, y)
+    hist = gdcore.Trainer(optimizer="gd", precondition=None, tol=1e-12, epochs=20_000,
+                          backend=backend).fit(model, X, y)
     assert hist.final_loss < 1e-20
     w_ref, _ = lstsq(X, y, fit_intercept=False)
     np.testing.assert_allclose(model.w, w_ref, rtol=1e-8, atol=1e-10)

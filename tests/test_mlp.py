@@ -16,7 +16,6 @@ import pytest
 
 import gdcore
 from gdcore.backends import get_backend
-from gdcore.backends._base import MAE as MAE_KIND, MSE as MSE_KIND
 from helpers import fisher_yates, splitmix64
 
 ACTIVATIONS = ["tanh", "relu", "sigmoid", "identity"]
@@ -80,12 +79,25 @@ def problem(n=40, d=3, seed=0, offset=0.0, dtype=np.float64):
     return X.astype(dtype), y.astype(dtype)
 
 
+def start(model, backend, kind, X, y, lr, epochs, batch_size, seed=7, record_path=True):
+    """A paused fit of plain steps (the FitResult comes from its advance)."""
+    trainer = gdcore.Trainer(loss=LOSSES[kind](), lr=lr, epochs=epochs, tol=0.0,
+                             batch_size=batch_size, random_state=seed, backend=backend,
+                             record_path=record_path)
+    return trainer._start(model, X, y)[1]
+
+
 def path_of(model, backend, kind, X, y, lr, epochs, batch_size, seed=7):
-    """(history, parameters at each epoch's start, final parameters) of one fit."""
-    run = model._start(get_backend(backend), LOSSES[kind]().kind, X, y, lr, epochs, 0.0,
-                       batch_size, seed, record_path=True)
-    result = run.advance(epochs)
+    """(result with history and parameters at each epoch's start, final parameters)."""
+    result = start(model, backend, kind, X, y, lr, epochs, batch_size, seed).advance(epochs)
     return result, model.params.astype(np.float64)
+
+
+def loss_grad(backend, kind, m, X, y):
+    """The mean loss and gradient of network m, as the backend's objective computes them."""
+    total, g = get_backend(backend).mlp(LOSSES[kind](), X, y, m.layer_sizes,
+                                        m.activation).sums(m.params)
+    return total / len(y), g / len(y)
 
 
 # ----------------------------------------------------------- the model itself --
@@ -120,7 +132,7 @@ def test_predict_matches_reference_forward(activation, backend):
     m = gdcore.MLP([3, 6, 5, 1], activation=activation, random_state=3)
     m.biases[0][:] = np.linspace(-1, 1, 6)
     X, _ = problem(300 if backend != "python" else 30)
-    out = get_backend(backend).mlp_predict(X, m.params, m.layer_sizes, m._code)
+    out = get_backend(backend).predict_mlp(X, m.params, m.layer_sizes, m.activation)
     np.testing.assert_allclose(out, ref_forward(m, X), rtol=1e-13, atol=1e-14)
     if backend == "cython":
         np.testing.assert_allclose(m.predict(X), ref_forward(m, X), rtol=1e-13, atol=1e-14)
@@ -174,8 +186,7 @@ def test_backprop_equals_reference_differences(backend, activation, loss):
     for b in m.biases:
         b[:] = 0.1
     X, y = away_from_kinks(m, *problem(25, offset=3.0 if loss == "mae" else 0.0))
-    value, g = get_backend(backend).mlp_loss_grad(LOSSES[loss]().kind, X, y, m.params,
-                                                  m.layer_sizes, m._code)
+    value, g = loss_grad(backend, loss, m, X, y)
     assert value == pytest.approx(ref_loss(loss, m, X, y), rel=1e-13)
     np.testing.assert_allclose(g, ref_grad(loss, m, X, y), rtol=1e-6, atol=1e-8)
 
@@ -196,15 +207,19 @@ def test_gradient_check_catches_a_wrong_gradient(monkeypatch):
     X, y = problem(20, d=2)
     assert gdcore.gradient_check(m, gdcore.MSELoss(), X, y) < 1e-6
     backend = get_backend("cython")
-    right = type(backend).mlp_loss_grad
+    right = type(backend).mlp
 
-    def wrong(self, *args):
-        loss, g = right(self, *args)
-        g = g.copy()
-        g[3] *= 1.01
-        return loss, g
+    class Wrong:
+        def __init__(self, objective):
+            self.objective = objective
 
-    monkeypatch.setattr(type(backend), "mlp_loss_grad", wrong)
+        def sums(self, params):
+            total, g = self.objective.sums(params)
+            g = g.copy()
+            g[3] *= 1.01
+            return total, g
+
+    monkeypatch.setattr(type(backend), "mlp", lambda self, *args: Wrong(right(self, *args)))
     assert gdcore.gradient_check(m, gdcore.MSELoss(), X, y) > 5e-3
 
 
@@ -246,8 +261,7 @@ def test_gradients_equal_torch_autograd(activation, loss):
     value = float(value.detach())
     expected = np.concatenate([t.grad.numpy().ravel() for pair in zip(Ws, bs) for t in pair])
     for backend in BACKENDS:
-        got_loss, g = get_backend(backend).mlp_loss_grad(LOSSES[loss]().kind, X, y, m.params,
-                                                         m.layer_sizes, m._code)
+        got_loss, g = loss_grad(backend, loss, m, X, y)
         assert got_loss == pytest.approx(value, rel=1e-13), backend
         np.testing.assert_allclose(g, expected, rtol=1e-11, atol=1e-14, err_msg=backend)
 
@@ -330,22 +344,21 @@ def test_no_hidden_layer_is_the_linear_model(backend, kind, batch_size):
     assert net.biases[0][0] == pytest.approx(lin.b, rel=1e-12, abs=1e-14)
     assert h_net.grad_norm == pytest.approx(h_lin.grad_norm, rel=1e-10)
     # paths, epoch by epoch
-    r_lin = lin._start(get_backend(backend), LOSSES[kind]().kind, X, y, 0.05, 5, 0.0,
-                       batch_size, 3, True).advance(5)
-    r_net = net._start(get_backend(backend), LOSSES[kind]().kind, X, y, 0.05, 5, 0.0,
-                       batch_size, 3, True).advance(5)
+    r_lin = start(lin, backend, kind, X, y, 0.05, 5, batch_size, 3).advance(5)
+    r_net = start(net, backend, kind, X, y, 0.05, 5, batch_size, 3).advance(5)
     np.testing.assert_allclose(r_net.path, r_lin.path, rtol=1e-12, atol=1e-14)
 
 
 def test_auto_lr_of_a_network_without_hidden_layer_is_the_linear_one():
     X, y = problem(200, d=3)
     for batch_size in (None, 16):
-        t = gdcore.Trainer(lr="auto", batch_size=batch_size)
+        t = gdcore.Trainer(optimizer="gd", precondition=None, batch_size=batch_size)
         assert t.learning_rate(gdcore.MLP([3, 1]), X) == pytest.approx(
             t.learning_rate(gdcore.LinearModel(3), X), rel=1e-12)
     # with a hidden layer, the hidden layer's curvature adds to the input's
-    assert (gdcore.Trainer().learning_rate(gdcore.MLP([3, 16, 1], random_state=0), X)
-            < gdcore.Trainer().learning_rate(gdcore.LinearModel(3), X))
+    gd = gdcore.Trainer(optimizer="gd", precondition=None)
+    assert (gd.learning_rate(gdcore.MLP([3, 16, 1], random_state=0), X)
+            < gd.learning_rate(gdcore.LinearModel(3), X))
 
 
 def test_network_learns_sine():
@@ -362,7 +375,7 @@ def test_network_learns_sine():
 def test_auto_lr_fits_and_full_batch_loss_falls():
     x = np.linspace(-math.pi, math.pi, 100)
     m = gdcore.MLP([1, 16, 1], random_state=0)
-    hist = gdcore.Trainer(lr="auto", epochs=300, tol=0.0).fit(m, x, np.sin(x))
+    hist = gdcore.Trainer(optimizer="gd", epochs=300, tol=0.0).fit(m, x, np.sin(x))
     assert hist.status == "max_epochs"
     assert np.all(np.diff(hist.loss) <= 0)  # a safe step: the loss falls every epoch
     assert hist.final_loss < 0.2 * hist.loss[0]
@@ -371,10 +384,9 @@ def test_auto_lr_fits_and_full_batch_loss_falls():
 def test_chunks_resume_exactly():
     X, y = problem(50)
     whole = gdcore.MLP([3, 6, 1], random_state=0)
-    r_whole = whole._start(get_backend("cython"), MSE_KIND, X, y, 0.05, 20, 0.0, 8, 1, False)
-    res_whole = r_whole.advance(20)
+    res_whole = start(whole, "cython", "mse", X, y, 0.05, 20, 8, 1, False).advance(20)
     parts = gdcore.MLP([3, 6, 1], random_state=0)
-    run = parts._start(get_backend("cython"), MSE_KIND, X, y, 0.05, 20, 0.0, 8, 1, False)
+    run = start(parts, "cython", "mse", X, y, 0.05, 20, 8, 1, False)
     assert run.advance(7) is None and run.advance(6) is None
     res = run.advance(100)
     np.testing.assert_array_equal(res.loss, res_whole.loss)
@@ -490,36 +502,31 @@ def test_demo_prints_falling_loss(capsys):
 
 
 def test_kernel_rejects_inconsistent_shapes_instead_of_crashing():
-    from gdcore import _mlp
+    from gdcore import _pass_mlp
     X, y = problem(10)
     sizes = np.array([3, 4, 1], dtype=np.intp)
     params = np.zeros(21)
     out = np.empty(10)
-    _mlp.predict(X, params, sizes, 0, out)  # consistent: fine
+    _pass_mlp.predict(X, params, sizes, "tanh", out)  # consistent: fine
     for bad_sizes, bad_params in [([3, 4, 2], params), ([2, 4, 1], params), ([3, 0, 1], params),
                                   ([3, 4, 1], np.zeros(20)), ([3], params)]:
         with pytest.raises(ValueError):
-            _mlp.predict(X, bad_params, np.array(bad_sizes, dtype=np.intp), 0, out)
+            _pass_mlp.predict(X, bad_params, np.array(bad_sizes, dtype=np.intp), "tanh", out)
         with pytest.raises(ValueError):
-            _mlp.loss_grad(0, X, y, bad_params, np.array(bad_sizes, dtype=np.intp), 0)
+            _pass_mlp.MLPObjective("mse", 0.0, X, y, bad_sizes, "tanh").sums(bad_params)
     with pytest.raises(ValueError):
-        _mlp.loss_grad(0, X, y[:5], params, sizes, 0)
-    buffers = dict(history=np.empty(5), p_saved=np.empty(21), saved=np.empty(3),
-                   order=np.arange(10, dtype=np.intp), rng=np.zeros(1, dtype=np.uint64),
-                   report=np.empty(2))
-    for batch_size, stop_at, history in [(-1, 5, buffers["history"]), (2, 6, buffers["history"]),
-                                         (2, 5, np.empty(2))]:
-        with pytest.raises(ValueError):
-            _mlp.run_epochs(0, X, y, params, sizes, 0, 0.1, 10, stop_at, 0.0, 1e6, batch_size,
-                            history, 0, buffers["p_saved"], buffers["saved"], buffers["order"],
-                            buffers["rng"], None, buffers["report"])
+        _pass_mlp.MLPObjective("mse", 0.0, X, y[:5], sizes, "tanh")
+    with pytest.raises(ValueError):
+        _pass_mlp.MLPObjective("mse", 0.0, X, y, sizes, "softmax")
+    with pytest.raises(ValueError):
+        _pass_mlp.predict(X, params, sizes, "tanh", np.empty(9))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_run_finish_reports_loss_and_gradient_at_current_parameters(backend):
     X, y = problem(20)
     m = gdcore.MLP([3, 4, 1], random_state=0)
-    run = m._start(get_backend(backend), MSE_KIND, X, y, 0.05, 100, 0.0, 5, 1, False)
+    run = start(m, backend, "mse", X, y, 0.05, 100, 5, 1, False)
     assert run.advance(3) is None
     result = run.finish()
     assert result.status == "stopped" and result.n_epochs == 3

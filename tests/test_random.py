@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import gdcore
-from gdcore import _linear
+from gdcore import _util
 from gdcore._random import SplitMix64, shuffle
 from helpers import fisher_yates, make_problem, splitmix64
 
@@ -52,7 +52,7 @@ def test_compiled_shuffle_equals_python_shuffle(n, seed, times):
     rng = SplitMix64(seed)
     for _ in range(times):
         shuffle(order, rng)
-    compiled = _linear.shuffled(n, seed, times)
+    compiled = _util.shuffled(n, seed, times)
     assert compiled.tolist() == order
     # and both equal a Fisher-Yates written here with j = ((next() >> 32) * (i + 1)) >> 32
     mine, stream = list(range(n)), splitmix64(seed)
@@ -67,14 +67,14 @@ def test_shuffle_is_uniform_over_permutations():
     counts = {p: 0 for p in itertools.permutations(range(4))}
     trials = 4800
     for seed in range(trials):
-        counts[tuple(_linear.shuffled(4, seed, 1).tolist())] += 1
+        counts[tuple(_util.shuffled(4, seed, 1).tolist())] += 1
     expected = trials / 24
     chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
     assert chi2 < 49.7  # 99.9th percentile of chi-square with 23 degrees of freedom
 
 
 def test_shuffle_changes_between_epochs():
-    assert _linear.shuffled(20, 3, 1).tolist() != _linear.shuffled(20, 3, 2).tolist()
+    assert _util.shuffled(20, 3, 1).tolist() != _util.shuffled(20, 3, 2).tolist()
 
 
 # ------------------------------------------------------- reproducibility --

@@ -37,7 +37,7 @@ def test_readme_has_the_examples():
     assert len(blocks()) >= 5
 
 
-@pytest.mark.parametrize("module", ["gdcore", "gdcore.models", "gdcore.sklearn"])
+@pytest.mark.parametrize("module", ["gdcore", "gdcore.models.linear", "gdcore.sklearn"])
 def test_docstring_examples(module):
     import doctest
     import importlib

@@ -48,7 +48,8 @@ def test_tol_stops_early(backend, batch_size):
     X, y, _, _ = make_problem(64, 3, 2, noise=0.0)
     tol = 1e-6
     model = gdcore.LinearModel(3)
-    hist = gdcore.Trainer(tol=tol, epochs=10_000, batch_size=batch_size, random_state=0,
+    hist = gdcore.Trainer(optimizer="gd", precondition=None, tol=tol, epochs=10_000,
+                          batch_size=batch_size, random_state=0,
                           backend=backend).fit(model, X, y)
     assert hist.converged and hist.status == "converged"
     assert 0 < hist.n_epochs < 10_000

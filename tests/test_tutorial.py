@@ -58,8 +58,8 @@ def test_one_hand_computed_step(backend):
 def test_descent_without_bias_reaches_w_1(backend, dtype):
     model = gdcore.LinearModel(1, dtype=dtype, fit_intercept=False)
     tol = 1e-10 if dtype == np.float64 else 1e-5
-    hist = gdcore.Trainer(tol=tol, epochs=10_000, backend=backend).fit(
-        model, X.astype(dtype), Y.astype(dtype))
+    hist = gdcore.Trainer(optimizer="gd", precondition=None, tol=tol, epochs=10_000,
+                          backend=backend).fit(model, X.astype(dtype), Y.astype(dtype))
     assert hist.converged
     # the curvature is d2L/dw2 = 15, so lr="auto" is 1/15 and one step lands at w = 1
     assert hist.lr == pytest.approx(1.0 / 15.0, rel=1e-6)

@@ -3,6 +3,7 @@ user arrays are never modified."""
 
 from __future__ import annotations
 
+import warnings
 import numpy as np
 import pytest
 
@@ -115,7 +116,7 @@ def test_bad_lr(lr):
         gdcore.Trainer(lr=lr)
 
 
-@pytest.mark.parametrize("epochs", [-1, -100, 2.5, 10.0, "10", None, True, float("nan")])
+@pytest.mark.parametrize("epochs", [-1, -100, 2.5, 10.0, "10", True, float("nan")])
 def test_bad_epochs(epochs):
     with pytest.raises(ValueError, match="epochs"):
         gdcore.Trainer(epochs=epochs)
@@ -137,10 +138,25 @@ def test_batch_size_larger_than_n_samples(data, backend):
     fit(X, y, batch_size=30, backend=backend)  # exactly n is fine
 
 
-@pytest.mark.parametrize("tol", [-1e-9, float("nan"), "small", None, True])
+@pytest.mark.parametrize("tol", [-1e-9, float("nan"), "small", True])
 def test_bad_tol(tol):
     with pytest.raises(ValueError, match="tol"):
         gdcore.Trainer(tol=tol)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-6), (np.float32, 1e-4)])
+def test_default_tol_follows_the_dtype(dtype, tol):
+    """float32 cannot certify 1e-6: its default is 1e-4, reached without a warning."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((200, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = gdcore.LinearModel(3, dtype=dtype)
+        history = gdcore.Trainer().fit(model, X, y)
+    assert history.converged
+    assert np.allclose(model.w, [1.0, -2.0, 0.5], rtol=10 * tol, atol=0)
+    assert gdcore.strategy.DEFAULT_TOL[np.dtype(dtype)] == tol
 
 
 @pytest.mark.parametrize("random_state", [-1, 1.5, "seed", True, np.random.RandomState(0)])

@@ -1,8 +1,10 @@
 """Backends: one interface (``_base.Backend``), three implementations.
 
 ``cython`` (compiled, the default), ``numpy`` (vectorised) and ``python``
-(plain loops, the reference). The trainer looks one up by name and never
-branches on which it got.
+(plain loops, the reference). Each computes a model's loss and gradient
+sums over rows; the epoch loop around them is the same everywhere
+(``gdcore.loop``, compiled in ``src/_loop.pyx``). The trainer looks one up
+by name and never branches on which it got.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from __future__ import annotations
 from typing import Dict, List
 
 from ._base import Backend
-from .cython import CythonBackend
+from .compiled import CompiledBackend
 from .numpy import NumpyBackend
 from .python import PythonBackend
 
 _REGISTRY: Dict[str, Backend] = {
-    b.name: b for b in (CythonBackend(), NumpyBackend(), PythonBackend())
+    b.name: b for b in (CompiledBackend(), NumpyBackend(), PythonBackend())
 }
 
 

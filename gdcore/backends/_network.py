@@ -4,20 +4,13 @@ A network ``sizes = [n_0, n_1, ..., n_L]`` (``n_L = 1``) keeps all its
 parameters in one flat array, layer by layer: the weights ``W_l`` of shape
 ``(n_l, n_{l+1})`` (row-major, so a layer computes ``a @ W_l + b_l``), then
 the biases ``b_l`` of shape ``(n_{l+1},)``. The gradient has the same layout.
-For the shared epoch loop (``_loop.ReferenceRun``) the flat parameter vector
-plays the part of ``w``: the whole gradient is ``gw``, there is no separate
-``b`` (``gb = 0``, ``fit_intercept = False``), so the stopping test uses the
-norm of the gradient of all parameters.
+Every parameter is free (stepped by the optimizer), so the stopping test
+uses the norm of the gradient of all of them.
 """
 
 from __future__ import annotations
 
 from typing import List, Sequence, Tuple
-
-#: Hidden-layer activations and their codes in the kernel (src/_mlp.pyx).
-ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "identity": 3}
-TANH, RELU, SIGMOID, IDENTITY = range(4)
-
 
 def layer_slices(sizes: Sequence[int]) -> List[Tuple[int, int, int, int]]:
     """For each layer: (start of W_l, start of b_l, n_in, n_out) in the flat parameters."""

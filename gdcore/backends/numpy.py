@@ -1,36 +1,23 @@
-"""The NumPy backend: the same loop as the python backend, vectorised.
+"""The NumPy backend: the same sums, vectorised, as a user would write them by hand.
 
-This is "NumPy by hand" as a user would write it (X @ w, then X.T @ r):
-two passes over X per step, temporaries of length N. Arithmetic runs in the
-model's dtype.
+Linear model: ``r = X @ w + b - y``, then ``X.T @ slopes`` (two passes over X
+per gradient, temporaries of length N, arithmetic in the model's dtype).
+Network: forward and backward as matrix products over all the rows at once.
 """
 
 from __future__ import annotations
 
 import math
-
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .._random import start_vector
-from ._base import MSE
-from ..stepsize import gram_blas, lambda_max_of_gram, uses_gram
-from ._loop import Engine, ReferenceRun, power_iteration
-
-
-def loss_terms(kind: int, r: np.ndarray) -> np.ndarray:
-    return r * r if kind == MSE else np.abs(r)
-
-
-def loss_sum_and_slopes(kind: int, r: np.ndarray) -> Tuple[float, np.ndarray]:
-    """sum of the loss terms, and the slopes d(term)/d(y_hat), reusing r's memory."""
-    if kind == MSE:
-        total = float(r @ r)
-        r *= 2
-        return total, r
-    total = float(np.abs(r).sum())
-    return total, np.sign(r, out=r)
+from ..curvature import gram_blas, lambda_max_of_gram, power_iteration, uses_gram
+from ..losses import Loss
+from ..loop import Fit, ReferenceRun, Settings
+from ..optim import State
+from ._network import layer_slices
 
 
 def _blocks(X: np.ndarray, rows: int = 8192):
@@ -38,55 +25,102 @@ def _blocks(X: np.ndarray, rows: int = 8192):
     return (X[i:i + rows] for i in range(0, X.shape[0], rows))
 
 
-class ArrayEngine(Engine):
-    def __init__(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray,
-                 b: np.ndarray, fit_intercept: bool) -> None:
-        self.kind, self.X, self.y = kind, X, y
-        self.w, self.b, self.fit_intercept = w, b, fit_intercept
+class LinearSums:
+    def __init__(self, loss: Loss, X: np.ndarray, y: np.ndarray) -> None:
+        self.loss, self.X, self.y = loss, X, y
+        self.n_rows, self.n_params = X.shape[0], X.shape[1] + 1
 
-    def evaluate(self, rows: Optional[Sequence[int]]) -> Tuple[float, np.ndarray, float]:
+    def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
         X, y = (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
-        r = X @ self.w
-        r += self.b[0]
+        r = X @ params[:-1]
+        r += params[-1]
         r -= y
-        total, slope = loss_sum_and_slopes(self.kind, r)
-        n = len(y)
-        return total / n, (X.T @ slope) / n, float(slope.sum() / n)
+        slopes = self.loss.slopes(r)
+        grad = np.empty(self.n_params)
+        grad[:-1] = X.T @ slopes
+        grad[-1] = slopes.sum()
+        return float(self.loss.terms(r).sum()), grad
 
-    def update(self, gw: np.ndarray, gb: float, lr: float) -> None:
-        self.w -= (lr * gw).astype(self.w.dtype)
-        if self.fit_intercept:
-            self.b[0] -= lr * gb
 
-    def snapshot(self) -> Tuple[np.ndarray, np.ndarray]:
-        return self.w.copy(), self.b.copy()
+def split(params: np.ndarray, sizes: Sequence[int]) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Views (W_l, b_l) into the flat parameters."""
+    return [(params[w:b].reshape(n_in, n_out), params[b:b + n_out])
+            for w, b, n_in, n_out in layer_slices(sizes)]
 
-    def restore(self, snap: Tuple[np.ndarray, np.ndarray]) -> None:
-        self.w[:], self.b[:] = snap
 
-    def weighted_sum(self, acc: Optional[np.ndarray], g: np.ndarray, weight: float) -> np.ndarray:
-        return weight * g if acc is None else acc + weight * g
+def activate(activation: str, z: np.ndarray) -> np.ndarray:
+    if activation == "tanh":
+        return np.tanh(z, out=z)
+    if activation == "relu":
+        return np.maximum(z, 0, out=z)
+    if activation == "sigmoid":  # 1 / (1 + e^-z), without overflow for large |z|
+        e = np.exp(-np.abs(z))
+        return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
+    return z
 
-    def sq_norm(self, g: np.ndarray) -> float:
-        return float(np.dot(g, g))
 
-    def flat(self, snap: Tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        return np.concatenate(snap)
+def slope(activation: str, a: np.ndarray) -> np.ndarray:
+    """f'(z) read off the activation a = f(z)."""
+    if activation == "tanh":
+        return 1 - a * a
+    if activation == "relu":
+        return (a > 0).astype(a.dtype)
+    if activation == "sigmoid":
+        return a * (1 - a)
+    return np.ones_like(a)
+
+
+def forward(params: np.ndarray, sizes: Sequence[int], activation: str,
+            X: np.ndarray) -> List[np.ndarray]:
+    """Every layer's activations a_0 = X, ..., a_L (the output, linear)."""
+    layers = split(params, sizes)
+    acts = [X]
+    for l, (W, b) in enumerate(layers):
+        z = acts[-1] @ W + b
+        acts.append(z if l == len(layers) - 1 else activate(activation, z))
+    return acts
+
+
+class MLPSums:
+    def __init__(self, loss: Loss, X: np.ndarray, y: np.ndarray, sizes: Sequence[int],
+                 activation: str) -> None:
+        self.loss, self.X, self.y = loss, X, y
+        self.sizes, self.activation = list(sizes), activation
+        self.n_rows = X.shape[0]
+        self.n_params = sum(n_in * n_out + n_out for _, _, n_in, n_out in layer_slices(sizes))
+
+    def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
+        """Back-propagation: deltas from the loss back to the input, gradients on the way."""
+        X, y = (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
+        acts = forward(params, self.sizes, self.activation, X)
+        r = acts[-1][:, 0] - y
+        delta = self.loss.slopes(r)[:, None]  # dL/dz of the output layer, one row per sample
+        grads: List[np.ndarray] = []
+        layers = split(params, self.sizes)
+        for l in range(len(layers) - 1, -1, -1):
+            W = layers[l][0]
+            grads[:0] = [(acts[l].T @ delta).ravel(), delta.sum(axis=0)]
+            if l > 0:
+                delta = (delta @ W.T) * slope(self.activation, acts[l])
+        return float(self.loss.terms(r).sum()), np.concatenate(grads).astype(np.float64)
 
 
 class NumpyBackend:
     name = "numpy"
 
-    def predict(self, X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
-        return X @ w + X.dtype.type(b)
+    def linear(self, loss: Loss, X: np.ndarray, y: np.ndarray, n_jobs: int = 1) -> LinearSums:
+        return LinearSums(loss, X, y)
 
-    def loss_value(self, kind: int, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        return float(loss_terms(kind, y_pred - y_true).mean())
+    def mlp(self, loss: Loss, X: np.ndarray, y: np.ndarray, sizes: Sequence[int],
+            activation: str) -> MLPSums:
+        return MLPSums(loss, X, y, sizes, activation)
 
-    def loss_grad(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray,
-                  b: float) -> Tuple[float, np.ndarray, float]:
-        engine = ArrayEngine(kind, X, y, w, np.array([b], dtype=X.dtype), True)
-        return engine.evaluate(None)
+    def predict_linear(self, X: np.ndarray, params: np.ndarray) -> np.ndarray:
+        return X @ params[:-1] + params[-1]
+
+    def predict_mlp(self, X: np.ndarray, params: np.ndarray, sizes: Sequence[int],
+                    activation: str) -> np.ndarray:
+        return forward(params, sizes, activation, X)[-1][:, 0].copy()
 
     def curvature(self, X: np.ndarray, fit_intercept: bool,
                   rows: bool = True) -> Tuple[float, float]:
@@ -110,29 +144,5 @@ class NumpyBackend:
         lam = power_iteration(hessian_times, v0, lambda v: float(np.linalg.norm(v)))
         return lam, row_max
 
-    def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
-              fit_intercept: bool, lr: float, epochs: int, tol: float,
-              batch_size: Optional[int], seed: int, record_path: bool = False,
-              n_jobs: int = 1) -> ReferenceRun:
-        engine = ArrayEngine(kind, X, y, w, b, fit_intercept)
-        return ReferenceRun(engine, len(y), lr, epochs, tol, batch_size, seed, record_path)
-
-    # Multi-layer perceptrons (sizes, activation and the flat parameters: see _network).
-
-    def mlp_predict(self, X: np.ndarray, params: np.ndarray, sizes: Sequence[int],
-                    activation: int) -> np.ndarray:
-        from .numpy_mlp import forward
-        return forward(params, sizes, activation, X)[-1][:, 0].copy()
-
-    def mlp_loss_grad(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
-                      sizes: Sequence[int], activation: int) -> Tuple[float, np.ndarray]:
-        from .numpy_mlp import loss_grad
-        return loss_grad(kind, X, y, params, sizes, activation)
-
-    def start_mlp(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
-                  sizes: Sequence[int], activation: int, lr: float, epochs: int, tol: float,
-                  batch_size: Optional[int], seed: int,
-                  record_path: bool = False) -> ReferenceRun:
-        from .numpy_mlp import MLPArrayEngine
-        engine = MLPArrayEngine(kind, X, y, params, sizes, activation)
-        return ReferenceRun(engine, len(y), lr, epochs, tol, batch_size, seed, record_path)
+    def start(self, objective, params: np.ndarray, state: State, settings: Settings) -> Fit:
+        return Fit(ReferenceRun(objective, params, state, settings))

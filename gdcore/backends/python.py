@@ -1,111 +1,160 @@
 """The pure-Python backend: lists and loops, written to read like the formulas.
 
 It is the reference users benchmark against, and the tests' independent
-check on the compiled kernel. NumPy appears only at the edges (converting
-the validated arrays to lists once per call, and the results back); all
-arithmetic is Python floats, whatever the model's dtype.
+check on the compiled passes. NumPy appears only at the edges (the validated
+arrays become lists once, the sums become an array); all arithmetic is
+Python floats, whatever the model's dtype.
+
+Linear model, rows i: r_i = w . x_i + b - y_i, L = sum term(r_i),
+dL/dw = sum slope(r_i) x_i, dL/db = sum slope(r_i).
+
+Network, for one row x with target y, layers l = 0 .. L-1, weights W_l[k][j]
+(from neuron k of layer l to neuron j of layer l+1) and biases b_l[j]:
+
+    forward:   a_0 = x;  z_{l+1}[j] = b_l[j] + sum_k a_l[k] W_l[k][j];
+               a_{l+1} = f(z_{l+1}) (the output a_L = z_L is left linear)
+    loss:      term(r) with r = a_L[0] - y;  delta_L[0] = slope(r)
+    backward:  dL/dW_l[k][j] += a_l[k] delta_{l+1}[j]   (dz/dW = a)
+               dL/db_l[j]    += delta_{l+1}[j]           (dz/db = 1)
+               delta_l[k] = f'(z_l[k]) sum_j W_l[k][j] delta_{l+1}[j]   (dz/da = W)
 """
 
 from __future__ import annotations
 
 import math
-from array import array
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .._random import start_vector
-from ._base import MSE, FitResult
-from ..stepsize import lambda_max_of_gram, uses_gram
-from ._loop import Engine, ReferenceRun, power_iteration
+from ..curvature import lambda_max_of_gram, power_iteration, uses_gram
+from ..losses import Loss
+from ..loop import Fit, ReferenceRun, Settings
+from ..optim import State
+from ._network import layer_slices
 
-
-def sign(r: float) -> float:
-    return (r > 0) - (r < 0)
-
-
-def loss_term(kind: int, r: float) -> float:
-    """One row's contribution: r**2 for MSE, |r| for MAE (r = y_hat - y)."""
-    return r * r if kind == MSE else abs(r)
-
-
-def loss_slope(kind: int, r: float) -> float:
-    """d(term)/d(y_hat): 2 r for MSE, sign(r) for MAE."""
-    return 2.0 * r if kind == MSE else sign(r)
+Matrix = List[List[float]]
 
 
 def dot(a: Sequence[float], b: Sequence[float]) -> float:
     return sum(x * y for x, y in zip(a, b))
 
 
-def stored(values: List[float], single: bool) -> List[float]:
-    """Values as the model stores them: rounded to float32 for a float32 model."""
-    return array("f", values).tolist() if single else values
+class LinearSums:
+    def __init__(self, loss: Loss, X: np.ndarray, y: np.ndarray) -> None:
+        self.loss, self.X, self.y = loss, X.tolist(), y.tolist()
+        self.n_rows, self.n_params = X.shape[0], X.shape[1] + 1
 
-
-class ListEngine(Engine):
-    """Arithmetic in Python floats; parameters kept in the model's precision."""
-
-    def __init__(self, kind: int, X: List[List[float]], y: List[float],
-                 w: List[float], b: float, fit_intercept: bool, single: bool = False) -> None:
-        self.kind, self.X, self.y = kind, X, y
-        self.w, self.b, self.fit_intercept, self.single = w, b, fit_intercept, single
-
-    def evaluate(self, rows: Optional[Sequence[int]]) -> Tuple[float, List[float], float]:
-        """L = (1/N) sum term(y_hat_i - y_i); dL/dw = (1/N) sum slope_i x_i; dL/db = (1/N) sum slope_i."""
-        rows = range(len(self.y)) if rows is None else rows
-        loss, gw, gb = 0.0, [0.0] * len(self.w), 0.0
-        for i in rows:
+    def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
+        p = params.tolist()
+        w, b = p[:-1], p[-1]
+        total, gw, gb = 0.0, [0.0] * len(w), 0.0
+        for i in (range(self.n_rows) if rows is None else rows.tolist()):
             x_i = self.X[i]
-            r = dot(self.w, x_i) + self.b - self.y[i]
-            loss += loss_term(self.kind, r)
-            slope = loss_slope(self.kind, r)
+            r = dot(w, x_i) + b - self.y[i]
+            total += self.loss.term(r)
+            slope = self.loss.slope(r)
             for j, x_ij in enumerate(x_i):
                 gw[j] += slope * x_ij
             gb += slope
-        n = len(rows)
-        return loss / n, [g / n for g in gw], gb / n
+        return total, np.array(gw + [gb])
 
-    def update(self, gw: List[float], gb: float, lr: float) -> None:
-        """w <- w - lr dL/dw, b <- b - lr dL/db."""
-        self.w = stored([w_j - lr * g_j for w_j, g_j in zip(self.w, gw)], self.single)
-        if self.fit_intercept:
-            self.b = stored([self.b - lr * gb], self.single)[0]
 
-    def snapshot(self) -> Tuple[List[float], float]:
-        return list(self.w), self.b
+def f(activation: str, z: float) -> float:
+    """The hidden layers' activation."""
+    if activation == "tanh":
+        return math.tanh(z)
+    if activation == "relu":
+        return z if z > 0 else 0.0
+    if activation == "sigmoid":
+        if z >= 0:
+            return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(z)
+        return e / (1.0 + e)
+    return z
 
-    def restore(self, snap: Tuple[List[float], float]) -> None:
-        self.w, self.b = list(snap[0]), snap[1]
 
-    def weighted_sum(self, acc: Optional[List[float]], g: List[float], weight: float) -> List[float]:
-        if acc is None:
-            return [weight * g_j for g_j in g]
-        return [a + weight * g_j for a, g_j in zip(acc, g)]
+def f_prime(activation: str, a: float) -> float:
+    """df/dz, read off the activation a = f(z): the value kept from the forward pass."""
+    if activation == "tanh":
+        return 1.0 - a * a
+    if activation == "relu":
+        return 1.0 if a > 0 else 0.0
+    if activation == "sigmoid":
+        return a * (1.0 - a)
+    return 1.0
 
-    def sq_norm(self, g: List[float]) -> float:
-        return dot(g, g)
 
-    def flat(self, snap: Tuple[List[float], float]) -> np.ndarray:
-        return np.array(snap[0] + [snap[1]])
+def layers(params: List[float], sizes: Sequence[int]) -> List[Tuple[Matrix, List[float]]]:
+    """(W_l, b_l) as nested lists, from the flat parameters."""
+    out = []
+    for w, b, n_in, n_out in layer_slices(sizes):
+        W = [params[w + k * n_out:w + (k + 1) * n_out] for k in range(n_in)]
+        out.append((W, params[b:b + n_out]))
+    return out
+
+
+def forward(net: List[Tuple[Matrix, List[float]]], activation: str,
+            x: List[float]) -> List[List[float]]:
+    """Every layer's activations for one row: [a_0 = x, a_1, ..., a_L]."""
+    a = [x]
+    for l, (W, b) in enumerate(net):
+        z = [b_j + sum(a_k * W_k[j] for a_k, W_k in zip(a[-1], W)) for j, b_j in enumerate(b)]
+        a.append(z if l == len(net) - 1 else [f(activation, z_j) for z_j in z])
+    return a
+
+
+class MLPSums:
+    def __init__(self, loss: Loss, X: np.ndarray, y: np.ndarray, sizes: Sequence[int],
+                 activation: str) -> None:
+        self.loss, self.X, self.y = loss, X.tolist(), y.tolist()
+        self.sizes, self.activation = list(sizes), activation
+        self.n_rows = X.shape[0]
+        self.n_params = sum(n_in * n_out + n_out for _, _, n_in, n_out in layer_slices(sizes))
+
+    def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
+        net = layers(params.tolist(), self.sizes)
+        grads = [([[0.0] * len(b) for _ in W], [0.0] * len(b)) for W, b in net]
+        total = 0.0
+        for i in (range(self.n_rows) if rows is None else rows.tolist()):
+            a = forward(net, self.activation, self.X[i])
+            r = a[-1][0] - self.y[i]
+            total += self.loss.term(r)
+            delta = [self.loss.slope(r)]  # dL/dz at the output
+            for l in range(len(net) - 1, -1, -1):
+                W, _ = net[l]
+                gW, gb = grads[l]
+                for k, a_k in enumerate(a[l]):
+                    for j, d_j in enumerate(delta):
+                        gW[k][j] += a_k * d_j
+                for j, d_j in enumerate(delta):
+                    gb[j] += d_j
+                if l > 0:  # the chain rule: back through W_l, then through f
+                    delta = [f_prime(self.activation, a_k) * dot(W[k], delta)
+                             for k, a_k in enumerate(a[l])]
+        flat = [g for gW, gb in grads for g in [v for row in gW for v in row] + gb]
+        return total, np.array(flat)
 
 
 class PythonBackend:
     name = "python"
 
-    def predict(self, X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
-        w_list = w.tolist()
-        return np.array([dot(w_list, x_i) + b for x_i in X.tolist()], dtype=X.dtype)
+    def linear(self, loss: Loss, X: np.ndarray, y: np.ndarray, n_jobs: int = 1) -> LinearSums:
+        return LinearSums(loss, X, y)
 
-    def loss_value(self, kind: int, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        pairs = zip(y_true.tolist(), y_pred.tolist())
-        return sum(loss_term(kind, p - t) for t, p in pairs) / len(y_true)
+    def mlp(self, loss: Loss, X: np.ndarray, y: np.ndarray, sizes: Sequence[int],
+            activation: str) -> MLPSums:
+        return MLPSums(loss, X, y, sizes, activation)
 
-    def loss_grad(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray,
-                  b: float) -> Tuple[float, np.ndarray, float]:
-        engine = ListEngine(kind, X.tolist(), y.tolist(), w.tolist(), float(b), True)
-        loss, gw, gb = engine.evaluate(None)
-        return loss, np.array(gw, dtype=X.dtype), gb
+    def predict_linear(self, X: np.ndarray, params: np.ndarray) -> np.ndarray:
+        p = params.tolist()
+        w, b = p[:-1], p[-1]
+        return np.array([dot(w, x_i) + b for x_i in X.tolist()], dtype=X.dtype)
+
+    def predict_mlp(self, X: np.ndarray, params: np.ndarray, sizes: Sequence[int],
+                    activation: str) -> np.ndarray:
+        net = layers(params.tolist(), sizes)
+        return np.array([forward(net, activation, x)[-1][0] for x in X.tolist()], dtype=X.dtype)
 
     def curvature(self, X: np.ndarray, fit_intercept: bool,
                   rows: bool = True) -> Tuple[float, float]:
@@ -133,51 +182,5 @@ class PythonBackend:
         lam = power_iteration(hessian_times, start_vector(p), lambda v: math.sqrt(dot(v, v)))
         return lam, row_max
 
-    def start(self, kind: int, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray,
-              fit_intercept: bool, lr: float, epochs: int, tol: float,
-              batch_size: Optional[int], seed: int, record_path: bool = False,
-              n_jobs: int = 1) -> "ListRun":
-        engine = ListEngine(kind, X.tolist(), y.tolist(), w.tolist(), float(b[0]), fit_intercept,
-                            single=X.dtype == np.float32)
-        return ListRun(engine, w, b, len(engine.y), lr, epochs, tol, batch_size, seed, record_path)
-
-
-    # Multi-layer perceptrons (sizes, activation and the flat parameters: see _network).
-
-    def mlp_predict(self, X: np.ndarray, params: np.ndarray, sizes: Sequence[int],
-                    activation: int) -> np.ndarray:
-        from .python_mlp import forward, layers
-        net = layers(params.tolist(), sizes)
-        return np.array([forward(net, activation, x)[-1][0] for x in X.tolist()], dtype=X.dtype)
-
-    def mlp_loss_grad(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
-                      sizes: Sequence[int], activation: int) -> Tuple[float, np.ndarray]:
-        from .python_mlp import loss_grad
-        loss, g = loss_grad(kind, X.tolist(), y.tolist(), params.tolist(), sizes, activation)
-        return loss, np.array(g)
-
-    def start_mlp(self, kind: int, X: np.ndarray, y: np.ndarray, params: np.ndarray,
-                  sizes: Sequence[int], activation: int, lr: float, epochs: int, tol: float,
-                  batch_size: Optional[int], seed: int, record_path: bool = False) -> "ListRun":
-        from .python_mlp import MLPListEngine
-        engine = MLPListEngine(kind, X.tolist(), y.tolist(), params.tolist(), sizes, activation,
-                               single=X.dtype == np.float32)
-        return ListRun(engine, params, np.zeros(1, dtype=params.dtype), len(engine.y), lr,
-                       epochs, tol, batch_size, seed, record_path)
-
-
-class ListRun(ReferenceRun):
-    """A ReferenceRun that copies the list parameters back into the model's arrays."""
-
-    engine: ListEngine
-
-    def __init__(self, engine: ListEngine, w: np.ndarray, b: np.ndarray, *args: Any) -> None:
-        super().__init__(engine, *args)
-        self.w, self.b = w, b
-
-    def advance(self, epochs: int) -> Optional[FitResult]:
-        try:
-            return super().advance(epochs)
-        finally:  # the model sees the parameters of the last finished epoch
-            self.w[:] = self.engine.w
-            self.b[0] = self.engine.b
+    def start(self, objective, params: np.ndarray, state: State, settings: Settings) -> Fit:
+        return Fit(ReferenceRun(objective, params, state, settings))

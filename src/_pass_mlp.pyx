@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Compiled kernels for multi-layer perceptrons: forward, back-propagation, fits.
+"""The pass of multi-layer perceptrons: forward, back-propagation, gradient sums.
 
 A network [n_0, n_1, ..., n_L] (n_0 inputs, n_L = 1 output) keeps all its
 parameters in one flat array ``params`` of the model's dtype: layer by layer,
@@ -7,51 +7,43 @@ the weights ``W_l`` (n_l x n_{l+1}, row-major, so ``z = a @ W_l + b_l``) then
 the biases ``b_l`` (n_{l+1}). Hidden layers apply one activation (tanh, relu,
 sigmoid or identity); the output is linear.
 
-One training step on a batch of rows:
+The gradient of a block of rows:
 
 * forward: a_0 = x, z_{l+1} = a_l W_l + b_l, a_{l+1} = f(z_{l+1}) (no f on the
   output), every a_l kept;
-* loss term and its slope at the output: delta_L = dL/dy_hat = 2 r (MSE) or
-  sign(r) (MAE), r = y_hat - y;
+* loss term and its slope at the output (_loss.h), r = y_hat - y: delta_L;
 * backward, l = L-1 .. 0 (the chain rule): dL/dW_l = a_l^T delta_{l+1},
   dL/db_l = sum of delta_{l+1} over rows, then
   delta_l = (delta_{l+1} W_l^T) * f'(a_l), f' read off the kept activation
-  (tanh: 1 - a^2, sigmoid: a (1 - a), relu: a > 0);
-* update: params -= lr * gradient / rows.
+  (tanh: 1 - a^2, sigmoid: a (1 - a), relu: a > 0).
 
 Rows go through in blocks of at most ``BLOCK`` so every layer's activations
 of a block stay in cache; the three products of each layer are BLAS gemm
 calls on the block (see "forward, backward" below for why), the activations
 and their slopes are loops GCC vectorises. A block's gradient is added into
-the batch's gradient in double. The epoch loops mirror src/_linear.pyx and
-gdcore/backends/_loop.py, with one flat parameter vector in place of (w, b).
+the sums in double. The epoch loop (src/_loop.pyx) calls the pass through
+the Objective of ``MLPObjective``, as it calls the linear one.
 """
 
 import numpy as np
 
+from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
-from libc.math cimport NAN, isfinite, sqrt
-from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from _loss cimport loss_slope, loss_term
-from _rng cimport shuffle
+from _common cimport OBJECTIVE_CAPSULE, Objective
+from _loss cimport loss_code, loss_slope, loss_term
 cimport scipy.linalg.cython_blas as blas
 
-# Hidden-layer activations (names in gdcore/mlp.py).
-cpdef enum Activation:
+# Hidden-layer activations, and the names gdcore/models/mlp.py gives them.
+cdef enum Activation:
     TANH = 0
     RELU = 1
     SIGMOID = 2
     IDENTITY = 3
 
-# Status codes, the same numbers as _linear.Status.
-cdef enum:
-    CONVERGED = 0
-    MAX_EPOCHS = 1
-    DIVERGED = 2
-    PAUSED = 3
+ACTIVATIONS = {"tanh": TANH, "relu": RELU, "sigmoid": SIGMOID, "identity": IDENTITY}
 
 # Rows per block: 256 rows of a 64-neuron layer take 128 KB (L2).
 cdef enum:
@@ -295,8 +287,8 @@ cdef void forward(const Net* net, const floating* params, floating* acts,
             activate(net.activation, z, m * n_out)
 
 
-cdef double block_pass(const Net* net, int kind, const floating[:, ::1] X,
-                       const floating[::1] y, const Py_ssize_t* rows, Py_ssize_t r0,
+cdef double block_pass(const Net* net, int kind, double e, const floating* X,
+                       const floating* y, const Py_ssize_t* rows, Py_ssize_t r0,
                        Py_ssize_t m, const floating* params, Work* work) noexcept nogil:
     """Forward and backward over rows r0 .. r0+m-1 (of ``rows``, or in order if NULL).
 
@@ -314,14 +306,14 @@ cdef double block_pass(const Net* net, int kind, const floating[:, ::1] X,
     cdef double loss = 0.0, res
     for r in range(m):
         k = rows[r0 + r] if rows != NULL else r0 + r
-        memcpy(acts + r * d, &X[k, 0], d * sizeof(floating))
+        memcpy(acts + r * d, X + k * d, d * sizeof(floating))
     forward(net, params, acts, m)
     out = acts + net.a_off[L]
     for r in range(m):  # the output layer has one neuron: delta_L = dL/dy_hat
         k = rows[r0 + r] if rows != NULL else r0 + r
         res = <double>out[r] - y[k]
-        loss += loss_term(kind, res)
-        delta[r] = <floating>loss_slope(kind, res)
+        loss += loss_term(kind, res, e)
+        delta[r] = <floating>loss_slope(kind, res, e)
     for l in range(L - 1, -1, -1):  # the chain rule, from the loss back to the input
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
@@ -345,190 +337,106 @@ cdef double block_pass(const Net* net, int kind, const floating[:, ::1] X,
     return loss
 
 
-cdef double batch_pass(const Net* net, int kind, const floating[:, ::1] X,
-                       const floating[::1] y, const Py_ssize_t* rows, Py_ssize_t n_rows,
-                       const floating* params, Work* work) noexcept nogil:
-    """Mean loss over the rows; its gradient (params layout, double) into work.g."""
-    cdef Py_ssize_t i, r0
+cdef double batch_pass(const Net* net, int kind, double e, const floating* X,
+                       const floating* y, const Py_ssize_t* rows, Py_ssize_t first,
+                       Py_ssize_t n_rows, const floating* params, Work* work) noexcept nogil:
+    """Loss sum over the rows; the gradient sums (params layout, double) into work.g."""
+    cdef Py_ssize_t r0
     cdef double loss = 0.0
     memset(work.g, 0, net.n_params * sizeof(double))
     r0 = 0
     while r0 < n_rows:
-        loss += block_pass(net, kind, X, y, rows, r0,
+        loss += block_pass(net, kind, e, X, y, rows, first + r0,
                            BLOCK if n_rows - r0 > BLOCK else n_rows - r0, params, work)
         r0 += BLOCK
-    for i in range(net.n_params):
-        work.g[i] = work.g[i] / n_rows
-    return loss / n_rows
+    return loss
 
 
-cdef inline double norm(const double* g, Py_ssize_t n) noexcept nogil:
-    cdef double sq = 0.0
-    cdef Py_ssize_t i
-    for i in range(n):
-        sq += g[i] * g[i]
-    return sqrt(sq)
+cdef struct MLPData:
+    int kind
+    double e
+    const void* X
+    const void* y
+    Net net
+    Work work
 
 
-cdef inline void step(floating* p, const double* g, double lr, Py_ssize_t n) noexcept nogil:
-    """params <- params - lr dL/dparams."""
-    cdef Py_ssize_t i
-    for i in range(n):
-        p[i] = <floating>(p[i] - lr * g[i])
+cdef double sums_double(void* ctx, const void* params, const Py_ssize_t* rows,
+                        Py_ssize_t first, Py_ssize_t n, double* grad) noexcept nogil:
+    cdef MLPData* data = <MLPData*>ctx
+    cdef double loss = batch_pass(&data.net, data.kind, data.e, <const double*>data.X,
+                                  <const double*>data.y, rows, first, n,
+                                  <const double*>params, &data.work)
+    memcpy(grad, data.work.g, data.net.n_params * sizeof(double))
+    return loss
 
 
-cdef inline bint is_bad(double loss, double reference, double blowup) noexcept nogil:
-    return not isfinite(loss) or loss > blowup * reference
+cdef double sums_float(void* ctx, const void* params, const Py_ssize_t* rows,
+                       Py_ssize_t first, Py_ssize_t n, double* grad) noexcept nogil:
+    cdef MLPData* data = <MLPData*>ctx
+    cdef double loss = batch_pass(&data.net, data.kind, data.e, <const float*>data.X,
+                                  <const float*>data.y, rows, first, n,
+                                  <const float*>params, &data.work)
+    memcpy(grad, data.work.g, data.net.n_params * sizeof(double))
+    return loss
 
 
-cdef inline void record(floating* path, Py_ssize_t epoch, const floating* p,
-                        Py_ssize_t n) noexcept nogil:
-    if path != NULL:
-        memcpy(path + epoch * n, p, n * sizeof(floating))
+cdef class MLPObjective:
+    """The loss of a network ``sizes`` with ``activation`` on (X, y), for the epoch loop
+    and for single evaluations (the MLP analogue of _pass_linear.LinearObjective)."""
 
+    cdef Objective objective
+    cdef MLPData data
+    cdef object X, y
+    cdef bint ready
+    cdef readonly object dtype
 
-# ------------------------------------------------------------------- fits --
-# The state between chunks of epochs lives in the caller's buffers, as for
-# the linear kernels: history, epoch count, parameters before the last step
-# (p_saved) with saved = (loss, gradient norm) (full batch) or saved[0] = the
-# loss at the start (mini-batch), the row order and the random state.
+    def __cinit__(self, str loss, double e, X, y, sizes, str activation):
+        self.ready = False
+        if not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray) and X.ndim == 2
+                and y.ndim == 1 and X.dtype == y.dtype and X.dtype in (np.float32, np.float64)
+                and X.flags.c_contiguous and y.flags.c_contiguous
+                and X.shape[0] == y.shape[0] and X.shape[0] > 0):
+            raise ValueError("MLPObjective needs C-contiguous X (n x d) and y (n) of one "
+                             "float dtype, n >= 1")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}")
+        cdef Py_ssize_t[::1] s = np.ascontiguousarray(sizes, dtype=np.intp)
+        _setup(&self.data.net, &self.data.work, s, ACTIVATIONS[activation], X.dtype.itemsize,
+               X.shape[1], -1)
+        self.ready = True
+        self.X, self.y, self.dtype = X, y, X.dtype
+        self.data.kind = loss_code(loss)
+        self.data.e = e
+        self.data.X = <const void*><size_t>X.ctypes.data
+        self.data.y = <const void*><size_t>y.ctypes.data
+        self.objective.sums = sums_double if X.dtype == np.float64 else sums_float
+        self.objective.ctx = &self.data
+        self.objective.n_rows = X.shape[0]
+        self.objective.n_params = self.data.net.n_params
+        self.objective.itemsize = X.dtype.itemsize
 
-cdef int full_batch(const Net* net, int kind, const floating[:, ::1] X,
-                    const floating[::1] y, floating* p, double lr, Py_ssize_t epochs,
-                    Py_ssize_t stop_at, double tol, double blowup, double* history,
-                    Py_ssize_t* n_hist_io, floating* p_saved, double* saved,
-                    floating* path, double* report, Work* work) noexcept nogil:
-    cdef Py_ssize_t n_p = net.n_params, n_hist = n_hist_io[0]
-    cdef double loss, gnorm
-    cdef int status
-    while True:
-        if n_hist == stop_at and n_hist < epochs:
-            status = PAUSED
-            break
-        loss = batch_pass(net, kind, X, y, NULL, X.shape[0], p, work)
-        if is_bad(loss, history[0] if n_hist > 0 else NAN, blowup):
-            if n_hist > 0:  # undo the step that blew up
-                memcpy(p, p_saved, n_p * sizeof(floating))
-                n_hist -= 1
-                report[0], report[1] = saved[0], saved[1]
-            else:
-                report[0], report[1] = loss, NAN
-            status = DIVERGED
-            break
-        gnorm = norm(work.g, n_p)
-        if gnorm <= tol or n_hist == epochs:
-            report[0], report[1] = loss, gnorm
-            status = CONVERGED if gnorm <= tol else MAX_EPOCHS
-            break
-        history[n_hist] = loss
-        record(path, n_hist, p, n_p)
-        n_hist += 1
-        memcpy(p_saved, p, n_p * sizeof(floating))
-        saved[0], saved[1] = loss, gnorm
-        step(p, work.g, lr, n_p)
-    n_hist_io[0] = n_hist
-    return status
+    def __dealloc__(self):
+        if self.ready:
+            _teardown(&self.data.net, &self.data.work)
 
+    def capsule(self):
+        """The Objective, for the epoch loop (valid while this object lives)."""
+        return PyCapsule_New(&self.objective, OBJECTIVE_CAPSULE, NULL)
 
-cdef int mini_batch(const Net* net, int kind, const floating[:, ::1] X,
-                    const floating[::1] y, floating* p, double lr, Py_ssize_t epochs,
-                    Py_ssize_t stop_at, double tol, double blowup, Py_ssize_t batch_size,
-                    uint64_t* rng, Py_ssize_t* order, double* history,
-                    Py_ssize_t* n_hist_io, floating* p_start, double* saved, floating* path,
-                    double* report, Work* work, double* epoch_g) noexcept nogil:
-    cdef Py_ssize_t n = X.shape[0], n_p = net.n_params, n_hist = n_hist_io[0], i, lo, m
-    cdef double loss, epoch_loss
-    cdef bint stopped = False, diverged = False
-    if n_hist == 0 and stop_at > 0:
-        saved[0] = batch_pass(net, kind, X, y, NULL, n, p, work)
-        if not isfinite(saved[0]):
-            report[0], report[1] = saved[0], NAN
-            return DIVERGED
-    while n_hist < stop_at:
-        shuffle(order, n, rng)
-        memcpy(p_start, p, n_p * sizeof(floating))
-        epoch_loss = 0.0
-        memset(epoch_g, 0, n_p * sizeof(double))
-        lo = 0
-        while lo < n:
-            m = batch_size if n - lo > batch_size else n - lo
-            loss = batch_pass(net, kind, X, y, order + lo, m, p, work)
-            if not isfinite(loss):
-                diverged = True
-                break
-            epoch_loss += m * loss
-            for i in range(n_p):
-                epoch_g[i] += m * work.g[i]
-            step(p, work.g, lr, n_p)
-            lo += m
-        if not diverged:
-            epoch_loss /= n
-            diverged = is_bad(epoch_loss, saved[0], blowup)
-        if diverged:  # back to the parameters this epoch started from
-            memcpy(p, p_start, n_p * sizeof(floating))
-            break
-        history[n_hist] = epoch_loss
-        record(path, n_hist, p_start, n_p)
-        n_hist += 1
-        for i in range(n_p):
-            epoch_g[i] = (1.0 / n) * epoch_g[i]
-        if norm(epoch_g, n_p) <= tol:
-            stopped = True
-            break
-    n_hist_io[0] = n_hist
-    if not (stopped or diverged or n_hist == epochs):
-        return PAUSED
-    loss = batch_pass(net, kind, X, y, NULL, n, p, work)
-    report[0] = loss
-    if not isfinite(loss):
-        report[1] = NAN
-        return DIVERGED
-    report[1] = norm(work.g, n_p)
-    if diverged:
-        return DIVERGED
-    return CONVERGED if stopped or report[1] <= tol else MAX_EPOCHS
-
-
-def run_epochs(int kind, const floating[:, ::1] X, const floating[::1] y,
-               floating[::1] params, const Py_ssize_t[::1] sizes, int activation,
-               double lr, Py_ssize_t epochs, Py_ssize_t stop_at, double tol, double blowup,
-               Py_ssize_t batch_size, double[::1] history, Py_ssize_t n_hist,
-               floating[::1] p_saved, double[::1] saved, Py_ssize_t[::1] order,
-               uint64_t[::1] rng, floating[:, ::1] path, double[::1] report):
-    """Continue an MLP fit from epoch ``n_hist`` up to ``stop_at`` (at most ``epochs``).
-
-    ``params`` (the flat parameters) is updated in place; ``batch_size`` 0 is
-    full batch; the other buffers are the caller's, as for
-    ``_linear.run_epochs``. Returns ``(status, n_hist)`` with the codes of
-    ``_linear.Status``; ``report`` receives (final_loss, grad_norm).
-    """
-    cdef Net net
-    cdef Work work
-    cdef double[::1] epoch_g = np.empty(params.shape[0], dtype=np.float64)
-    cdef floating* path_ptr = &path[0, 0] if path is not None else NULL
-    cdef int status
-    if y.shape[0] != X.shape[0] or X.shape[0] == 0:
-        raise ValueError("X and y must have the same, non-zero number of rows")
-    if (batch_size < 0 or n_hist < 0 or stop_at < n_hist or epochs < stop_at
-            or history.shape[0] < stop_at or p_saved.shape[0] != params.shape[0]
-            or saved.shape[0] < 2 or report.shape[0] < 2 or rng.shape[0] < 1
-            or (batch_size > 0 and order.shape[0] != X.shape[0])
-            or (path is not None and (path.shape[0] < stop_at
-                                      or path.shape[1] != params.shape[0]))):
-        raise ValueError("run_epochs: buffers of the wrong size")
-    _setup(&net, &work, sizes, activation, sizeof(floating), X.shape[1], params.shape[0])
-    with nogil:
-        if batch_size == 0:
-            status = full_batch(&net, kind, X, y, &params[0], lr, epochs, stop_at, tol,
-                                blowup, &history[0], &n_hist, &p_saved[0], &saved[0],
-                                path_ptr, &report[0], &work)
-        else:
-            status = mini_batch(&net, kind, X, y, &params[0], lr, epochs, stop_at, tol,
-                                blowup, batch_size, &rng[0], &order[0], &history[0],
-                                &n_hist, &p_saved[0], &saved[0], path_ptr, &report[0],
-                                &work, &epoch_g[0])
-        _teardown(&net, &work)
-    return status, n_hist
+    def sums(self, params):
+        """(loss sum, gradient sums in float64, params layout) at ``params`` over all rows."""
+        p = np.ascontiguousarray(params, dtype=self.dtype)
+        if p.shape != (self.data.net.n_params,):
+            raise ValueError(f"params must have {self.data.net.n_params} values, got shape {p.shape}")
+        grad = np.empty(self.data.net.n_params, dtype=np.float64)
+        cdef double[::1] g = grad
+        cdef const void* pp = <const void*><size_t>p.ctypes.data
+        cdef double loss
+        with nogil:
+            loss = self.objective.sums(self.objective.ctx, pp, NULL, 0, self.objective.n_rows,
+                                       &g[0])
+        return loss, grad
 
 
 cdef void _setup(Net* net, Work* work, const Py_ssize_t[::1] sizes, int activation,
@@ -544,7 +452,7 @@ cdef void _setup(Net* net, Work* work, const Py_ssize_t[::1] sizes, int activati
         raise ValueError(f"X has {n_features} features, the network {sizes[0]} inputs")
     if net_init(net, sizes, activation) != 0:
         raise MemoryError()
-    if net.n_params != n_params:
+    if n_params >= 0 and net.n_params != n_params:
         free(net.sizes)
         raise ValueError(f"params has {n_params} values, the network {net.n_params}")
     if work_init(work, net, itemsize) != 0:
@@ -557,28 +465,10 @@ cdef void _teardown(Net* net, Work* work) noexcept nogil:
     free(net.sizes)
 
 
-# ------------------------------------------------------- single evaluations --
-
-def loss_grad(int kind, const floating[:, ::1] X, const floating[::1] y,
-              const floating[::1] params, const Py_ssize_t[::1] sizes, int activation):
-    """(loss, gradient) at ``params`` over all rows; the gradient in float64, params layout."""
-    cdef Net net
-    cdef Work work
-    cdef double loss
-    if y.shape[0] != X.shape[0] or X.shape[0] == 0:
-        raise ValueError("X and y must have the same, non-zero number of rows")
-    _setup(&net, &work, sizes, activation, sizeof(floating), X.shape[1], params.shape[0])
-    with nogil:
-        loss = batch_pass(&net, kind, X, y, NULL, X.shape[0], &params[0], &work)
-    grad = np.empty(net.n_params, dtype=np.float64)
-    cdef double[::1] gv = grad
-    memcpy(&gv[0], work.g, net.n_params * sizeof(double))
-    _teardown(&net, &work)
-    return loss, grad
-
+# ------------------------------------------------------------- prediction --
 
 def predict(const floating[:, ::1] X, const floating[::1] params,
-            const Py_ssize_t[::1] sizes, int activation, floating[::1] out):
+            const Py_ssize_t[::1] sizes, str activation, floating[::1] out):
     """out[i] = the network's output for row i."""
     cdef Net net
     cdef Work work
@@ -586,7 +476,10 @@ def predict(const floating[:, ::1] X, const floating[::1] params,
     cdef floating* acts
     if out.shape[0] != X.shape[0]:
         raise ValueError("out must have one value per row of X")
-    _setup(&net, &work, sizes, activation, sizeof(floating), X.shape[1], params.shape[0])
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}")
+    _setup(&net, &work, sizes, ACTIVATIONS[activation], sizeof(floating), X.shape[1],
+           params.shape[0])
     acts = <floating*>work.acts
     with nogil:
         r0 = 0

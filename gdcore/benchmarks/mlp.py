@@ -166,7 +166,7 @@ def format_table(table) -> str:
 def main(json_path: Optional[str] = None, repeats: int = 3) -> int:
     """Print the side-by-side table (and save the medians as JSON)."""
     import json
-    from .benchmark import environment
+    from .epochs import environment
     env = environment()
     print(f"gdcore bench --mlp: CPU {env['cpu']}; numpy {env['numpy']}, scikit-learn "
           f"{env['sklearn']}, torch {env['torch']}")

@@ -1,8 +1,13 @@
-"""Step sizes: what ``lr="auto"`` takes, from the curvature of the MSE."""
+"""Curvature in the raw coordinates, and the step ``lr="auto"`` takes from it.
+
+Fits in standardised coordinates measure theirs in gdcore/precondition.py;
+these are for fits in the user's coordinates (``precondition=None``) and for
+networks.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -11,6 +16,11 @@ import numpy as np
 #: (O(N p^2) work, a single BLAS call in the numpy and cython backends).
 #: Wider models use power iteration, O(N p) per Hessian-vector product.
 GRAM_MAX_PARAMS = 64
+
+#: Power iteration for lambda_max: at most this many products, stopping
+#: once the estimate moves by less than POWER_RTOL relatively.
+POWER_MAX_ITER = 100
+POWER_RTOL = 1e-6
 
 
 def uses_gram(n_params: int) -> bool:
@@ -59,3 +69,26 @@ def auto_lr(curvature: float, row_curvature: float, n_samples: int,
         raise ValueError("lr='auto' needs data with some variation (the loss has no "
                          "curvature here); pass a number for lr")
     return 1.0 / smooth
+
+
+def power_iteration(hessian_times: Callable[[Any], Any], v: Any, norm: Callable[[Any], float],
+                    max_iter: int = POWER_MAX_ITER, rtol: float = POWER_RTOL) -> float:
+    """Largest eigenvalue of a symmetric PSD operator: ``||H v||`` with ``v`` converged.
+
+    ``||H v|| <= lambda_max`` for a unit ``v``, so the estimate never overshoots;
+    ``1 / estimate`` stays below the divergence bound ``2 / lambda_max`` as soon as
+    the estimate passes half of lambda_max, which takes a handful of products.
+    """
+    scale = norm(v)
+    v = [x / scale for x in v] if isinstance(v, list) else v / scale
+    lam = 0.0
+    for _ in range(max_iter):
+        u = hessian_times(v)
+        new = norm(u)
+        if new == 0.0:
+            return 0.0
+        v = [x / new for x in u] if isinstance(u, list) else u / new
+        if abs(new - lam) <= rtol * new:
+            return new
+        lam = new
+    return lam

@@ -8,7 +8,7 @@ import pytest
 
 import gdcore
 from gdcore.backends import get_backend
-from gdcore.stepsize import GRAM_MAX_PARAMS, auto_lr
+from gdcore.curvature import GRAM_MAX_PARAMS, auto_lr
 from helpers import hessian_lambda_max
 
 

@@ -1,4 +1,4 @@
-"""Multi-layer perceptrons: the model, the gradient check, and the curve-fitting demo.
+"""Multi-layer perceptrons: dense networks fitted by back-propagation.
 
 A network is a list of layer sizes ``[n_features, h_1, ..., h_k, 1]``: dense
 layers, one activation on every hidden layer, a linear output. Its
@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._validation import as_data, as_features, as_parameter, check_dtype, check_random_state
-from .backends import get_backend
-from .backends._base import Backend, Run
-from .backends._network import ACTIVATIONS, IDENTITY, RELU, layer_slices, n_params
-from .backends.numpy_mlp import forward
-from .losses import Loss, MSELoss
-from .models import Arrays, Config, LinearModel, Model
-from .stepsize import auto_lr, needs_row_curvature
+from .. import _pass_mlp
+from .._validation import as_features, as_parameter, check_dtype, check_random_state
+from ..backends import get_backend
+from ..backends._base import Backend
+from ..backends._network import layer_slices, n_params
+from ..backends.numpy import forward
+from ..curvature import auto_lr, needs_row_curvature
+from ..losses import Loss
+from ..loop import Objective
+from .base import Arrays, Config, Model
+
+#: The hidden-layer activations (their names in the compiled pass).
+ACTIVATIONS = tuple(_pass_mlp.ACTIVATIONS)
 
 
 class MLP(Model):
@@ -66,7 +70,7 @@ class MLP(Model):
     def __init__(self, layer_sizes: Sequence[int], activation: str = "tanh",
                  dtype: Any = np.float64, random_state: Any = None) -> None:
         sizes = _check_sizes(layer_sizes)
-        if activation not in ACTIVATIONS:
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.layer_sizes: Tuple[int, ...] = tuple(sizes)
         self.activation = activation
@@ -124,18 +128,28 @@ class MLP(Model):
         config, arrays = self._state()
         return (_rebuild_mlp, (config, arrays, self.random_state))
 
-    @property
-    def _code(self) -> int:
-        return ACTIVATIONS[self.activation]
-
     def predict(self, X: Any) -> np.ndarray:
         """The network's output for the rows of X (1-D X is one feature)."""
         Xc = as_features(X, self.dtype)
         self._check_features(Xc)
-        return get_backend("cython").mlp_predict(Xc, self._params, self.layer_sizes, self._code)
+        return get_backend("cython").predict_mlp(Xc, self._params, self.layer_sizes,
+                                                 self.activation)
+
+    def _objective(self, backend: Backend, loss: Loss, X: np.ndarray, y: np.ndarray,
+                   n_jobs: int = 1) -> Objective:
+        # n_jobs: the network's pass runs on one thread (its matrix products are
+        # BLAS calls, threaded as SciPy's OpenBLAS is configured).
+        return backend.mlp(loss, X, y, self.layer_sizes, self.activation)
+
+    def _split_gradient(self, grad: np.ndarray) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """(dL/dweights, dL/dbiases), layer by layer."""
+        g = np.asarray(grad, dtype=self.dtype)
+        slices = layer_slices(self.layer_sizes)
+        return ([g[w:b].reshape(n_in, n_out) for w, b, n_in, n_out in slices],
+                [g[b:b + n_out] for _, b, _, n_out in slices])
 
     def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
-        inputs = forward(self._params, self.layer_sizes, self._code, X)[:-1]
+        inputs = forward(self._params, self.layer_sizes, self.activation, X)[:-1]
         curvature = row_curvature = 0.0
         rows = needs_row_curvature(X.shape[0], batch_size)
         for A in inputs:
@@ -143,23 +157,6 @@ class MLP(Model):
             curvature += lam
             row_curvature += row_max
         return auto_lr(curvature, row_curvature, X.shape[0], batch_size)
-
-    def _gradient(self, backend: Backend, kind: int, X: np.ndarray,
-                  y: np.ndarray) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-        """(dL/dweights, dL/dbiases) by back-propagation, for ``Loss.gradient``."""
-        _, g = backend.mlp_loss_grad(kind, X, y, self._params, self.layer_sizes, self._code)
-        g = np.asarray(g, dtype=self.dtype)
-        slices = layer_slices(self.layer_sizes)
-        return ([g[w:b].reshape(n_in, n_out) for w, b, n_in, n_out in slices],
-                [g[b:b + n_out] for _, b, _, n_out in slices])
-
-    def _start(self, backend: Backend, kind: int, X: np.ndarray, y: np.ndarray, lr: float,
-               epochs: int, tol: float, batch_size: Optional[int], seed: int,
-               record_path: bool, n_jobs: int = 1) -> Run:
-        # n_jobs: the network kernels run on one thread (their matrix products
-        # are BLAS calls, threaded as SciPy's OpenBLAS is configured).
-        return backend.start_mlp(kind, X, y, self._params, self.layer_sizes, self._code, lr,
-                                 epochs, tol, batch_size, seed, record_path)
 
     def __repr__(self) -> str:
         return (f"MLP(layer_sizes={list(self.layer_sizes)}, activation={self.activation!r}, "
@@ -178,82 +175,6 @@ def _check_sizes(layer_sizes: Any) -> List[int]:
     if sizes[-1] != 1:
         raise ValueError(f"the last layer size must be 1 (one output), got {sizes[-1]}")
     return [int(s) for s in sizes]
-
-
-def gradient_check(model: Model, loss: Loss, X: Any, y: Any, backend: str = "cython",
-                   step: Optional[float] = None) -> float:
-    """Largest relative error between back-propagated and finite-difference gradients.
-
-    Works in float64 on a copy of the parameters of ``model`` (an MLP, or a
-    LinearModel, seen as the network [d, 1]), which is left untouched. For
-    every parameter p_k the fourth-order central difference
-    (8 (L(p + h e_k) - L(p - h e_k)) - (L(p + 2h e_k) - L(p - 2h e_k))) / (12 h),
-    h = step * max(1, |p_k|) (step 1e-4 by default: its truncation error,
-    O(h^4), and its rounding error, O(eps L / h), are both ~1e-12), is
-    compared with the back-propagated dL/dp_k; the relative error is
-    |a - b| / max(|a|, |b|, 1e-8). The losses use the forward pass only.
-    Kinks (relu at 0, MAE at a zero residual) within 2h of the parameters
-    make finite differences meaningless there: check at points away from them.
-    """
-    if not isinstance(loss, Loss):
-        raise TypeError(f"loss must be a gdcore loss such as MSELoss(), got {loss!r}")
-    if isinstance(model, MLP):
-        sizes, code, params = model.layer_sizes, model._code, model.params
-    elif isinstance(model, LinearModel):
-        sizes, code = (model.n_features, 1), IDENTITY
-        params = np.append(model.w, model.b)
-    else:
-        raise TypeError(f"model must be an MLP or a LinearModel, got {type(model).__name__}")
-    impl = get_backend(backend)
-    Xc, yc = as_data(X, y, np.dtype(np.float64))
-    model._check_features(Xc)
-    p = np.array(params, dtype=np.float64)
-    _, grad = impl.mlp_loss_grad(loss.kind, Xc, yc, p, sizes, code)
-    h0 = 1e-4 if step is None else float(step)
-
-    def value(q: np.ndarray) -> float:
-        return impl.loss_value(loss.kind, yc, impl.mlp_predict(Xc, q, sizes, code))
-
-    worst = 0.0
-    for k in range(p.size):
-        h = h0 * max(1.0, abs(p[k]))
-        shifted = []
-        for t in (h, -h, 2 * h, -2 * h):
-            q = p.copy()
-            q[k] += t
-            shifted.append(value(q))
-        fd = (8 * (shifted[0] - shifted[1]) - (shifted[2] - shifted[3])) / (12 * h)
-        worst = max(worst, abs(fd - grad[k]) / max(abs(fd), abs(grad[k]), 1e-8))
-    return worst
-
-
-def demo(backend: str = "cython", epochs: int = 3000, out: Any = None) -> "MLP":
-    """A [1, 32, 1] tanh network learns y = sin(x) on [-pi, pi]; prints the loss falling."""
-    out = sys.stdout if out is None else out
-    from .cli import _shown_epochs  # the epochs worth printing (0, 1, 2, 3, 5, 10, ...)
-    from .trainer import Trainer
-
-    x = np.linspace(-math.pi, math.pi, 200)
-    y = np.sin(x)
-    model = MLP([1, 32, 1], activation="tanh", random_state=0)
-    trainer = Trainer(loss=MSELoss(), lr=0.05, epochs=epochs, tol=0.0, batch_size=32,
-                      random_state=0, backend=backend)
-    print("A network [1, 32, 1] (tanh hidden layer, linear output) learns y = sin(x) on "
-          f"[-pi, pi]\nfrom {x.size} points: mini-batch SGD, batch_size={trainer.batch_size}, "
-          f"lr={trainer.lr}, backend={backend}.\nEach step: forward pass, back-propagation "
-          "(the chain rule, layer by layer), update.\n", file=out)
-    history = trainer.fit(model, x, y)
-    print("   epoch          loss", file=out)
-    for epoch in _shown_epochs(history.n_epochs):
-        print(f"   {epoch:5d}  {history.loss[epoch]:12.4e}", file=out)
-    print(f"   {history.n_epochs} epochs in {history.seconds * 1e3:.3g} ms, final MSE "
-          f"{history.final_loss:.3g}\n", file=out)
-    grid = np.linspace(-math.pi, math.pi, 9)
-    pred = model.predict(grid)
-    print("        x     sin(x)    network", file=out)
-    for g, p in zip(grid, pred):
-        print(f"   {g:6.3f}  {math.sin(g):9.5f}  {p:9.5f}", file=out)
-    return model
 
 
 def _rebuild_mlp(config: Config, arrays: Arrays, random_state: Any) -> MLP:

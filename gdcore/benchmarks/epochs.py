@@ -35,10 +35,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import LinearModel, Trainer, closed_form
-from ._dispatch import chosen, linear
-from .backends import get_backend
-from .backends._base import MSE
+from .. import LinearModel, Trainer, closed_form
+from .._dispatch import chosen, floor
 
 QUICK_SIZES = [(1_000, 1), (10_000, 10), (100_000, 20)]
 FULL_SIZES = QUICK_SIZES + [(1_000_000, 20)]
@@ -73,20 +71,23 @@ def make_data(n: int, d: int, dtype: Any = np.float64, seed: int = 0) -> Tuple[n
 # ------------------------------------------------------------------ methods --
 
 def floor_epochs(X: np.ndarray, y: np.ndarray) -> Epochs:
-    return lambda k: linear.read_floor(X, k)
+    return lambda k: floor.read_floor(X, k)
 
 
 def shuffled_floor_epochs(X: np.ndarray, y: np.ndarray) -> Epochs:
     order = np.random.default_rng(0).permutation(X.shape[0])
-    return lambda k: linear.read_floor(X, k, order)
+    return lambda k: floor.read_floor(X, k, order)
 
 
 def gdcore_epochs(X: np.ndarray, y: np.ndarray, backend: str = "cython",
-                  batch_size: Optional[int] = None, n_jobs: int = 1) -> Epochs:
-    """A paused gdcore fit; each call runs k more epochs (one kernel call for cython)."""
+                  batch_size: Optional[int] = None, n_jobs: int = 1,
+                  optimizer: str = "gd") -> Epochs:
+    """A paused gdcore fit of plain steps (or ``optimizer``'s); each call runs k more
+    epochs (one kernel call for cython)."""
     model = LinearModel(X.shape[1], dtype=X.dtype)
-    run = model._start(get_backend(backend), MSE, X, y, LR, 1 << 40, 0.0, batch_size, 0,
-                       record_path=False, n_jobs=n_jobs)
+    trainer = Trainer(optimizer=optimizer, lr=LR, epochs=1 << 40, tol=0.0, precondition=None,
+                      batch_size=batch_size, random_state=0, backend=backend, n_jobs=n_jobs)
+    run = trainer._start(model, X, y)[1]
     return lambda k: run.advance(k)
 
 
@@ -274,7 +275,7 @@ def environment() -> Dict[str, Any]:
     return {
         "cpu": cpu,
         "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "kernel_isa": chosen("_linear"),
+        "kernel_isa": chosen("_pass_linear"),
         "thread_pins": {k: os.environ.get(k, "unset") for k in THREAD_VARIABLES},
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -317,7 +318,7 @@ def main(full: bool = False, json_path: Optional[str] = None, plot_path: Optiona
                        "time_to_solution": solution}, f, indent=2)
         print(f"wrote {json_path}")
     if plot_path:
-        from .plot import plot_bench, save
+        from ..plot import plot_bench, save
         save(plot_bench(records), plot_path)
         print(f"wrote {plot_path}")
     return 0

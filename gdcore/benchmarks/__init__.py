@@ -1,0 +1,1 @@
+"""gdcore bench: per-epoch timings (epochs), networks (mlp) and time to solution (solve)."""

@@ -1,0 +1,222 @@
+"""The sub-commands: demo, fit, predict, plot and bench."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import IO, Tuple
+
+from ..backends import backends
+from ..errors import DivergenceError, FitInterrupted
+from ..history import INTERRUPTED, History
+from ..models import LinearModel
+from ..persist import read as read_model
+from .inputs import (LOSSES, Dataset, UsageError, add_data_options, add_fit_options, columns,
+                     load_dataset, read_csv, trainer_from)
+
+
+def fit_dataset(args: argparse.Namespace, record_path: bool = False,
+                one_feature: str = "") -> Tuple[Dataset, LinearModel, History]:
+    """Read args.data and fit as the options say; ``one_feature`` names a plot needing one.
+
+    Ctrl-C stops the fit cleanly: the History then has status "interrupted".
+    """
+    if not args.target:
+        raise UsageError("--target COLUMN is required")
+    ds = load_dataset(args.data, args.target, args.features)
+    if one_feature and one_feature != "loss" and len(ds.features) != 1:
+        raise UsageError(f"the {one_feature} plot needs one feature, got "
+                         f"{len(ds.features)}: pick one with --features NAME")
+    if args.batch_size is not None and args.batch_size > len(ds.y):
+        raise UsageError(f"--batch-size {args.batch_size} is larger than the number of "
+                         f"rows ({len(ds.y)})")
+    model = LinearModel(ds.X.shape[1], dtype=args.dtype, fit_intercept=not args.no_intercept)
+    trainer = trainer_from(args, record_path)
+    try:
+        history = trainer.fit(model, ds.X, ds.y, progress=args.progress)
+    except DivergenceError as exc:
+        raise UsageError(str(exc)) from None
+    except ImportError as exc:  # --progress without tqdm
+        raise UsageError(str(exc)) from None
+    except FitInterrupted as exc:  # Ctrl-C: the model holds the last finished epoch
+        history = exc.history
+    return ds, model, history
+
+
+# ------------------------------------------------------------------ commands --
+
+def add_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=backends(), default="cython",
+                   help="which backend runs the fit (default: cython)")
+    p.add_argument("--mlp", action="store_true",
+                   help="instead, a neural network [1, 32, 1] learning y = sin(x)")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from .demos import demo, mlp_demo
+    if args.mlp:
+        mlp_demo(args.backend, epochs=300 if args.backend == "python" else 3000)
+    else:
+        demo(args.backend)
+    return 0
+
+
+def add_bench(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--full", action="store_true",
+                   help="add 1,000,000 x 20 and the time-to-solution race")
+    p.add_argument("--solve", action="store_true", default=None,
+                   help="run the time-to-solution race against numpy.linalg.lstsq")
+    p.add_argument("--mlp", action="store_true",
+                   help="instead, neural networks: gdcore's MLP against scikit-learn and PyTorch")
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="draw time per epoch against N (needs matplotlib)")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    _pin_threads()
+    if args.mlp:
+        from ..benchmarks.mlp import main as bench_mlp
+        return bench_mlp(args.json)
+    from ..benchmarks.epochs import main as bench
+    return bench(args.full, args.json, args.plot, args.solve)
+
+
+def _pin_threads() -> None:
+    """Re-run with BLAS and OpenMP at one thread: they are fixed when NumPy loads."""
+    from ..benchmarks.epochs import THREAD_VARIABLES
+    if all(os.environ.get(k) == "1" for k in THREAD_VARIABLES):
+        return
+    env = dict(os.environ, **{k: "1" for k in THREAD_VARIABLES})
+    os.execve(sys.executable, [sys.executable, "-m", "gdcore", *sys.argv[1:]], env)
+
+
+def add_fit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", metavar="DATA.csv", help="CSV file with a header row")
+    add_data_options(p, required=True)
+    add_fit_options(p)
+    p.add_argument("-o", "--output", metavar="MODEL", required=True,
+                   help="where to save the fitted model (gdcore's .npz format)")
+
+
+def describe_fit(ds: Dataset, model: LinearModel, history: History, args: argparse.Namespace,
+                 out: IO[str]) -> None:
+    print(f"fitted y = {ds.target!r} from {len(ds.features)} feature(s), {len(ds.y)} rows "
+          f"({args.loss}, backend {args.backend}, lr {history.lr:.6g})", file=out)
+    width = max(len(f) for f in ds.features) + 3
+    for name, w in zip(ds.features, model.w):
+        print(f"  {('w[' + name + ']').ljust(width)} = {float(w):.10g}", file=out)
+    print(f"  {'b'.ljust(width)} = {model.b:.10g}", file=out)
+    print(f"final loss {history.final_loss:.6g}, {history.n_epochs} epochs ({history.status}), "
+          f"gradient norm {history.grad_norm:.3g}, {history.seconds:.3g} s", file=out)
+
+
+def save_model(model: LinearModel, ds: Dataset, args: argparse.Namespace) -> None:
+    try:
+        model.save(args.output, metadata={"features": ds.features, "target": ds.target,
+                                          "loss": args.loss})
+    except OSError as exc:
+        raise UsageError(f"cannot write the model to {args.output!r}: {exc.strerror}") from None
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    ds, model, history = fit_dataset(args)
+    describe_fit(ds, model, history, args, sys.stdout)
+    save_model(model, ds, args)
+    if history.status == INTERRUPTED:
+        print(f"interrupted after {history.n_epochs} epochs: saved the parameters of the "
+              f"last finished epoch to {args.output}", file=sys.stderr)
+        return 130
+    print(f"saved the model to {args.output}")
+    return 0
+
+
+def add_predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="a model saved by `gdcore fit`")
+    p.add_argument("data", metavar="DATA.csv",
+                   help="CSV file with a header row holding the model's feature columns")
+    p.add_argument("-o", "--output", metavar="OUT.csv",
+                   help="where to write the predictions (default: standard output)")
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    if not os.path.exists(args.model):
+        raise UsageError(f"MODEL {args.model!r} does not exist")
+    try:
+        model, meta = read_model(args.model)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"cannot load the model: {exc}") from None
+    header, data = read_csv(args.data)
+    names = meta.get("features")
+    if isinstance(names, list) and all(isinstance(n, str) for n in names):
+        X = columns(header, data, names, args.data)
+    elif data.shape[1] == model.n_features:
+        X = data
+    else:
+        raise UsageError(f"the model has {model.n_features} features but {args.data!r} "
+                         f"has {data.shape[1]} columns")
+    pred = model.predict(X)
+    column = f"{meta['target']}_predicted" if isinstance(meta.get("target"), str) else "prediction"
+    lines = [column] + [repr(float(v)) for v in pred]
+    if args.output is None:
+        sys.stdout.write("\n".join(lines) + "\n")
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output!r}: {exc.strerror}") from None
+    print(f"wrote {len(pred)} predictions to {args.output}")
+    return 0
+
+
+PLOTS = ("loss", "fit", "path", "bench")
+
+
+def add_plot(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=PLOTS,
+                   help="loss: loss per epoch; fit: data and fitted line (one feature); "
+                        "path: gradient-descent path over the contours of L(w, b) (one "
+                        "feature); bench: time per epoch against N from benchmark JSON")
+    p.add_argument("data", metavar="INPUT",
+                   help="DATA.csv (loss, fit, path) or RESULTS.json (bench)")
+    p.add_argument("-o", "--output", metavar="OUT.png", required=True, help="the PNG to write")
+    add_data_options(p, required=False)
+    add_fit_options(p)
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    try:
+        from .. import plot
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    if args.kind == "bench":
+        try:
+            ax = plot.plot_bench(plot.load_bench(args.data))
+        except FileNotFoundError:
+            raise UsageError(f"RESULTS.json {args.data!r} does not exist") from None
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot use the benchmark results: {exc}") from None
+    else:
+        ds, model, history = fit_dataset(args, record_path=args.kind == "path",
+                                         one_feature=args.kind)
+        if history.status == INTERRUPTED:
+            print("interrupted: no plot written", file=sys.stderr)
+            return 130
+        if args.kind == "loss":
+            ax = plot.plot_loss(history)
+        elif args.kind == "fit":
+            ax = plot.plot_fit(model, ds.X, ds.y)
+            ax.set_xlabel(ds.features[0])
+            ax.set_ylabel(ds.target)
+        else:
+            ax = plot.plot_path(history, ds.X, ds.y, loss=LOSSES[args.loss](), model=model)
+    try:
+        plot.save(ax, args.output)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output!r}: {exc.strerror}") from None
+    print(f"wrote {args.output}")
+    return 0
+
+

@@ -1,0 +1,205 @@
+"""What the user gives the command line: CSV files and the options of a fit.
+
+Mistakes in it (a missing file or column, a non-numeric cell, a bad option
+value) raise UsageError, which the command line reports in one line on
+stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..backends import backends
+from ..losses import MAELoss, MSELoss
+from ..optim import OPTIMIZERS, SCHEDULES, RMSprop, SGD
+from ..trainer import Trainer
+
+LOSSES = {"mse": MSELoss, "mae": MAELoss}
+
+
+class UsageError(Exception):
+    """A mistake in what the user typed or gave: reported in one line, exit status 2."""
+
+
+# ------------------------------------------------------------------ CSV files --
+
+def read_csv(path: str, name: str = "DATA.csv") -> Tuple[List[str], np.ndarray]:
+    """A CSV file with a header row and numbers below it: (column names, float64 rows)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise UsageError(f"{name} {path!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"cannot read {path!r}: {exc}") from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]  # blank lines
+    if not rows:
+        raise UsageError(f"{path!r} is empty: expected a header row and data rows")
+    header = [cell.strip() for cell in rows[0]]
+    if any(not h for h in header):
+        raise UsageError(f"{path!r}: the header row has an empty column name")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise UsageError(f"{path!r}: duplicate column names in the header: {', '.join(dupes)}")
+    if len(rows) < 2:
+        raise UsageError(f"{path!r} has a header row but no data rows")
+    data = np.empty((len(rows) - 1, len(header)))
+    for i, row in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise UsageError(f"{path!r}, data row {i + 1}: {len(row)} cells, "
+                             f"but the header has {len(header)} columns")
+        for j, cell in enumerate(row):
+            try:
+                value = float(cell)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                raise UsageError(f"{path!r}, data row {i + 1}, column {header[j]!r}: "
+                                 f"not a finite number: {cell!r}")
+            data[i, j] = value
+    return header, data
+
+
+def columns(header: List[str], data: np.ndarray, names: Sequence[str], path: str) -> np.ndarray:
+    """The named columns of ``data`` (2-D), or a UsageError naming the missing one."""
+    missing = [c for c in names if c not in header]
+    if missing:
+        raise UsageError(f"{path!r} has no column {missing[0]!r} (columns: {', '.join(header)})")
+    return np.ascontiguousarray(data[:, [header.index(c) for c in names]])
+
+
+@dataclass
+class Dataset:
+    X: np.ndarray
+    y: np.ndarray
+    features: List[str]
+    target: str
+
+
+def load_dataset(path: str, target: str, features: Optional[str]) -> Dataset:
+    header, data = read_csv(path)
+    names = ([c.strip() for c in features.split(",") if c.strip()] if features
+             else [c for c in header if c != target])
+    if target in names:
+        raise UsageError(f"--features must not include the target column {target!r}")
+    if not names:
+        raise UsageError(f"{path!r} has no feature column besides the target {target!r}")
+    y = columns(header, data, [target], path)[:, 0]
+    return Dataset(columns(header, data, names, path), y, names, target)
+
+
+# -------------------------------------------------------------- option types --
+
+def _lr(text: str) -> Any:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number or 'auto', got {text!r}")
+    return value
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+    return parse
+
+
+def _tol(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
+    return value
+
+
+def add_data_options(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--target", metavar="COLUMN", required=required,
+                   help="the column to predict" + ("" if required else " (required but for bench)"))
+    p.add_argument("--features", metavar="A,B,...",
+                   help="comma-separated feature columns (default: every other column)")
+
+
+def add_fit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--loss", choices=sorted(LOSSES), default="mse", help="default: mse")
+    p.add_argument("--optimizer", choices=["auto"] + sorted(OPTIMIZERS), default="auto",
+                   help="default: auto (chosen per problem, see gdcore.strategy)")
+    p.add_argument("--momentum", type=_fraction, default=None,
+                   help="momentum in [0, 1) for sgd, gd, momentum, nesterov or rmsprop")
+    p.add_argument("--schedule", choices=sorted(SCHEDULES), default=None,
+                   help="learning-rate schedule (default: constant)")
+    p.add_argument("--lr", type=_lr, default="auto",
+                   help="learning rate, a positive number or 'auto' (default); a number with "
+                        "--optimizer auto runs plain gradient descent in the data's units")
+    p.add_argument("--precondition", choices=["auto", "standardize", "none"], default="auto",
+                   help="fit in standardised coordinates (default: auto, unless --lr is a number)")
+    p.add_argument("--epochs", type=_int_at_least(0), default=None,
+                   help="default: 100000 for certified full-batch fits, else 1000")
+    p.add_argument("--tol", type=_tol, default=None,
+                   help="the stopping rule's tolerance (default: 1e-6, float32 1e-4; "
+                        "see gdcore.Trainer)")
+    p.add_argument("--batch-size", type=_int_at_least(1), default=None,
+                   help="rows per mini-batch step (default: full batch)")
+    p.add_argument("--seed", type=_int_at_least(0), default=None,
+                   help="seed of the mini-batch order")
+    p.add_argument("--backend", choices=backends(), default="cython", help="default: cython")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="default: float64")
+    p.add_argument("--no-intercept", action="store_true", help="fit y = X w (b fixed at 0)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar (needs tqdm)")
+
+
+
+
+MOMENTUM_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "rmsprop", "auto")
+
+
+def trainer_from(args: argparse.Namespace, record_path: bool = False) -> Trainer:
+    """The Trainer the fit options describe."""
+    optimizer: Any = args.optimizer
+    lr = args.lr
+    if args.momentum is not None:
+        if optimizer not in MOMENTUM_OPTIMIZERS:
+            raise UsageError(f"--momentum applies to {', '.join(MOMENTUM_OPTIMIZERS[:-1])}, "
+                             f"not to --optimizer {optimizer}")
+        if optimizer == "rmsprop":
+            optimizer = RMSprop(lr=1e-2 if lr == "auto" else lr, momentum=args.momentum)
+        else:
+            try:
+                optimizer = SGD(lr=lr, momentum=args.momentum,
+                                nesterov=optimizer == "nesterov")
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        lr = "auto"
+    return Trainer(loss=LOSSES[args.loss](), optimizer=optimizer, lr=lr, epochs=args.epochs,
+                   tol=args.tol, schedule=args.schedule,
+                   precondition=None if args.precondition == "none" else args.precondition,
+                   batch_size=args.batch_size, random_state=args.seed, backend=args.backend,
+                   record_path=record_path)

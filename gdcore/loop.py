@@ -1,0 +1,370 @@
+"""The epoch loop, written out in Python: the specification of a fit.
+
+Every backend's fit is this loop; the compiled backend runs it in C
+(``src/_loop.pyx``, which mirrors this file line for line), the python and
+numpy backends run ``ReferenceRun`` below with their own objectives. An
+objective is a model's loss on its data, reduced to one call,
+``objective.sums(params, rows) -> (loss sum, gradient sums)`` over all rows
+or the listed ones; the loop divides by the rows, steps, records and stops.
+
+Semantics (the tests hold every backend to them):
+
+* full batch, epoch k: the mean loss L_k and gradient g at the parameters;
+  divergence is checked (L_k not finite, or L_k > blowup * L_0) and undoes
+  the last step, optimizer state included; then the stopping rule is tested
+  on ||g|| in the fit's coordinates: converged when it is at most
+  ``abs_tol + rel_tol * ||x[:rel_len]||``, stalled after ``patience``
+  epochs without a new smallest norm; else L_k is recorded (and the
+  parameters, with ``record_path``), the state is snapshotted, and the
+  optimizer takes one step with lr * schedule factor.
+* mini-batch, epoch k: the row order (kept across epochs, starting from
+  0..n-1) is reshuffled in place (``gdcore._random.shuffle``), then each run
+  of ``batch_size`` rows (the last may be shorter) gives a mean loss and
+  gradient and one step. The epoch's loss and gradient are the row-weighted
+  means of its batches'; divergence is a non-finite batch loss, an epoch
+  loss above blowup times the full loss measured before the first epoch, or
+  non-finite parameters at the epoch's end, and restores the epoch's start.
+* the fit's coordinates are the parameters, or for a preconditioned linear
+  model [w, b] the standardised v = s w, c = b + m . w (gdcore/precondition.py);
+  the optimizer steps them and the parameters follow.
+* only the first ``n_free`` parameters are stepped (a linear model without
+  intercept keeps b).
+* ``advance(k)`` runs at most k more epochs, pausing between epochs.
+* after the loop, the final loss and the gradient norm over the free
+  parameters are those at the returned parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, List, Optional, Protocol, Tuple
+
+import numpy as np
+
+from ._random import SplitMix64, shuffle
+from .optim import Optimizer, Schedule, State
+from .optim.base import sequential_dot
+
+#: A loss this many times the first epoch's loss counts as divergence.
+BLOWUP = 1e6
+
+CONVERGED = "converged"
+MAX_EPOCHS = "max_epochs"
+DIVERGED = "diverged"
+STALLED = "stalled"    # no smaller gradient for ``patience`` epochs: at the limit of precision
+STOPPED = "stopped"    # ended early by finish() (a callback, an interrupt)
+
+
+class Objective(Protocol):
+    """A model's loss on its data, as a backend computes it."""
+
+    n_rows: int
+    n_params: int
+
+    def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
+        """(sum of the loss terms, float64 sums of their gradients) over all rows or ``rows``."""
+        ...
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """When a fit stops before its epoch budget (gradients in the fit's coordinates)."""
+
+    abs_tol: float
+    rel_tol: float = 0.0
+    rel_len: int = 0
+    patience: int = 0
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """The change of variables of a linear model [w (d), b], as the loop applies it."""
+
+    scale: np.ndarray             # s
+    shift: np.ndarray             # m (zeros without intercept)
+    shift_over_scale: np.ndarray  # m / s
+    intercept: bool
+
+    def coordinates(self, params: np.ndarray) -> np.ndarray:
+        """(v, c): v = s w and, with an intercept, c = b + m . w."""
+        w = params[:-1].astype(np.float64)
+        v = self.scale * w
+        if not self.intercept:
+            return v
+        return np.append(v, float(params[-1]) + sequential_dot(self.shift, w))
+
+    def gradient(self, g: np.ndarray) -> np.ndarray:
+        """dL/dv = dL/dw / s - (m / s) dL/db, dL/dc = dL/db (the chain rule)."""
+        d = self.scale.shape[0]
+        if not self.intercept:
+            return g[:d] / self.scale
+        return np.append(g[:d] / self.scale - self.shift_over_scale * g[d], g[d])
+
+    def parameters(self, z: np.ndarray, params: np.ndarray) -> None:
+        """params <- (w, b) of the coordinates z: w = v / s, b = c - m . w."""
+        d = self.scale.shape[0]
+        w = z[:d] / self.scale
+        params[:d] = w
+        if self.intercept:
+            params[d] = np.cumsum(np.concatenate(([z[d]], -(self.shift * w))))[-1]
+
+    def kernel(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        return self.scale, self.shift, self.shift_over_scale, self.intercept
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs besides the objective, the parameters and the state."""
+
+    optimizer: Optimizer
+    lr: float
+    schedule: Schedule
+    epochs: int
+    batch_size: Optional[int]
+    seed: int
+    n_free: int
+    stop: StopRule
+    precondition: Optional[Precondition] = None
+    blowup: float = BLOWUP
+    record_path: bool = False
+
+
+def new_state(settings: Settings, params: np.ndarray) -> State:
+    """The optimizer's initial state (with the coordinates of a preconditioned fit)."""
+    pre = settings.precondition
+    state = settings.optimizer.new_state(settings.n_free, coordinates=pre is not None)
+    if pre is not None:
+        assert state.coords is not None
+        state.coords[:] = pre.coordinates(params)
+    return state
+
+
+def _norm(g: np.ndarray) -> float:
+    return math.sqrt(sequential_dot(g, g))
+
+
+class ReferenceRun:
+    """The epoch loop in Python, resumable between epochs (the compiled ``_loop.Run``'s twin)."""
+
+    def __init__(self, objective: Objective, params: np.ndarray, state: State,
+                 settings: Settings) -> None:
+        self.objective, self.params, self.state, self.s = objective, params, state, settings
+        self.n = objective.n_rows
+        self.rng = SplitMix64(settings.seed)
+        self.order = np.arange(self.n) if settings.batch_size else np.arange(1)
+        self.steps_per_epoch = (1.0 if not settings.batch_size
+                                else float(-(-self.n // settings.batch_size)))
+        self.history: List[float] = []
+        self.path: Optional[List[np.ndarray]] = [] if settings.record_path else None
+        self.saved: Tuple[np.ndarray, np.ndarray] = (state.array.copy(), params.copy())
+        self.saved_report = (math.nan, math.nan)
+        self.started = False
+        self.reference = math.nan
+        self.best_norm, self.since_best = math.inf, 0
+        self.grad = np.zeros(objective.n_params)
+        self.zgrad = self.grad[:settings.n_free]
+
+    @property
+    def n_epochs(self) -> int:
+        return len(self.history)
+
+    @property
+    def last_loss(self) -> float:
+        return self.history[-1] if self.history else math.nan
+
+    def records(self) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        path = None if self.path is None else np.array(self.path, dtype=self.params.dtype).reshape(
+            len(self.path), self.params.shape[0])
+        return np.array(self.history, dtype=np.float64), path
+
+    # -- one gradient, one step --
+
+    def _evaluate(self, rows: Optional[np.ndarray]) -> float:
+        m = self.n if rows is None else len(rows)
+        loss, grad = self.objective.sums(self.params, rows)
+        scale = 1.0 / m
+        self.grad = np.asarray(grad, dtype=np.float64) * scale
+        pre = self.s.precondition
+        self.zgrad = pre.gradient(self.grad) if pre is not None else self.grad[:self.s.n_free]
+        return loss * scale
+
+    def _step(self, epoch: float) -> None:
+        s, state = self.s, self.state
+        lr = s.lr * s.schedule.factor(state, epoch, self.steps_per_epoch, s.epochs)
+        if s.precondition is None:
+            x = self.params[:s.n_free]
+            s.optimizer.update(x, self.zgrad, state, lr)
+            return
+        assert state.coords is not None
+        s.optimizer.update(state.coords, self.zgrad, state, lr)
+        s.precondition.parameters(state.coords, self.params)
+
+    def _snapshot(self) -> None:
+        self.saved = (self.state.array.copy(), self.params.copy())
+
+    def _restore(self) -> None:
+        self.state.array[:] = self.saved[0]
+        self.params[:] = self.saved[1]
+
+    def _record(self, loss: float, params: np.ndarray) -> None:
+        self.history.append(loss)
+        if self.path is not None:
+            self.path.append(params.copy())
+
+    def _x_norm(self) -> float:
+        stop = self.s.stop
+        x = (self.state.coords if self.s.precondition is not None else
+             self.params.astype(np.float64))
+        assert x is not None
+        return _norm(x[:stop.rel_len])
+
+    def converged_at(self, norm: float) -> bool:
+        stop = self.s.stop
+        return norm <= stop.abs_tol + stop.rel_tol * self._x_norm()
+
+    def _stop_test(self, norm: float) -> Optional[str]:
+        if self.converged_at(norm):
+            return CONVERGED
+        if norm < self.best_norm:
+            self.best_norm, self.since_best = norm, 0
+        else:
+            self.since_best += 1
+            if self.s.stop.patience > 0 and self.since_best >= self.s.stop.patience:
+                return STALLED
+        return None
+
+    def evaluate(self) -> Tuple[float, float, float]:
+        """(mean loss, ||gradient|| of the free parameters, ||gradient|| in the fit's coordinates)."""
+        loss = self._evaluate(None)
+        return loss, _norm(self.grad[:self.s.n_free]), _norm(self.zgrad)
+
+    # -- the loops --
+
+    def advance(self, epochs: int) -> Optional[Tuple[str, float, float]]:
+        """Run at most ``epochs`` more epochs: (status, final_loss, grad_norm), or None if paused."""
+        stop_at = min(self.s.epochs, self.n_epochs + epochs)
+        if not self.s.batch_size:
+            return self._full_batch(stop_at)
+        return self._mini_batch(stop_at)
+
+    def _full_batch(self, stop_at: int) -> Optional[Tuple[str, float, float]]:
+        s = self.s
+        while True:
+            if self.n_epochs == stop_at and self.n_epochs < s.epochs:
+                return None
+            loss = self._evaluate(None)
+            reference = self.history[0] if self.history else math.nan
+            if not math.isfinite(loss) or loss > s.blowup * reference:
+                if self.history:  # undo the step that blew up, optimizer state with it
+                    self._restore()
+                    self.history.pop()
+                    if self.path is not None:
+                        self.path.pop()
+                    return (DIVERGED,) + self.saved_report
+                return DIVERGED, loss, math.nan
+            status = self._stop_test(_norm(self.zgrad))
+            if status is not None or self.n_epochs == s.epochs:
+                return status or MAX_EPOCHS, loss, _norm(self.grad[:s.n_free])
+            self._record(loss, self.params)
+            self._snapshot()
+            self.saved_report = (loss, _norm(self.grad[:s.n_free]))
+            self._step(self.n_epochs - 1)
+            s.schedule.epoch_end(self.state, loss)
+
+    def _mini_batch(self, stop_at: int) -> Optional[Tuple[str, float, float]]:
+        s, n = self.s, self.n
+        batch_size = s.batch_size
+        assert batch_size is not None
+        stopped = diverged = False
+        status: Optional[str] = None
+        if not self.started and stop_at > 0:
+            self.started = True
+            self.reference = self._evaluate(None)
+            if not math.isfinite(self.reference):
+                return DIVERGED, self.reference, math.nan
+        while self.n_epochs < stop_at:
+            shuffle(self.order, self.rng)
+            self._snapshot()  # the epoch's start
+            epoch_loss, epoch_grad = 0.0, np.zeros(s.n_free)
+            for lo in range(0, n, batch_size):
+                rows = self.order[lo:lo + batch_size]
+                loss = self._evaluate(rows)
+                if not math.isfinite(loss):
+                    diverged = True
+                    break
+                m = len(rows)
+                epoch_loss += m * loss
+                epoch_grad += m * self.zgrad
+                self._step(self.n_epochs)
+            if not diverged:
+                epoch_loss /= n
+                diverged = (not math.isfinite(epoch_loss) or epoch_loss > s.blowup * self.reference
+                            or not np.all(np.isfinite(self.params)))
+            if diverged:  # back to the parameters and state this epoch started from
+                self._restore()
+                break
+            self._record(epoch_loss, self.saved[1])
+            s.schedule.epoch_end(self.state, epoch_loss)
+            status = self._stop_test(_norm((1.0 / n) * epoch_grad))
+            if status is not None:
+                stopped = True
+                break
+        if not (stopped or diverged or self.n_epochs == s.epochs):
+            return None
+        loss = self._evaluate(None)
+        if not math.isfinite(loss):
+            return DIVERGED, loss, math.nan
+        norm = _norm(self.grad[:s.n_free])
+        if diverged:
+            return DIVERGED, loss, norm
+        if stopped:
+            assert status is not None
+            return status, loss, norm
+        return (CONVERGED if self.converged_at(_norm(self.zgrad)) else MAX_EPOCHS), loss, norm
+
+
+@dataclass
+class FitResult:
+    """What a run reports when it ends (the parameters are updated in place)."""
+
+    loss: np.ndarray  # float64, one value per epoch run (the loss before its steps)
+    final_loss: float  # loss at the returned parameters
+    grad_norm: float  # ||gradient|| over the free parameters, at the returned parameters
+    status: str
+    path: Optional[np.ndarray] = None  # (n_epochs, n_params): parameters at each epoch's start
+
+    @property
+    def n_epochs(self) -> int:
+        return int(self.loss.shape[0])
+
+
+class Fit:
+    """A run in progress, whichever loop runs it: what the Trainer drives in chunks."""
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+
+    @property
+    def n_epochs(self) -> int:
+        return int(self.run.n_epochs)
+
+    @property
+    def last_loss(self) -> float:
+        return float(self.run.last_loss)
+
+    def advance(self, epochs: int) -> Optional[FitResult]:
+        """Run at most ``epochs`` more epochs; the result once the fit has ended, else None."""
+        report = self.run.advance(epochs)
+        if report is None:
+            return None
+        return self._result(*report)
+
+    def finish(self) -> FitResult:
+        """End the fit now: STOPPED, or CONVERGED if the stopping rule holds here."""
+        loss, norm, fit_norm = self.run.evaluate()
+        return self._result(CONVERGED if self.run.converged_at(fit_norm) else STOPPED, loss, norm)
+
+    def _result(self, status: str, loss: float, norm: float) -> FitResult:
+        history, path = self.run.records()
+        return FitResult(history, float(loss), float(norm), status, path)

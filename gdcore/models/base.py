@@ -1,0 +1,106 @@
+"""What the Trainer needs of a model, and the registry ``gdcore.load`` reads.
+
+A model keeps its parameters in one flat array of its dtype (``params``),
+which fits update in place; it tells a backend how to compute its loss on
+data (``_objective``), which of its parameters the optimizer steps
+(``_n_free``: a prefix), and how to present a flat gradient to users.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type, Union
+
+import numpy as np
+
+from ..backends._base import Backend
+from ..losses import Loss
+from ..loop import Objective
+
+
+#: Model classes by name, for ``gdcore.load``: every subclass of Model registers itself.
+MODEL_CLASSES: Dict[str, Type["Model"]] = {}
+
+Config = Dict[str, Any]  # JSON-able: str, int, float, bool, None, lists and dicts of them
+Arrays = Dict[str, np.ndarray]  # numeric arrays only
+
+
+class Model:
+    """What the Trainer needs of a model: a width, a dtype, its parameters, and hooks.
+
+    ``_objective`` builds the backend's objective for the model's loss on
+    validated data; ``_auto_lr`` gives the step ``lr="auto"`` takes in the
+    raw coordinates; ``_split_gradient`` turns a flat gradient into what
+    ``Loss.gradient`` returns.
+
+    Persistence (``save`` / ``gdcore.load``) goes through two more hooks:
+    ``_state()`` returns ``(config, arrays)`` (a JSON-able dict and a dict of
+    numeric arrays) and the classmethod ``_from_state(config, arrays)``
+    rebuilds the model, validating what it is given. Subclasses register
+    under their class name, which is what a saved file names.
+    """
+
+    n_features: int
+    dtype: np.dtype
+    _registry_name: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._registry_name = cls.__name__
+        MODEL_CLASSES[cls.__name__] = cls
+
+    #: Whether the fit may run in standardised coordinates (gdcore/precondition.py).
+    _linear: ClassVar[bool] = False
+
+    @property
+    def params(self) -> np.ndarray:
+        """Every parameter in one flat array (the buffer fits update)."""
+        raise NotImplementedError
+
+    @property
+    def _n_free(self) -> int:
+        """The optimizer steps params[:_n_free]; the rest stay as they are."""
+        return int(self.params.shape[0])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions for the rows of X."""
+        raise NotImplementedError
+
+    def save(self, path: Union[str, "os.PathLike[str]"],
+             metadata: Optional[Mapping[str, Any]] = None) -> None:
+        """Write the model to ``path`` in gdcore's safe format (see ``gdcore.load``).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (an .npz archive, whatever its extension).
+        metadata : mapping, optional
+            JSON-able extra information kept alongside (e.g. column names);
+            read back with ``gdcore.persist.read``.
+        """
+        from ..persist import save
+        save(self, path, metadata)
+
+    def _state(self) -> Tuple[Config, Arrays]:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_state(cls, config: Config, arrays: Arrays) -> "Model":
+        raise NotImplementedError
+
+    def _objective(self, backend: Backend, loss: Loss, X: np.ndarray, y: np.ndarray,
+                   n_jobs: int = 1) -> Objective:
+        raise NotImplementedError
+
+    def _split_gradient(self, grad: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
+        raise NotImplementedError
+
+    def _check_features(self, X: np.ndarray) -> None:
+        if X.shape[1] != self.n_features:
+            raise ValueError(f"X has {X.shape[1]} features but the model has "
+                             f"n_features={self.n_features}")

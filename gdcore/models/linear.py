@@ -1,0 +1,127 @@
+"""The linear model y_hat = X w + b, the tutorial's model."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from .._validation import as_features, as_parameter, check_dtype
+from ..backends import get_backend
+from ..backends._base import Backend
+from ..curvature import auto_lr, needs_row_curvature
+from ..losses import Loss
+from ..loop import Objective
+from .base import Arrays, Config, Model
+
+
+class LinearModel(Model):
+    """y_hat = X w + b, with ``w`` of shape (n_features,) and ``b`` a float.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of X (>= 1).
+    dtype : numpy.float64 (default) or numpy.float32
+        Precision of the parameters and of the fit.
+    fit_intercept : bool
+        False is the tutorial's y = w x: ``b`` stays 0 and gradient descent
+        leaves it alone.
+
+    Attributes
+    ----------
+    w : numpy.ndarray of shape (n_features,)
+        Starts at zero; assignable (validated, copied).
+    b : float
+        Starts at zero; assignable.
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> model = gdcore.LinearModel(2)
+    >>> model.w, model.b = [1.0, 2.0], 0.5
+    >>> model.predict([[1.0, 1.0]])
+    array([3.5])
+    """
+
+    fit_intercept: bool
+    _linear = True
+    _params: np.ndarray
+
+    def __init__(self, n_features: int, dtype: Any = np.float64, fit_intercept: bool = True) -> None:
+        if (not isinstance(n_features, numbers.Integral) or isinstance(n_features, bool)
+                or n_features < 1):
+            raise ValueError(f"n_features must be an integer >= 1, got {n_features!r}")
+        self.n_features = int(n_features)
+        self.dtype = check_dtype(dtype)
+        self.fit_intercept = bool(fit_intercept)
+        self._params = np.zeros(self.n_features + 1, dtype=self.dtype)  # [w..., b]
+
+    @property
+    def params(self) -> np.ndarray:
+        """``[w..., b]``: the buffer fits update (``w`` is a view of it)."""
+        return self._params
+
+    @property
+    def _n_free(self) -> int:
+        return self.n_features + self.fit_intercept
+
+    @property
+    def w(self) -> np.ndarray:
+        return self._params[:-1]
+
+    @w.setter
+    def w(self, value: Any) -> None:  # in place: the fit and any view see the new values
+        self._params[:-1] = as_parameter(value, self.dtype, (self.n_features,), "w")
+
+    @property
+    def b(self) -> float:
+        return float(self._params[-1])
+
+    @b.setter
+    def b(self, value: Any) -> None:
+        if (not isinstance(value, numbers.Real) or isinstance(value, bool)
+                or not math.isfinite(value)):
+            raise ValueError(f"b must be a finite number, got {value!r}")
+        self._params[-1] = as_parameter(value, self.dtype, (1,), "b")[0]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions for the rows of X (1-D X is one feature)."""
+        Xc = as_features(X, self.dtype)
+        self._check_features(Xc)
+        return get_backend("cython").predict_linear(Xc, self._params)
+
+    def _objective(self, backend: Backend, loss: Loss, X: np.ndarray, y: np.ndarray,
+                   n_jobs: int = 1) -> Objective:
+        return backend.linear(loss, X, y, n_jobs)
+
+    def _split_gradient(self, grad: np.ndarray) -> Tuple[np.ndarray, float]:
+        """(dL/dw, dL/db)."""
+        return grad[:-1].astype(self.dtype), float(grad[-1])
+
+    def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
+        curvature, row_curvature = backend.curvature(
+            X, self.fit_intercept, rows=needs_row_curvature(X.shape[0], batch_size))
+        return auto_lr(curvature, row_curvature, X.shape[0], batch_size)
+
+    def _state(self) -> Tuple[Config, Arrays]:
+        config = {"n_features": self.n_features, "dtype": self.dtype.name,
+                  "fit_intercept": self.fit_intercept}
+        return config, {"w": self._params[:-1].copy(), "b": self._params[-1:].copy()}
+
+    @classmethod
+    def _from_state(cls, config: Config, arrays: Arrays) -> "LinearModel":
+        if set(arrays) != {"w", "b"} or arrays["b"].shape != (1,):
+            raise ValueError(f"a LinearModel needs arrays w and b (one value), "
+                             f"got {sorted(arrays)}")
+        model = cls(config["n_features"], dtype=config["dtype"],
+                    fit_intercept=config["fit_intercept"])
+        model.w = arrays["w"]
+        model.b = float(arrays["b"][0])
+        return model
+
+    def __repr__(self) -> str:
+        return (f"LinearModel(n_features={self.n_features}, dtype={self.dtype.name}, "
+                f"w={np.array2string(self.w, precision=6, threshold=8)}, b={self.b:.6g})")

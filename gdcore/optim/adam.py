@@ -1,0 +1,74 @@
+"""Adam and AdamW (torch.optim.Adam, torch.optim.AdamW)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Tuple
+
+import numpy as np
+
+from .base import LearningRate, Optimizer, State, check_flag, check_in, check_positive, lerp
+
+
+class Adam(Optimizer):
+    """torch.optim.Adam: m = lerp(m, g, 1 - beta1), v = beta2 v + (1 - beta2) g^2,
+    p <- p - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    (with amsgrad, the running maximum of v in place of v); weight decay adds
+    weight_decay p to g.
+    """
+
+    kind = "adam"
+    slots = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    default_lr = 1e-3
+    decoupled = False
+
+    def __init__(self, lr: LearningRate = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+        self.lr = check_positive("lr", lr, allow_auto=True)
+        try:
+            beta1, beta2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}") from None
+        self.betas = (check_in("betas[0]", beta1, 0.0, 1.0), check_in("betas[1]", beta2, 0.0, 1.0))
+        self.eps = check_in("eps", eps, 0.0, float("inf"))
+        self.weight_decay = check_in("weight_decay", weight_decay, 0.0, float("inf"))
+        self.amsgrad = check_flag("amsgrad", amsgrad)
+
+    def settings(self, lr: float) -> Dict[str, Any]:
+        return {"kind": self.kind, "lr": lr, "beta1": self.betas[0], "beta2": self.betas[1],
+                "eps": self.eps, "weight_decay": self.weight_decay, "amsgrad": self.amsgrad,
+                "decoupled": self.decoupled}
+
+    def update(self, x: np.ndarray, g: np.ndarray, state: State, lr: float) -> None:
+        beta1, beta2 = self.betas
+        t = state.step
+        step_size = lr / (1 - beta1 ** (t + 1))
+        bias_correction2_sqrt = math.sqrt(1 - beta2 ** (t + 1))
+        d = g
+        if self.weight_decay != 0:
+            if self.decoupled:
+                x[:] = x.astype(np.float64) * (1 - lr * self.weight_decay)
+            else:
+                d = d + self.weight_decay * x.astype(np.float64)
+        m, v = state.slots["exp_avg"], state.slots["exp_avg_sq"]
+        m[:] = lerp(m, d, 1 - beta1)
+        v[:] = v * beta2 + (1 - beta2) * d * d
+        if self.amsgrad:
+            v_max = state.slots["max_exp_avg_sq"]
+            v_max[:] = np.maximum(v_max, v)
+            denom = np.sqrt(v_max) / bias_correction2_sqrt + self.eps
+        else:
+            denom = np.sqrt(v) / bias_correction2_sqrt + self.eps
+        x[:] = x.astype(np.float64) + (-step_size) * m / denom
+        state["step"] = t + 1
+
+
+class AdamW(Adam):
+    """torch.optim.AdamW: Adam with decoupled weight decay, p <- p (1 - lr weight_decay)
+    before the Adam step (weight_decay 0.01 by default, as in torch)."""
+
+    decoupled = True
+
+    def __init__(self, lr: LearningRate = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+        super().__init__(lr, betas, eps, weight_decay, amsgrad)

@@ -1,0 +1,144 @@
+"""Standardising as a change of variables: the coordinates a linear fit runs in.
+
+With column means m and scales s, a linear model [w, b] is fitted in
+v = s * w and c = b + m . w, for which x . w + b = ((x - m) / s) . v + c:
+the same predictions, and the Hessian of the MSE becomes 2 [C 0; 0 1] with
+C the correlation matrix of X, whatever the units of the columns. The
+epochs a gradient method needs follow the condition number of that matrix
+rather than of the raw one (1e4 to 1e19 on public datasets, 1 to 1e5
+after). X is never copied or centred: the row pass reads the raw X, and
+only the O(d) step works in v and c (gdcore/loop.py, src/_loop.pyx).
+
+``standardize`` measures m, s and, for up to GRAM_MAX_FEATURES features,
+the exact eigenvalues of C from the centred Gram matrix (built block by
+block, never from the raw one, whose cancellation would lose the digits),
+which gives the step 1/L and the strong convexity mu of the fit.
+Without an intercept nothing is centred: s is the root mean square.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .loop import Precondition
+
+#: Up to this many features the centred Gram matrix (O(N d^2), BLAS) gives
+#: the exact curvature range; beyond, only the scales are measured.
+GRAM_MAX_FEATURES = 256
+
+#: Values per block when scanning X: the temporaries stay small (32 kB).
+BLOCK_VALUES = 4096
+
+
+@dataclass
+class Standardization:
+    """The change of variables of a linear fit, and the curvature it leaves.
+
+    ``eigenvalues`` are those of the Hessian of (1/N) sum (a_i . z - y_i)^2 / 2,
+    i.e. of (1/N) A^T A with A = [(X - m) / s, 1] (None for wide X): the MSE's
+    Hessian is twice that. ``row_max`` = max_i ||a_i||^2 (measured on request).
+    ``constant`` flags the columns without variation (left unscaled).
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    intercept: bool
+    eigenvalues: Optional[np.ndarray]
+    gram: Optional[np.ndarray]
+    row_max: float
+    constant: np.ndarray
+
+    def precondition(self) -> Precondition:
+        return Precondition(self.scale, self.mean, self.mean / self.scale, self.intercept)
+
+    @property
+    def largest(self) -> float:
+        """lambda_max of (1/N) A^T A (exact up to GRAM_MAX_FEATURES features, else a bound)."""
+        if self.eigenvalues is not None:
+            return float(self.eigenvalues[-1])
+        # the correlation matrix has trace d, and lambda_max <= trace
+        return float(self.scale.shape[0] + self.intercept)
+
+    @property
+    def smallest(self) -> Optional[float]:
+        """The smallest eigenvalue that is not zero to rounding (None for wide X)."""
+        if self.eigenvalues is None:
+            return None
+        floor = self.largest * self.eigenvalues.shape[0] * np.finfo(np.float64).eps
+        positive = self.eigenvalues[self.eigenvalues > floor]
+        return float(positive[0]) if positive.size else None
+
+    @property
+    def rank_deficient(self) -> bool:
+        if self.eigenvalues is None:
+            return bool(self.constant.any() and self.intercept)
+        floor = self.largest * self.eigenvalues.shape[0] * np.finfo(np.float64).eps
+        return bool(self.eigenvalues[0] <= floor)
+
+    @property
+    def condition(self) -> Optional[float]:
+        """lambda_max / lambda_min of the standardised Hessian (inf when singular)."""
+        if self.eigenvalues is None:
+            return None
+        low = float(self.eigenvalues[0])
+        return self.largest / low if low > 0 else math.inf
+
+
+def _blocks(X: np.ndarray):
+    rows = max(16, BLOCK_VALUES // X.shape[1])
+    for lo in range(0, X.shape[0], rows):
+        yield X[lo:lo + rows]
+
+
+def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False) -> Standardization:
+    """Means (with an intercept), scales and the standardised curvature of X.
+
+    Passes over X in blocks: the columns' largest magnitudes (so that nothing
+    overflows or underflows, data near 1e300 or 1e-300 included), the means,
+    then the centred Gram matrix (or the sums of squares, for wide X); one
+    more for ``row_max`` when ``rows`` (mini-batch steps).
+    """
+    n, d = X.shape
+    big = np.zeros(d)
+    for B in _blocks(X):
+        np.maximum(big, np.max(np.abs(B), axis=0), out=big)
+    big = np.where(big > 0, big, 1.0)  # the columns, divided by it, lie in [-1, 1]
+    mean = np.zeros(d)
+    if fit_intercept:
+        for B in _blocks(X):
+            mean += np.sum(B / big, axis=0)
+        mean /= n
+    wide = d > GRAM_MAX_FEATURES
+    gram = None if wide else np.zeros((d, d))
+    squares = np.zeros(d)
+    for B in _blocks(X):
+        C = B / big - mean  # centred, in units of ``big``
+        if gram is not None:
+            gram += C.T @ C
+        else:
+            squares += np.einsum("ij,ij->j", C, C)
+    if gram is not None:
+        squares = np.diag(gram).copy()
+    unit_scale = np.sqrt(squares / n)
+    tiny = 1e3 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), unit_scale)
+    constant = ~(unit_scale > tiny) | (unit_scale == 0)
+    unit_scale = np.where(constant, 1.0, unit_scale)
+    eigenvalues = corr = None
+    if gram is not None:
+        corr = gram / n / np.outer(unit_scale, unit_scale)
+        if fit_intercept:
+            corr = np.block([[corr, np.zeros((d, 1))], [np.zeros((1, d)), np.ones((1, 1))]])
+        eigenvalues = np.linalg.eigvalsh(corr)
+    row_max = math.nan
+    if rows:
+        row_max = 0.0
+        for B in _blocks(X):
+            C = (B / big - mean) / unit_scale
+            row_max = max(row_max, float(np.max(np.einsum("ij,ij->i", C, C))))
+        row_max += float(fit_intercept)
+    return Standardization(mean * big, unit_scale * big, fit_intercept, eigenvalues, corr,
+                           row_max, constant)

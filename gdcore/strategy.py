@@ -1,0 +1,364 @@
+"""How a fit is set up: the optimizer, step, coordinates, stopping rule and epochs.
+
+``Trainer`` hands every fit to ``setup``, which resolves what the user left
+to gdcore. A step size given to the Trainer (``lr=0.05``) keeps today's
+meaning: plain gradient descent with that step in the user's coordinates,
+stopping at ||gradient|| <= tol. Otherwise (``lr="auto"``) gdcore chooses:
+
+* linear models run in standardised coordinates (gdcore/precondition.py),
+  where the step 1/L comes from the exact curvature of the MSE;
+* full-batch MSE: accelerated gradient with adaptive restart, stopped by a
+  certificate: ||g|| <= tol * mu * ||v|| (mu the smallest curvature) bounds
+  the coefficients' error by tol relative to their size, in standardised
+  units; if precision runs out first the fit stalls and says so;
+* full-batch MAE: ``SmoothingPath``, accelerated steps on Huber smoothings
+  of the MAE whose width shrinks tenfold per stage, until a duality gap
+  certifies the objective within tol of the least-absolute-deviations optimum;
+* mini-batches: SGD with momentum 0.9 and the step (1 - momentum) / L_B;
+* networks: Adam with lr 1e-3.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Any, List, Optional, Tuple
+
+import numpy as np
+
+from .curvature import auto_lr, needs_row_curvature
+from .errors import ConditioningWarning
+from .losses import Loss, MAELoss, MSELoss, SmoothedMAE
+from .loop import (CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, Fit, FitResult, Settings,
+                   StopRule, new_state)
+from .optim import Accelerated, Adam, Optimizer, SGD, get_optimizer, get_schedule
+from .precondition import BLOCK_VALUES, Standardization, standardize
+
+#: The epoch budget when the Trainer's ``epochs`` is None: fits that stop by a
+#: certificate get a large one, the others today's 1000.
+CERTIFIED_EPOCHS = 100_000
+DEFAULT_EPOCHS = 1000
+#: The tolerance when the Trainer's ``tol`` is None: float32 cannot certify 1e-6.
+DEFAULT_TOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
+#: More epochs than any fit can run (the loops count in signed 64 bits).
+MAX_EPOCHS_RUN = 1 << 62
+
+#: The mini-batch default: heavy-ball momentum, and the step (1 - momentum) / L_B.
+MINI_BATCH_MOMENTUM = 0.9
+
+
+@dataclass
+class Setup:
+    """What ``setup`` decided for one fit."""
+
+    loss: Loss
+    optimizer: Optimizer
+    lr: float
+    epochs: int
+    tol: float
+    settings: Settings
+    standardization: Optional[Standardization] = None
+    certified: bool = False
+    smoothing: bool = False
+    notes: List[str] = field(default_factory=list)
+
+
+def _scale_of(y: np.ndarray) -> float:
+    """A scale of y for tolerances: its standard deviation (or magnitude, if constant),
+    computed without overflow or underflow whatever the scale."""
+    blocks = [y[lo:lo + BLOCK_VALUES] for lo in range(0, y.shape[0], BLOCK_VALUES)]
+    big = max(float(np.max(np.abs(b))) for b in blocks) or 1.0
+    mean = sum(float(np.sum(b / big)) for b in blocks) / y.shape[0]
+    squares = sum(float(np.dot(c, c)) for c in (b / big - mean for b in blocks))
+    sd = math.sqrt(squares / y.shape[0]) * big
+    return sd if sd > 0 else max(abs(mean) * big, 1.0)
+
+
+def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
+          batch_size: Optional[int], seed: int) -> Setup:
+    """Resolve the trainer's settings for ``model`` on validated (X, y)."""
+    n = X.shape[0]
+    loss: Loss = trainer.loss
+    user_lr = trainer.lr
+    linear = bool(model._linear)
+    choice = trainer.optimizer
+    if isinstance(choice, Optimizer):
+        if user_lr != "auto":
+            raise ValueError("give the learning rate either to the optimizer or to the "
+                             f"Trainer, not both (Trainer lr={user_lr!r}, optimizer {choice!r})")
+        optimizer = choice
+    elif choice == "auto":
+        if user_lr != "auto":
+            optimizer = SGD(lr=user_lr)  # a step the user gave: the tutorial's plain steps
+        elif not linear:
+            optimizer = Adam()
+        elif batch_size is None:
+            optimizer = Accelerated()
+        else:
+            optimizer = SGD(momentum=MINI_BATCH_MOMENTUM)
+    else:
+        optimizer = get_optimizer(choice, user_lr)
+    precondition = trainer.precondition
+    if precondition == "auto":
+        precondition = "standardize" if linear and user_lr == "auto" else None
+    if precondition == "standardize" and not linear:
+        raise ValueError(f"precondition='standardize' applies to linear models, not to "
+                         f"{type(model).__name__}; use precondition=None")
+    std = None
+    if precondition == "standardize":
+        std = standardize(X, model.fit_intercept, rows=needs_row_curvature(n, batch_size))
+    smoothing = (choice == "auto" and user_lr == "auto" and linear and batch_size is None
+                 and isinstance(loss, MAELoss) and std is not None
+                 and std.eigenvalues is not None)
+    certified = (std is not None and isinstance(loss, MSELoss) and batch_size is None
+                 and std.smallest is not None)
+    epochs = trainer.epochs
+    if epochs is None:
+        epochs = CERTIFIED_EPOCHS if (certified or smoothing) else DEFAULT_EPOCHS
+    epochs = min(epochs, MAX_EPOCHS_RUN)
+
+    lr = optimizer.lr
+    if lr == "auto":
+        lr = optimizer.default_lr
+        if optimizer.curvature_step:
+            lr = _curvature_step(model, backend, X, batch_size, std)
+            if isinstance(optimizer, SGD) and optimizer.momentum and choice == "auto":
+                lr *= 1 - optimizer.momentum
+    assert isinstance(lr, float)
+
+    tol = DEFAULT_TOL[X.dtype] if trainer.tol is None else trainer.tol
+    notes: List[str] = []
+    stop = StopRule(abs_tol=tol)
+    if std is not None:
+        _check_conditioning(std, tol, X.dtype, notes)
+        if certified:
+            mu = 2.0 * float(std.smallest)  # type: ignore[arg-type]
+            kappa = std.largest / float(std.smallest)  # type: ignore[arg-type]
+            d = X.shape[1]
+            stop = StopRule(abs_tol=tol * mu * 1e-3 * _scale_of(y),
+                            rel_tol=tol * mu, rel_len=d,
+                            patience=int(100 + 10 * math.sqrt(kappa)))
+        elif isinstance(loss, MSELoss):  # wide X: no mu, a gradient relative to y's scale
+            stop = StopRule(abs_tol=tol * 2.0 * _scale_of(y))
+    schedule = get_schedule(trainer.schedule)
+    settings = Settings(optimizer=optimizer, lr=float(lr), schedule=schedule, epochs=epochs,
+                        batch_size=batch_size, seed=seed, n_free=model._n_free, stop=stop,
+                        precondition=None if std is None else std.precondition(),
+                        record_path=trainer.record_path)
+    return Setup(loss, optimizer, float(lr), epochs, tol, settings, std, certified, smoothing, notes)
+
+
+def _curvature_step(model: Any, backend: Any, X: np.ndarray, batch_size: Optional[int],
+                    std: Optional[Standardization]) -> float:
+    """1 / L_B of the MSE in the fit's coordinates."""
+    if std is None:
+        return float(model._auto_lr(backend, X, batch_size))
+    curvature = 2.0 * std.largest
+    row = 2.0 * std.row_max if needs_row_curvature(X.shape[0], batch_size) else math.nan
+    return float(auto_lr(curvature, row, X.shape[0], batch_size))
+
+
+def _check_conditioning(std: Standardization, tol: float, dtype: np.dtype,
+                        notes: List[str]) -> None:
+    if std.rank_deficient:
+        which = np.flatnonzero(std.constant)
+        detail = (f" (constant columns {which.tolist()}, which the intercept already spans)"
+                  if which.size and std.intercept else "")
+        message = ("X is rank-deficient in standardised coordinates" + detail +
+                   ": the least-squares coefficients are not unique; gradient descent "
+                   "returns one of them")
+        warnings.warn(message, ConditioningWarning, stacklevel=4)
+        notes.append(message)
+        return
+    kappa = std.condition
+    if kappa is None or tol <= 0:
+        return
+    cancel = max(1.0, float(np.max(np.abs(std.mean) / std.scale))) if std.intercept else 1.0
+    attainable = 10.0 * kappa * float(np.finfo(dtype).eps) * cancel
+    if attainable > tol:
+        message = (f"the condition number of X in standardised coordinates is {kappa:.3g}: "
+                   f"{np.dtype(dtype).name} arithmetic limits the coefficients' relative "
+                   f"accuracy to about {attainable:.2g}, above tol={tol:g}")
+        warnings.warn(message, ConditioningWarning, stacklevel=4)
+        notes.append(message)
+
+
+def start(backend: Any, model: Any, X: np.ndarray, y: np.ndarray, plan: Setup, n_jobs: int,
+          tol: float) -> Any:
+    """The run the Trainer drives: a Fit, or for the default MAE fit a SmoothingPath."""
+    if plan.smoothing:
+        assert plan.standardization is not None
+        return SmoothingPath(backend, model, X, y, plan, n_jobs, tol)
+    objective = model._objective(backend, plan.loss, X, y, n_jobs)
+    return backend.start(objective, model.params, new_state(plan.settings, model.params),
+                         plan.settings)
+
+
+class SmoothingPath:
+    """The default full-batch MAE fit: a sequence of accelerated fits on smoothed MAEs.
+
+    Stage k steps the MAE smoothed by a Huber loss of width e_k (slopes
+    clip(r / e_k, -1, 1), whose curvature bound gives the step e_k / lambda_max),
+    warm-started where stage k - 1 ended; e_0 is the mean absolute deviation of
+    y from its median and e_{k+1} = e_k / 10. Every CHECK epochs a dual point
+    (the slopes projected onto the constraints of the LAD dual) bounds the
+    optimum from below: the path ends, certified, once MAE - bound <= tol * MAE;
+    a stage ends once the bound is within its width (its smoothing's own
+    error), or when it stalls. It drives like a Fit (``advance``, ``finish``);
+    its history is that of its stages, end to end, and records the MAE itself.
+    """
+
+    SHRINK = 4.0
+    CHECK = 100
+    GAP_FACTOR = 0.1      # a stage ends once the duality gap is GAP_FACTOR x its width
+    STAGE_TOL = 0.1       # ... or its gradient is STAGE_TOL x width / width0
+    PATIENCE = 5.0        # ... or it stalls (PATIENCE x the usual patience)
+
+    def __init__(self, backend: Any, model: Any, X: np.ndarray, y: np.ndarray, plan: Setup,
+                 n_jobs: int, tol: float) -> None:
+        self.backend, self.model, self.X, self.y, self.plan = backend, model, X, y, plan
+        self.n_jobs, self.tol = n_jobs, tol
+        std = plan.standardization
+        assert std is not None and std.gram is not None
+        self.std = std
+        self.width0 = float(np.mean(np.abs(y - np.median(y)))) or 1.0
+        self.width = self.width0
+        self.finished: List[FitResult] = []
+        self.kappa = std.largest / max(std.smallest or 0.0, 1e-300)
+        self.fit = self._stage()
+        self.running = True  # whether self.fit is a stage still going
+
+    def _stage(self) -> Fit:
+        plan, width = self.plan, self.width
+        lr = width / self.std.largest
+        used = sum(r.n_epochs for r in self.finished)
+        settings = replace(plan.settings, lr=lr, epochs=max(plan.epochs - used, 0),
+                           stop=StopRule(abs_tol=self.STAGE_TOL * width / self.width0,
+                                         patience=int(self.PATIENCE * (100 + 10 * math.sqrt(self.kappa)))))
+        objective = self.model._objective(self.backend, SmoothedMAE(width), self.X, self.y,
+                                          self.n_jobs)
+        return self.backend.start(objective, self.model.params,
+                                  new_state(settings, self.model.params), settings)
+
+    @property
+    def n_epochs(self) -> int:
+        return sum(r.n_epochs for r in self.finished) + (self.fit.n_epochs if self.running else 0)
+
+    @property
+    def last_loss(self) -> float:
+        if self.running and self.fit.n_epochs:
+            return self.fit.last_loss
+        done = [r for r in self.finished if r.n_epochs]
+        return float(done[-1].loss[-1]) if done else math.nan
+
+    def advance(self, epochs: int) -> Optional[FitResult]:
+        while epochs > 0:
+            before = self.fit.n_epochs
+            result = self.fit.advance(min(epochs, self.CHECK - before % self.CHECK))
+            epochs -= self.fit.n_epochs - before
+            if result is None:
+                if self.fit.n_epochs % self.CHECK:
+                    continue
+                result = self._check()
+                if result is None:
+                    continue
+            self.finished.append(result)
+            self.running = False
+            if result.status == DIVERGED:
+                return self._result(DIVERGED)
+            if self._certified():
+                return self._result(CONVERGED)
+            if self.n_epochs >= self.plan.epochs:
+                return self._result(MAX_EPOCHS)
+            if self.width <= 1e-3 * self.tol * result.final_loss:  # narrower cannot help
+                return self._result(STALLED)
+            self.width /= self.SHRINK
+            self.fit = self._stage()
+            self.running = True
+        return None
+
+    def _certified(self) -> bool:
+        """Whether a dual bound certifies MAE - optimum <= tol * MAE (a cheap bound first)."""
+        gap, mae = lad_gap(self.X, self.y, self.model.params, self.std, self.width, rounds=1)
+        if gap > 10 * self.tol * mae:
+            return False
+        if gap <= self.tol * mae:
+            return True
+        gap, mae = lad_gap(self.X, self.y, self.model.params, self.std, self.width, rounds=8)
+        return gap <= self.tol * mae
+
+    def _check(self) -> Optional[FitResult]:
+        """The stage's result once the duality gap is within its width, else None."""
+        gap, mae = lad_gap(self.X, self.y, self.model.params, self.std, self.width, rounds=1,
+                           vertex=False)
+        if gap > max(self.GAP_FACTOR * self.width, 10 * self.tol * mae) and not (
+                gap <= 10 * self.tol * mae and self._certified()):
+            return None
+        return self.fit.finish()
+
+    def finish(self) -> FitResult:
+        if self.running:
+            self.finished.append(self.fit.finish())
+            self.running = False
+        return self._result(CONVERGED if self._certified() else self.finished[-1].status)
+
+    def _result(self, status: str) -> FitResult:
+        objective = self.model._objective(self.backend, MAELoss(), self.X, self.y, self.n_jobs)
+        total, grad = objective.sums(self.model.params)
+        n, free = self.X.shape[0], self.model._n_free
+        loss = np.concatenate([r.loss for r in self.finished])
+        paths = [r.path for r in self.finished if r.path is not None]
+        path = np.concatenate(paths) if paths else None
+        return FitResult(loss, total / n, float(np.linalg.norm(grad[:free] / n)), status, path)
+
+
+def lad_gap(X: np.ndarray, y: np.ndarray, params: np.ndarray, std: Standardization,
+            width: float, rounds: int, vertex: bool = True) -> Tuple[float, float]:
+    """(MAE - a lower bound of the least-absolute-deviations optimum, MAE) at ``params``.
+
+    LP duality: min_beta (1/N) sum |y_i - a_i . beta| = max (1/N) u . y over
+    |u_i| <= 1, A^T u = 0 (A = [(X - m) / s, 1] spans the same models as
+    [X 1]); any feasible u bounds the optimum from below. A start u is made
+    feasible by ``rounds`` projections onto A^T u = 0 (with the standardised
+    Gram matrix, two passes over X each) alternating with clipping into the
+    box, and a last scaling into it. Two starts, the better bound kept: the
+    slopes -clip(r / width, -1, 1); and (``vertex``) the dual of the vertex
+    nearest the parameters, -sign(r) but on the d + 1 rows of smallest |r|,
+    whose values solve A^T u = 0 exactly: tight once the fit sits at an
+    optimal vertex.
+    """
+    n, d = X.shape
+    X = np.asarray(X, dtype=np.float64)  # no copy of float64 data
+    corr = std.gram
+    assert corr is not None
+    w = params[:d].astype(np.float64)
+    r = X @ w + float(params[d]) - y
+    mae = float(np.mean(np.abs(r)))
+
+    def At(u: np.ndarray) -> np.ndarray:
+        out = (X.T @ u - std.mean * u.sum()) / std.scale
+        return np.append(out, u.sum()) if std.intercept else out
+
+    def bound(u: np.ndarray, rounds: int) -> float:
+        for k in range(rounds):
+            if k:
+                np.clip(u, -1.0, 1.0, out=u)
+            q = np.linalg.lstsq(corr, At(u) / n, rcond=None)[0]
+            qv = q[:d] / std.scale
+            u = u - (X @ qv - float(std.mean @ qv) + (q[d] if std.intercept else 0.0))
+        return float(u @ y) / n / max(1.0, float(np.max(np.abs(u))))
+
+    best = bound(-np.clip(r / width, -1.0, 1.0), max(rounds, 1))
+    p = d + std.intercept
+    if vertex and n > p:
+        basis = np.argpartition(np.abs(r), p - 1)[:p]
+        v = -np.sign(r)
+        v[basis] = 0.0
+        rows = (X[basis] - std.mean) / std.scale
+        if std.intercept:
+            rows = np.column_stack([rows, np.ones(p)])
+        v[basis] = np.linalg.lstsq(rows.T, -At(v), rcond=None)[0]
+        if np.all(np.isfinite(v)):
+            best = max(best, bound(v, rounds if np.max(np.abs(v)) > 1 else 1))
+    return mae - best, mae

@@ -1,0 +1,522 @@
+# cython: language_level=3
+"""The epoch loop: one loop for every model, optimizer, schedule and preconditioner.
+
+A ``Run`` drives an Objective (a pass module's sums over rows, see
+_common.pxd) and, after every gradient, one optimizer step (_optim.pxd):
+
+    g = sums / rows  ->  g in the fit's coordinates  ->  lr_t = lr * schedule(t)
+      ->  step(x, g, lr_t)  ->  parameters from the coordinates
+
+The coordinates are the parameters themselves, or (``precondition``) the
+standardised coordinates of a linear model, v = s w, c = b + m . w, whose
+gradient follows by the chain rule from the one over the raw X. The run keeps
+all its state in buffers it owns, so it pauses between epochs and resumes
+exactly (``advance``), snapshots parameters and optimizer state together
+before every step (full batch) or epoch (mini-batch) and restores both when
+the loss diverges. Its semantics are written out in gdcore/loop.py, the
+reference loop the python and numpy backends run, which mirrors this one
+line for line.
+"""
+
+import numpy as np
+
+from cpython.pycapsule cimport PyCapsule_GetPointer
+from cython cimport floating
+from libc.math cimport INFINITY, NAN, isfinite, sqrt
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
+
+from _common cimport OBJECTIVE_CAPSULE, Objective
+from _optim cimport (ACCELERATED, ADAGRAD, ADAM, COSINE, CONSTANT, EXPONENTIAL,
+                     INVERSE_SCALING, LR_FACTOR, MOMENTUM_T, N_COUNTERS, PLATEAU,
+                     PLATEAU_BAD, PLATEAU_BEST, PLATEAU_COOLDOWN, RMSPROP, SGD, STEP,
+                     STEP_DECAY, Hyper, Schedule, epoch_end, lr_factor, step)
+from _rng cimport shuffle
+
+cdef enum Status:
+    CONVERGED = 0
+    MAX_EPOCHS = 1
+    DIVERGED = 2
+    STALLED = 3
+    PAUSED = 4
+
+STATUS = {CONVERGED: "converged", MAX_EPOCHS: "max_epochs", DIVERGED: "diverged",
+          STALLED: "stalled"}
+OPTIMIZERS = {"sgd": SGD, "adam": ADAM, "rmsprop": RMSPROP, "adagrad": ADAGRAD,
+              "accelerated": ACCELERATED}
+SCHEDULES = {"constant": CONSTANT, "inverse_scaling": INVERSE_SCALING,
+             "step_decay": STEP_DECAY, "exponential": EXPONENTIAL, "cosine": COSINE,
+             "plateau": PLATEAU}
+#: The optimizer state's scalars, in the order of _optim.pxd's Counter.
+COUNTERS = ("step", "momentum_t", "lr_factor", "plateau_best", "plateau_bad",
+            "plateau_cooldown")
+assert len(COUNTERS) == N_COUNTERS
+
+
+cdef struct Stop:
+    double abs_tol        # converged when ||g|| <= abs_tol + rel_tol ||x[:rel_len]||
+    double rel_tol        # (g, x in the fit's coordinates)
+    Py_ssize_t rel_len
+    Py_ssize_t patience   # stalled after this many epochs without a smaller ||g|| (0: never)
+    double blowup         # diverged when the loss passes blowup x the reference loss
+
+
+cdef struct Precondition:
+    # A linear model [w (d), b]: coordinates v_j = s_j w_j and, with an
+    # intercept, c = b + sum_j m_j w_j (gdcore/precondition.py).
+    Py_ssize_t d
+    bint intercept
+    const double* scale            # s
+    const double* shift            # m
+    const double* shift_over_scale  # m / s
+
+
+cdef struct Loop:
+    Objective* obj
+    Hyper opt
+    Schedule sched
+    Stop stop
+    bint preconditioned
+    Precondition pre
+    Py_ssize_t n, p, n_free, epochs, batch_size
+    double steps_per_epoch
+    # the state: coordinates (preconditioned fits), optimizer vectors, counters
+    double* state
+    double* saved_state
+    Py_ssize_t state_size
+    double* coords
+    double* slot[3]
+    double* counters
+    void* saved_params
+    double saved_loss, saved_norm
+    # work
+    double* grad         # the mean gradient (p values)
+    double* zgrad        # ... in the fit's coordinates (n_free; grad itself when not preconditioned)
+    double* epoch_grad   # the mean of an epoch's batch gradients (n_free)
+    # record
+    double* history
+    void* path           # capacity x p parameters, or NULL
+    Py_ssize_t capacity, n_epochs
+    Py_ssize_t* order
+    uint64_t rng
+    bint started
+    double reference     # mini-batch: the loss before the first epoch
+    double best_norm
+    Py_ssize_t since_best
+    double final_loss, final_norm
+
+
+cdef inline double norm2(const double* g, Py_ssize_t n) noexcept nogil:
+    cdef double sq = 0.0
+    cdef Py_ssize_t j
+    for j in range(n):
+        sq += g[j] * g[j]
+    return sqrt(sq)
+
+
+cdef inline double x_norm(Loop* L, floating* params) noexcept nogil:
+    cdef double sq = 0.0, v
+    cdef Py_ssize_t j
+    for j in range(L.stop.rel_len):
+        v = L.coords[j] if L.preconditioned else <double>params[j]
+        sq += v * v
+    return sqrt(sq)
+
+
+cdef inline bint is_bad(double loss, double reference, double blowup) noexcept nogil:
+    """Non-finite, or exploded past ``blowup`` times the reference (NaN: none yet)."""
+    return not isfinite(loss) or loss > blowup * reference
+
+
+cdef double evaluate(Loop* L, floating* params, const Py_ssize_t* rows, Py_ssize_t first,
+                     Py_ssize_t m) noexcept nogil:
+    """Mean loss over the rows; mean gradient into L.grad and, in coordinates, L.zgrad."""
+    cdef double loss = L.obj.sums(L.obj.ctx, params, rows, first, m, L.grad)
+    cdef double scale = 1.0 / m
+    cdef Py_ssize_t j, d = L.pre.d
+    for j in range(L.p):
+        L.grad[j] *= scale
+    if L.preconditioned:  # the chain rule through w = v / s, b = c - m . w
+        for j in range(d):
+            if L.pre.intercept:
+                L.zgrad[j] = L.grad[j] / L.pre.scale[j] - L.pre.shift_over_scale[j] * L.grad[d]
+            else:
+                L.zgrad[j] = L.grad[j] / L.pre.scale[j]
+        if L.pre.intercept:
+            L.zgrad[d] = L.grad[d]
+    return loss * scale
+
+
+cdef void take_step(Loop* L, floating* params, double epoch) noexcept nogil:
+    """One optimizer step from the current gradient; the parameters follow the coordinates."""
+    cdef double lr = L.opt.lr * lr_factor(&L.sched, L.counters, epoch, L.steps_per_epoch)
+    cdef Py_ssize_t j, d = L.pre.d
+    cdef double w, b
+    if not L.preconditioned:
+        step(&L.opt, params, L.zgrad, L.slot, L.counters, lr, L.n_free)
+        return
+    step(&L.opt, L.coords, L.zgrad, L.slot, L.counters, lr, L.n_free)
+    b = L.coords[d] if L.pre.intercept else <double>params[d]
+    for j in range(d):
+        w = L.coords[j] / L.pre.scale[j]
+        params[j] = <floating>w
+        if L.pre.intercept:
+            b = b - L.pre.shift[j] * w
+    params[d] = <floating>b
+
+
+cdef inline void snapshot(Loop* L, floating* params) noexcept nogil:
+    memcpy(L.saved_state, L.state, L.state_size * sizeof(double))
+    memcpy(L.saved_params, params, L.p * sizeof(floating))
+
+
+cdef inline void restore(Loop* L, floating* params) noexcept nogil:
+    memcpy(L.state, L.saved_state, L.state_size * sizeof(double))
+    memcpy(params, L.saved_params, L.p * sizeof(floating))
+
+
+cdef inline void record(Loop* L, double loss, const floating* params) noexcept nogil:
+    L.history[L.n_epochs] = loss
+    if L.path != NULL:
+        memcpy(<floating*>L.path + L.n_epochs * L.p, params, L.p * sizeof(floating))
+    L.n_epochs += 1
+
+
+cdef int stop_test(Loop* L, floating* params, double norm) noexcept nogil:
+    """CONVERGED or STALLED when the fit should stop at gradient norm ``norm``, else -1."""
+    if norm <= L.stop.abs_tol + L.stop.rel_tol * x_norm(L, params):
+        return CONVERGED
+    if norm < L.best_norm:
+        L.best_norm = norm
+        L.since_best = 0
+    else:
+        L.since_best += 1
+        if L.stop.patience > 0 and L.since_best >= L.stop.patience:
+            return STALLED
+    return -1
+
+
+cdef int full_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogil:
+    """Epochs on all rows until the fit ends or ``stop_at`` epochs are done (PAUSED)."""
+    cdef double loss, norm
+    cdef int status
+    while True:
+        if L.n_epochs == stop_at and L.n_epochs < L.epochs:
+            return PAUSED
+        loss = evaluate(L, params, NULL, 0, L.n)
+        if is_bad(loss, L.history[0] if L.n_epochs > 0 else NAN, L.stop.blowup):
+            if L.n_epochs > 0:  # undo the step that blew up, optimizer state with it
+                restore(L, params)
+                L.n_epochs -= 1
+                L.final_loss, L.final_norm = L.saved_loss, L.saved_norm
+            else:
+                L.final_loss, L.final_norm = loss, NAN
+            return DIVERGED
+        norm = norm2(L.zgrad, L.n_free)
+        status = stop_test(L, params, norm)
+        if status >= 0 or L.n_epochs == L.epochs:
+            L.final_loss, L.final_norm = loss, norm2(L.grad, L.n_free)
+            return status if status >= 0 else MAX_EPOCHS
+        record(L, loss, params)
+        snapshot(L, params)
+        L.saved_loss, L.saved_norm = loss, norm2(L.grad, L.n_free)
+        take_step(L, params, L.n_epochs - 1)
+        epoch_end(&L.sched, L.counters, loss)
+
+
+cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogil:
+    """Mini-batch epochs over rows reshuffled every epoch; stops and reports as full_batch."""
+    cdef Py_ssize_t lo, m, j
+    cdef double loss, epoch_loss, norm = INFINITY, inv_n = 1.0 / L.n
+    cdef bint stopped = False, diverged = False
+    cdef int status = -1
+    if not L.started and stop_at > 0:
+        L.started = True
+        L.reference = evaluate(L, params, NULL, 0, L.n)
+        if not isfinite(L.reference):
+            L.final_loss, L.final_norm = L.reference, NAN
+            return DIVERGED
+    while L.n_epochs < stop_at:
+        shuffle(L.order, L.n, &L.rng)
+        snapshot(L, params)  # the epoch's start
+        epoch_loss = 0.0
+        for j in range(L.n_free):
+            L.epoch_grad[j] = 0.0
+        lo = 0
+        while lo < L.n:
+            m = L.batch_size if L.n - lo > L.batch_size else L.n - lo
+            loss = evaluate(L, params, L.order, lo, m)
+            if not isfinite(loss):
+                diverged = True
+                break
+            epoch_loss += m * loss
+            for j in range(L.n_free):
+                L.epoch_grad[j] += m * L.zgrad[j]
+            take_step(L, params, L.n_epochs)
+            lo += m
+        if not diverged:
+            epoch_loss /= L.n
+            diverged = is_bad(epoch_loss, L.reference, L.stop.blowup)
+            for j in range(L.p):
+                if not isfinite(params[j]):
+                    diverged = True
+        if diverged:  # back to the parameters and state this epoch started from
+            restore(L, params)
+            break
+        record(L, epoch_loss, <floating*>L.saved_params)
+        epoch_end(&L.sched, L.counters, epoch_loss)
+        for j in range(L.n_free):
+            L.epoch_grad[j] = inv_n * L.epoch_grad[j]
+        status = stop_test(L, params, norm2(L.epoch_grad, L.n_free))
+        if status >= 0:
+            stopped = True
+            break
+    if not (stopped or diverged or L.n_epochs == L.epochs):
+        return PAUSED
+    loss = evaluate(L, params, NULL, 0, L.n)
+    L.final_loss = loss
+    if not isfinite(loss):
+        L.final_norm = NAN
+        return DIVERGED
+    L.final_norm = norm2(L.grad, L.n_free)
+    if diverged:
+        return DIVERGED
+    if stopped:
+        return status
+    norm = norm2(L.zgrad, L.n_free)
+    return CONVERGED if norm <= L.stop.abs_tol + L.stop.rel_tol * x_norm(L, params) else MAX_EPOCHS
+
+
+cdef int run_loop(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogil:
+    if L.batch_size == 0:
+        return full_batch(L, params, stop_at)
+    return mini_batch(L, params, stop_at)
+
+
+def _hyper(dict h):
+    cdef Hyper out
+    out.kind = OPTIMIZERS[h["kind"]]
+    out.lr = h["lr"]
+    out.momentum = h.get("momentum", 0.0)
+    out.dampening = h.get("dampening", 0.0)
+    out.weight_decay = h.get("weight_decay", 0.0)
+    out.beta1 = h.get("beta1", 0.9)
+    out.beta2 = h.get("beta2", 0.999)
+    out.eps = h.get("eps", 1e-8)
+    out.alpha = h.get("alpha", 0.99)
+    out.lr_decay = h.get("lr_decay", 0.0)
+    out.nesterov = h.get("nesterov", False)
+    out.amsgrad = h.get("amsgrad", False)
+    out.decoupled = h.get("decoupled", False)
+    out.centered = h.get("centered", False)
+    out.restart = h.get("restart", True)
+    return out
+
+
+def _schedule(dict s):
+    cdef Schedule out
+    out.kind = SCHEDULES[s["kind"]]
+    out.power_t = s.get("power_t", 0.0)
+    out.gamma = s.get("gamma", 1.0)
+    out.step_size = s.get("step_size", 1.0)
+    out.warmup = s.get("warmup", 0.0)
+    out.total = s.get("total", 1.0)
+    out.min_factor = s.get("min_factor", 0.0)
+    out.patience = s.get("patience", 10.0)
+    out.threshold = s.get("threshold", 1e-4)
+    out.cooldown = s.get("cooldown", 0.0)
+    out.min_factor_plateau = s.get("min_factor_plateau", 0.0)
+    return out
+
+
+cdef class Run:
+    """A fit in the compiled loop; the state the loop resumes from lives here.
+
+    ``objective`` has ``capsule()`` (a pass module's objective); ``params``
+    is the model's flat parameter array (updated in place, its dtype the
+    objective's); ``state`` the optimizer state, one float64 array laid out
+    as [coordinates (preconditioned fits)] [n_slots vectors of n_free]
+    [COUNTERS] (gdcore/loop.py builds it); ``optimizer`` and ``schedule``
+    dicts of settings (``kind`` and the names of _optim.pxd's Hyper and
+    Schedule); ``precondition`` None or (scale, shift, shift_over_scale,
+    intercept). The history (and path) grow by doubling.
+    """
+
+    cdef Loop L
+    cdef object objective, params, state, saved_state, saved_params, grad, zgrad
+    cdef object epoch_grad, history, path, order, precondition
+    cdef readonly Py_ssize_t n_slots
+    cdef bint is_double
+
+    def __init__(self, objective, params, state, *, dict optimizer, dict schedule,
+                 Py_ssize_t n_slots, precondition, Py_ssize_t n_free, Py_ssize_t epochs,
+                 Py_ssize_t batch_size, uint64_t seed, double abs_tol, double rel_tol,
+                 Py_ssize_t rel_len, Py_ssize_t patience, double blowup, bint record_path,
+                 Py_ssize_t initial_capacity=1 << 16):
+        cdef Objective* obj = <Objective*>PyCapsule_GetPointer(objective.capsule(),
+                                                                 OBJECTIVE_CAPSULE)
+        cdef Py_ssize_t p = obj.n_params, n = obj.n_rows, k, n_coords
+        if not (isinstance(params, np.ndarray) and params.ndim == 1 and params.shape[0] == p
+                and params.flags.c_contiguous and params.flags.writeable
+                and params.dtype.itemsize == obj.itemsize
+                and params.dtype in (np.float32, np.float64)):
+            raise ValueError(f"params must be a writeable C-contiguous float array of {p} "
+                             "values of the objective's dtype")
+        if not 0 <= n_free <= p or not 0 <= rel_len <= n_free or not 0 <= n_slots <= 3:
+            raise ValueError("n_free, rel_len or n_slots out of range")
+        if epochs < 0 or batch_size < 0 or batch_size > n:
+            raise ValueError("epochs or batch_size out of range")
+        n_coords = n_free if precondition is not None else 0
+        if not (isinstance(state, np.ndarray) and state.dtype == np.float64 and state.ndim == 1
+                and state.flags.c_contiguous
+                and state.shape[0] == n_coords + n_slots * n_free + N_COUNTERS):
+            raise ValueError("state must be a float64 array laid out as the Run's docstring says")
+        self.objective, self.params, self.state = objective, params, state
+        self.is_double = params.dtype == np.float64
+        self.n_slots = n_slots
+        self.L.obj = obj
+        self.L.opt = _hyper(optimizer)
+        self.L.sched = _schedule(schedule)
+        self.L.stop.abs_tol, self.L.stop.rel_tol = abs_tol, rel_tol
+        self.L.stop.rel_len, self.L.stop.patience, self.L.stop.blowup = rel_len, patience, blowup
+        self.L.n, self.L.p, self.L.n_free = n, p, n_free
+        self.L.epochs, self.L.batch_size = epochs, batch_size
+        self.L.steps_per_epoch = 1.0 if batch_size == 0 else <double>((n + batch_size - 1) // batch_size)
+        self.L.preconditioned = precondition is not None
+        self.L.pre.d = p - 1
+        if precondition is not None:
+            scale, shift, shift_over_scale, intercept = precondition
+            self.precondition = [np.ascontiguousarray(a, dtype=np.float64)
+                                 for a in (scale, shift, shift_over_scale)]
+            if any(a.shape != (p - 1,) for a in self.precondition):
+                raise ValueError("precondition arrays must have one value per feature")
+            if n_free != p - 1 + bool(intercept):
+                raise ValueError("a preconditioned fit steps every weight and, with an intercept, b")
+            self.L.pre.intercept = bool(intercept)
+            self.L.pre.scale = <const double*><size_t>self.precondition[0].ctypes.data
+            self.L.pre.shift = <const double*><size_t>self.precondition[1].ctypes.data
+            self.L.pre.shift_over_scale = <const double*><size_t>self.precondition[2].ctypes.data
+        self.saved_state = np.empty_like(state)
+        self.saved_params = np.empty_like(params)
+        self.L.state = <double*><size_t>state.ctypes.data
+        self.L.saved_state = <double*><size_t>self.saved_state.ctypes.data
+        self.L.state_size = state.shape[0]
+        self.L.coords = self.L.state if n_coords else NULL
+        for k in range(3):
+            self.L.slot[k] = self.L.state + n_coords + min(k, max(n_slots - 1, 0)) * n_free
+        self.L.counters = self.L.state + n_coords + n_slots * n_free
+        self.L.saved_params = <void*><size_t>self.saved_params.ctypes.data
+        self.grad = np.zeros(p)
+        self.zgrad = np.zeros(n_free) if n_coords else self.grad
+        self.epoch_grad = np.zeros(max(n_free, 1))
+        self.L.grad = <double*><size_t>self.grad.ctypes.data
+        self.L.zgrad = <double*><size_t>self.zgrad.ctypes.data
+        self.L.epoch_grad = <double*><size_t>self.epoch_grad.ctypes.data
+        capacity = max(1, min(epochs, initial_capacity))
+        self.history = np.empty(capacity)
+        self.path = np.empty((capacity, p), dtype=params.dtype) if record_path else None
+        self._point_at_records()
+        self.L.n_epochs = 0
+        self.order = np.arange(n if batch_size else 1, dtype=np.intp)
+        self.L.order = <Py_ssize_t*><size_t>self.order.ctypes.data
+        self.L.rng = seed
+        self.L.started = False
+        self.L.reference = NAN
+        self.L.best_norm = INFINITY
+        self.L.since_best = 0
+        self.L.saved_loss = self.L.saved_norm = NAN
+
+    def _point_at_records(self):
+        self.L.history = <double*><size_t>self.history.ctypes.data
+        self.L.path = <void*><size_t>self.path.ctypes.data if self.path is not None else NULL
+        self.L.capacity = self.history.shape[0]
+
+    @property
+    def n_epochs(self):
+        return self.L.n_epochs
+
+    @property
+    def last_loss(self):
+        return float(self.history[self.L.n_epochs - 1]) if self.L.n_epochs else float("nan")
+
+    def advance(self, Py_ssize_t epochs):
+        """Run at most ``epochs`` more epochs: (status, final_loss, grad_norm), or None if paused."""
+        cdef Py_ssize_t target = min(self.L.epochs, self.L.n_epochs + epochs), stop_at
+        cdef int status
+        cdef void* params = <void*><size_t>self.params.ctypes.data
+        while True:
+            stop_at = min(target, self.L.capacity)
+            with nogil:
+                if self.is_double:
+                    status = run_loop(&self.L, <double*>params, stop_at)
+                else:
+                    status = run_loop(&self.L, <float*>params, stop_at)
+            if status != PAUSED:
+                return STATUS[status], self.L.final_loss, self.L.final_norm
+            if self.L.n_epochs == target:
+                return None
+            self._grow()
+
+    def _grow(self):
+        capacity = min(self.L.epochs, 2 * self.L.capacity)
+        self.history = np.resize(self.history, capacity)
+        if self.path is not None:
+            self.path = np.resize(self.path, (capacity, self.L.p))
+        self._point_at_records()
+
+    def records(self):
+        """(loss history, path or None) of the epochs run so far, as new arrays."""
+        n = self.L.n_epochs
+        return self.history[:n].copy(), None if self.path is None else self.path[:n].copy()
+
+    def evaluate(self):
+        """(mean loss, ||gradient|| over the free parameters, ||gradient|| in the fit's
+        coordinates) at the current parameters."""
+        cdef double loss
+        cdef void* params = <void*><size_t>self.params.ctypes.data
+        with nogil:
+            if self.is_double:
+                loss = evaluate(&self.L, <double*>params, NULL, 0, self.L.n)
+            else:
+                loss = evaluate(&self.L, <float*>params, NULL, 0, self.L.n)
+        return (loss, norm2(self.L.grad, self.L.n_free), norm2(self.L.zgrad, self.L.n_free))
+
+    def converged_at(self, double norm):
+        """Whether the stopping rule holds at coordinates' gradient norm ``norm``."""
+        cdef void* params = <void*><size_t>self.params.ctypes.data
+        if self.is_double:
+            return norm <= self.L.stop.abs_tol + self.L.stop.rel_tol * x_norm(&self.L, <double*>params)
+        return norm <= self.L.stop.abs_tol + self.L.stop.rel_tol * x_norm(&self.L, <float*>params)
+
+
+def optimizer_step(dict optimizer, x, const double[::1] g, double[::1] state,
+                   Py_ssize_t n_slots, double lr):
+    """One compiled step on x (float32/64) in place, state laid out as for Run without
+    coordinates: the reference updates of gdcore/optim are tested against it."""
+    cdef Hyper h = _hyper(optimizer)
+    cdef Py_ssize_t n = g.shape[0], k
+    cdef double* slot[3]
+    if state.shape[0] != n_slots * n + N_COUNTERS or x.shape[0] != n:
+        raise ValueError("optimizer_step: sizes do not match")
+    for k in range(3):
+        slot[k] = &state[0] + min(k, max(n_slots - 1, 0)) * n
+    cdef double[::1] x64
+    cdef float[::1] x32
+    if x.dtype == np.float64:
+        x64 = x
+        step(&h, &x64[0], &g[0], slot, &state[n_slots * n], lr, n)
+    else:
+        x32 = x
+        step(&h, &x32[0], &g[0], slot, &state[n_slots * n], lr, n)
+
+
+def schedule_factor(dict schedule, double[::1] counters, double epoch, double steps_per_epoch,
+                    loss=None):
+    """The compiled schedule's factor for the next step (after ``epoch_end(loss)`` if a
+    loss is given): the reference schedules of gdcore/optim are tested against it."""
+    cdef Schedule s = _schedule(schedule)
+    if counters.shape[0] != N_COUNTERS:
+        raise ValueError("counters must have one value per COUNTERS entry")
+    if loss is not None:
+        epoch_end(&s, &counters[0], loss)
+    return lr_factor(&s, &counters[0], epoch, steps_per_epoch)

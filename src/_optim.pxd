@@ -1,0 +1,206 @@
+# The optimizer step and the learning-rate schedule, once per gradient (O(p)).
+#
+# The epoch loop (_loop.pyx) calls, after every gradient g of the loss at the
+# coordinates x: lr_t = lr * lr_factor(schedule, ...), then step(x, g, lr_t),
+# which updates x in place. x is either the model's parameters (in their
+# dtype: the step is computed in double and rounded once) or the double
+# coordinates of a preconditioned fit. The readable references are the
+# ``update`` methods of gdcore/optim; both follow torch.optim's formulas
+# operation by operation, so the trajectories agree to rounding.
+#
+# An optimizer's state is the caller's: up to three vectors (``slot``, in
+# the order of the Python class's ``slots``) and the COUNTERS, all in one
+# double buffer so that the loop snapshots it with one copy.
+from cython cimport floating
+from libc.math cimport M_PI, cos, floor, pow, sqrt
+
+cdef enum OptimizerKind:
+    SGD = 0          # torch.optim.SGD; slot 0: momentum buffer (momentum != 0)
+    ADAM = 1         # torch.optim.Adam, AdamW (decoupled); exp_avg, exp_avg_sq, max_exp_avg_sq
+    RMSPROP = 2      # torch.optim.RMSprop; square_avg, momentum buffer, grad_avg
+    ADAGRAD = 3      # torch.optim.Adagrad; state sum
+    ACCELERATED = 4  # Nesterov/FISTA momentum with gradient restart; x_prev
+
+cdef enum ScheduleKind:
+    CONSTANT = 0
+    INVERSE_SCALING = 1   # 1 / (t + 1)^power_t, t the steps taken before this one
+    STEP_DECAY = 2        # gamma^floor(epoch / step_size)
+    EXPONENTIAL = 3       # gamma^epoch
+    COSINE = 4            # linear warm-up over ``warmup`` epochs, then a half cosine to min_factor at ``total``
+    PLATEAU = 5           # times gamma when the epoch loss has not improved for ``patience`` epochs
+
+cdef enum:                # Counter: the scalars of the state, after its vectors
+    STEP = 0              # optimizer steps taken
+    MOMENTUM_T = 1        # ACCELERATED: t_k of the momentum sequence (1 at the start, and after a restart)
+    LR_FACTOR = 2         # PLATEAU: the factor reached so far
+    PLATEAU_BEST = 3      # PLATEAU: the best epoch loss
+    PLATEAU_BAD = 4       # PLATEAU: epochs since it improved
+    PLATEAU_COOLDOWN = 5  # PLATEAU: epochs left before it may reduce again
+    N_COUNTERS = 6
+
+
+cdef struct Hyper:
+    int kind
+    double lr
+    double momentum
+    double dampening
+    double weight_decay
+    double beta1
+    double beta2
+    double eps
+    double alpha            # RMSprop's smoothing constant
+    double lr_decay         # Adagrad
+    bint nesterov
+    bint amsgrad
+    bint decoupled          # AdamW: p <- p (1 - lr weight_decay) before the Adam step
+    bint centered           # RMSprop
+    bint restart            # ACCELERATED: adaptive (gradient) restart
+
+
+cdef struct Schedule:
+    int kind
+    double power_t
+    double gamma
+    double step_size
+    double warmup
+    double total
+    double min_factor
+    double patience
+    double threshold
+    double cooldown
+    double min_factor_plateau
+
+
+cdef inline double lerp(double start, double end, double weight) noexcept nogil:
+    """torch.lerp's formula (exact at both ends)."""
+    if weight < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1 - weight)
+
+
+cdef inline void step(const Hyper* h, floating* x, const double* g, double** slot,
+                      double* counters, double lr, Py_ssize_t n) noexcept nogil:
+    """One step of the optimizer on x[:n] with gradient g[:n] and learning rate lr."""
+    cdef Py_ssize_t j
+    cdef double t = counters[STEP], d, buf, denom, bc1, bc2_sqrt, step_size, clr
+    cdef double dot, t_next, beta, x_new
+    if h.kind == SGD:
+        for j in range(n):
+            d = g[j]
+            if h.weight_decay != 0:
+                d = d + h.weight_decay * x[j]
+            if h.momentum != 0:
+                buf = d if t == 0 else slot[0][j] * h.momentum + (1 - h.dampening) * d
+                slot[0][j] = buf
+                d = d + h.momentum * buf if h.nesterov else buf
+            x[j] = <floating>(x[j] + (-lr) * d)
+    elif h.kind == ADAM:
+        bc1 = 1 - pow(h.beta1, t + 1)
+        bc2_sqrt = sqrt(1 - pow(h.beta2, t + 1))
+        step_size = lr / bc1
+        for j in range(n):
+            d = g[j]
+            if h.weight_decay != 0:
+                if h.decoupled:
+                    x[j] = <floating>(x[j] * (1 - lr * h.weight_decay))
+                else:
+                    d = d + h.weight_decay * x[j]
+            slot[0][j] = lerp(slot[0][j], d, 1 - h.beta1)
+            slot[1][j] = slot[1][j] * h.beta2 + (1 - h.beta2) * d * d
+            if h.amsgrad:
+                if slot[1][j] > slot[2][j]:
+                    slot[2][j] = slot[1][j]
+                denom = sqrt(slot[2][j]) / bc2_sqrt + h.eps
+            else:
+                denom = sqrt(slot[1][j]) / bc2_sqrt + h.eps
+            x[j] = <floating>(x[j] + (-step_size) * slot[0][j] / denom)
+    elif h.kind == RMSPROP:
+        for j in range(n):
+            d = g[j]
+            if h.weight_decay != 0:
+                d = d + h.weight_decay * x[j]
+            slot[0][j] = slot[0][j] * h.alpha + (1 - h.alpha) * d * d
+            if h.centered:
+                slot[2][j] = lerp(slot[2][j], d, 1 - h.alpha)
+                denom = sqrt(slot[0][j] + (-1.0) * slot[2][j] * slot[2][j]) + h.eps
+            else:
+                denom = sqrt(slot[0][j]) + h.eps
+            if h.momentum > 0:
+                slot[1][j] = slot[1][j] * h.momentum + d / denom
+                x[j] = <floating>(x[j] + (-lr) * slot[1][j])
+            else:
+                x[j] = <floating>(x[j] + (-lr) * d / denom)
+    elif h.kind == ADAGRAD:
+        clr = lr / (1 + t * h.lr_decay)
+        for j in range(n):
+            d = g[j]
+            if h.weight_decay != 0:
+                d = d + h.weight_decay * x[j]
+            slot[0][j] = slot[0][j] + d * d
+            x[j] = <floating>(x[j] + (-clr) * d / (sqrt(slot[0][j]) + h.eps))
+    else:  # ACCELERATED: x holds the extrapolated point y_k, slot[0] the iterate x_{k-1}
+        if t == 0:
+            for j in range(n):
+                slot[0][j] = x[j]
+        dot = 0.0
+        for j in range(n):
+            dot += g[j] * ((x[j] - lr * g[j]) - slot[0][j])
+        if h.restart and dot > 0:  # the step went uphill of the momentum: start it again
+            counters[MOMENTUM_T] = 1.0
+            for j in range(n):
+                x_new = x[j] - lr * g[j]
+                slot[0][j] = x_new
+                x[j] = <floating>x_new
+        else:
+            t_next = (1 + sqrt(1 + 4 * counters[MOMENTUM_T] * counters[MOMENTUM_T])) / 2
+            beta = (counters[MOMENTUM_T] - 1) / t_next
+            counters[MOMENTUM_T] = t_next
+            for j in range(n):
+                x_new = x[j] - lr * g[j]
+                x[j] = <floating>(x_new + beta * (x_new - slot[0][j]))
+                slot[0][j] = x_new
+    counters[STEP] = t + 1
+
+
+cdef inline double lr_factor(const Schedule* s, const double* counters, double epoch,
+                             double steps_per_epoch) noexcept nogil:
+    """The schedule's factor on lr for the next step (``epoch`` epochs finished)."""
+    cdef double t = counters[STEP], tau, progress
+    if s.kind == INVERSE_SCALING:
+        return 1.0 / pow(t + 1, s.power_t)
+    if s.kind == STEP_DECAY:
+        return pow(s.gamma, floor(epoch / s.step_size))
+    if s.kind == EXPONENTIAL:
+        return pow(s.gamma, epoch)
+    if s.kind == COSINE:
+        tau = t / steps_per_epoch
+        if tau < s.warmup:
+            return (t + 1) / (s.warmup * steps_per_epoch)
+        progress = (tau - s.warmup) / (s.total - s.warmup) if s.total > s.warmup else 1.0
+        if progress > 1:
+            progress = 1
+        return s.min_factor + (1 - s.min_factor) * (1 + cos(M_PI * progress)) / 2
+    if s.kind == PLATEAU:
+        return counters[LR_FACTOR]
+    return 1.0
+
+
+cdef inline void epoch_end(const Schedule* s, double* counters, double loss) noexcept nogil:
+    """torch's ReduceLROnPlateau (mode "min", relative threshold) after an epoch of loss ``loss``."""
+    if s.kind != PLATEAU:
+        return
+    if loss < counters[PLATEAU_BEST] * (1 - s.threshold):
+        counters[PLATEAU_BEST] = loss
+        counters[PLATEAU_BAD] = 0
+    else:
+        counters[PLATEAU_BAD] += 1
+    if counters[PLATEAU_COOLDOWN] > 0:
+        counters[PLATEAU_COOLDOWN] -= 1
+        counters[PLATEAU_BAD] = 0
+    if counters[PLATEAU_BAD] > s.patience:
+        if counters[LR_FACTOR] * s.gamma > s.min_factor_plateau:
+            counters[LR_FACTOR] = counters[LR_FACTOR] * s.gamma
+        else:
+            counters[LR_FACTOR] = s.min_factor_plateau
+        counters[PLATEAU_COOLDOWN] = s.cooldown
+        counters[PLATEAU_BAD] = 0

@@ -1,0 +1,545 @@
+# cython: language_level=3
+"""The row pass of linear models: loss and gradient sums over rows of X, in one read.
+
+A linear model's parameters are one flat vector ``[w_0 .. w_{d-1}, b]``; for
+rows i the pass returns sum_i term(r_i) and the gradient sums
+(sum_i slope_i x_i, sum_i slope_i), r_i = w . x_i + b - y_i, with term and
+slope from _loss.h. It is specialised by width (narrow rows as literals, a
+SIMD pass for 5 to 16 features, padded rows up to 64), by dtype (fused
+``floating``; sums in double whatever the data's type) and, through the
+module's three builds, by ISA: it runs at the speed the memory delivers X.
+The epoch loop (src/_loop.pyx) calls it through the Objective of
+``LinearObjective``; nothing here knows about optimizers or epochs.
+
+Rows are summed in a fixed tree, whatever the thread count: runs of rows
+accumulate in the data's precision (up to SUB rows for float32, which keeps
+float32 SIMD width; a whole CHUNK for float64), each run is flushed into the
+double partial of its CHUNK, and the partials of the chunks are added in
+chunk order. Chunks are the unit of parallel work (handed out dynamically: a
+late thread cannot stall the others), so the result is bit-identical for 1
+or N threads.
+"""
+
+import numpy as np
+
+from cpython.pycapsule cimport PyCapsule_New
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+from libc.math cimport fabs, sqrt
+from libc.stdint cimport uint64_t
+
+from _common cimport OBJECTIVE_CAPSULE, Objective
+from _loss cimport loss_code, loss_slope, loss_term
+from _rng cimport splitmix64_uniform
+
+
+cdef enum:
+    SUB = 256      # rows accumulated in float32 before a flush to double
+    CHUNK = 4096   # rows per parallel task and per double partial
+    NARROW = 16    # widths up to this are compiled as constants (see span_pass)
+    PADDED = 64    # widths NARROW .. PADDED read rows padded to 8k values (padded_pass)
+    PREFETCH_ROWS = 24  # padded_pass asks for the row this far ahead
+
+
+cdef extern from *:
+    void __builtin_prefetch(const void* address) nogil
+
+
+cdef extern from "_simd.h" nogil:
+    # Passes over listed rows (a mini-batch) ask for the row listed GD_AHEAD places ahead.
+    void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t size, Py_ssize_t d,
+                            const Py_ssize_t* rows, Py_ssize_t k, Py_ssize_t n_listed)
+
+
+cdef inline void rows_pass(int kind, floating e, const floating* X, const floating* y,
+                           const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                           Py_ssize_t d, const Py_ssize_t width, const floating* w,
+                           floating b, floating* acc, double* out,
+                           const bint prefetch, Py_ssize_t n_listed) noexcept nogil:
+    """out[:d] += sum slope_i x_i, out[d] += sum slope_i, out[d+1] += sum term_i.
+
+    Rows first .. first+n-1, or rows[first ..] when ``rows`` (of ``n_listed``
+    entries) is not NULL. Each row is read once: its prediction, loss term and
+    gradient contribution are computed while it sits in cache. The loops over
+    a row run over ``width`` >= d values, ``w`` and ``acc`` having that many
+    (see padded_pass).
+    """
+    cdef Py_ssize_t i, j, k
+    cdef floating r, slope, gb = 0, loss = 0
+    cdef const floating* row
+    for j in range(width):
+        acc[j] = 0
+    for k in range(first, first + n):
+        i = rows[k] if rows != NULL else k
+        row = X + i * d
+        if rows != NULL:  # scattered rows: ask for the one listed GD_AHEAD places on
+            gd_prefetch_listed(X, y, sizeof(floating), d, rows, k, n_listed)
+        elif prefetch:
+            # Ask for the row PREFETCH_ROWS ahead (past X is harmless: prefetches never
+            # fault).
+            __builtin_prefetch(row + PREFETCH_ROWS * d)
+            __builtin_prefetch(row + PREFETCH_ROWS * d + 8)
+            __builtin_prefetch(row + PREFETCH_ROWS * d + 16)
+        r = 0
+        for j in range(width):
+            r += w[j] * row[j]
+        r = r + b - y[i]
+        loss += loss_term(kind, r, e)
+        slope = loss_slope(kind, r, e)
+        gb += slope
+        for j in range(width):
+            acc[j] += slope * row[j]
+    for j in range(d):
+        out[j] += acc[j]
+    out[d] += gb
+    out[d + 1] += loss
+
+
+cdef inline void padded_pass(int kind, floating e, const floating* X, const floating* y,
+                             const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                             Py_ssize_t d, const Py_ssize_t width, const floating* w,
+                             floating b, double* out, Py_ssize_t n_listed) noexcept nogil:
+    """rows_pass reading ``width`` >= d values per row.
+
+    The values past d belong to the next row: their weights are zero, so the
+    prediction is unchanged, and their gradient lanes are dropped. With
+    ``width`` a literal multiple of the SIMD width, the compiler vectorises
+    both loops over a row (which it does not for, say, d = 17). The caller
+    keeps ``width - d`` values of X readable after every row it passes.
+    """
+    cdef floating padded_w[PADDED]
+    cdef floating acc[PADDED]
+    cdef Py_ssize_t j
+    for j in range(width):
+        padded_w[j] = w[j] if j < d else 0
+    rows_pass(kind, e, X, y, rows, first, n, d, width, padded_w, b, acc, out, True, n_listed)
+
+
+cdef inline void single_feature_pass(int kind, floating e, const floating* X, const floating* y,
+                                     Py_ssize_t first, Py_ssize_t n, floating w, floating b,
+                                     double* out) noexcept nogil:
+    """rows_pass over contiguous rows of one feature, as two interleaved halves.
+
+    The vectorised loop is then bound by throughput, not by the latency of
+    its three sums: each half carries its own chains (measured 1.25x faster
+    at 1,000 rows with AVX-512, 1.7x with AVX2).
+    """
+    cdef Py_ssize_t half = n // 2, k, i
+    cdef floating r, slope
+    cdef floating grad[2]
+    cdef floating gb[2]
+    cdef floating loss[2]
+    grad[0] = grad[1] = gb[0] = gb[1] = loss[0] = loss[1] = 0
+    for k in range(first, first + half):
+        r = w * X[k] + b - y[k]
+        loss[0] += loss_term(kind, r, e)
+        slope = loss_slope(kind, r, e)
+        gb[0] += slope
+        grad[0] += slope * X[k]
+        i = k + half
+        r = w * X[i] + b - y[i]
+        loss[1] += loss_term(kind, r, e)
+        slope = loss_slope(kind, r, e)
+        gb[1] += slope
+        grad[1] += slope * X[i]
+    if n % 2:
+        i = first + n - 1
+        r = w * X[i] + b - y[i]
+        loss[0] += loss_term(kind, r, e)
+        slope = loss_slope(kind, r, e)
+        gb[0] += slope
+        grad[0] += slope * X[i]
+    out[0] += grad[0] + grad[1]
+    out[1] += gb[0] + gb[1]
+    out[2] += loss[0] + loss[1]
+
+
+cdef extern from "_simd.h" nogil:
+    enum:
+        GD_CHUNK_DOUBLE  # the narrowest row gd_narrow_pass_* takes
+        GD_CHUNK_FLOAT
+        GD_LISTED_DOUBLE  # the narrowest row gd_listed_pass_* takes
+        GD_LISTED_FLOAT
+    void gd_narrow_pass_double(int kind, double e, const double* X, const double* y,
+                               const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                               const Py_ssize_t d, const double* w, double b, double* out,
+                               Py_ssize_t n_listed)
+    void gd_narrow_pass_float(int kind, float e, const float* X, const float* y,
+                              const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                              const Py_ssize_t d, const float* w, float b, double* out,
+                              Py_ssize_t n_listed)
+    void gd_listed_pass_double(int kind, double e, const double* X, const double* y,
+                               const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                               const Py_ssize_t d, const double* w, double b, double* out,
+                               Py_ssize_t n_listed)
+    void gd_listed_pass_float(int kind, float e, const float* X, const float* y,
+                              const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                              const Py_ssize_t d, const float* w, float b, double* out,
+                              Py_ssize_t n_listed)
+
+
+cdef inline void narrow_pass(int kind, floating e, const floating* X, const floating* y,
+                             const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                             const Py_ssize_t d, const floating* w, floating b,
+                             floating* acc, double* out, Py_ssize_t n_listed) noexcept nogil:
+    """rows_pass for 5 <= d <= NARROW features: the SIMD passes of _simd.h.
+
+    They vectorise across rows (GCC vectorises neither a 5 to 16 term dot
+    product nor, for most such d, a loop over rows), when a chunk (contiguous
+    rows) or a vector (listed rows) of the data's type fits in a row; else
+    the scalar rows_pass.
+    """
+    if floating is double:
+        if rows == NULL and d >= GD_CHUNK_DOUBLE:
+            gd_narrow_pass_double(kind, e, X, y, rows, first, n, d, w, b, out, n_listed)
+            return
+        if rows != NULL and d >= GD_LISTED_DOUBLE:
+            gd_listed_pass_double(kind, e, X, y, rows, first, n, d, w, b, out, n_listed)
+            return
+    else:
+        if rows == NULL and d >= GD_CHUNK_FLOAT:
+            gd_narrow_pass_float(kind, e, X, y, rows, first, n, d, w, b, out, n_listed)
+            return
+        if rows != NULL and d >= GD_LISTED_FLOAT:
+            gd_listed_pass_float(kind, e, X, y, rows, first, n, d, w, b, out, n_listed)
+            return
+    rows_pass(kind, e, X, y, rows, first, n, d, d, w, b, acc, out, False, n_listed)
+
+
+cdef void span_pass(int kind, floating e, const floating* X, const floating* y, const Py_ssize_t* rows,
+                    Py_ssize_t first, Py_ssize_t n, Py_ssize_t d, const floating* w,
+                    floating b, floating* scratch, double* out,
+                    Py_ssize_t n_total) noexcept nogil:
+    """rows_pass over runs of rows of X (which has ``n_total`` rows; ``rows``,
+    when not NULL, lists ``n_total`` of them: the mini-batch order).
+
+    Contiguous rows of NARROW + 1 to PADDED features go through padded_pass
+    (measured faster there; narrower rows waste too many padded lanes), but
+    for the last few rows, whose padding would read past X. Narrow widths are
+    passed as literals, so the C compiler specialises each: one feature takes
+    single_feature_pass, 2 to 4 the inline rows_pass (unrolled, accumulators
+    in registers), 5 to NARROW the SIMD narrow_pass. Wider rows use the
+    generic loop with ``scratch`` (d values).
+    """
+    cdef floating acc[NARROW]
+    cdef Py_ssize_t lo = first, end = first + n, m, k, width = 0, safe = 0, padded_end = first
+    cdef Py_ssize_t run = CHUNK if floating is double else SUB
+    if NARROW < d <= PADDED:
+        width = (d + 7) // 8 * 8
+        if n_total * d >= width:  # rows i < safe have i*d + width <= n_total*d (C division!)
+            safe = (n_total * d - width) // d + 1
+    if rows == NULL:
+        padded_end = min(end, safe)
+    elif width:  # a mini-batch: padded if none of its rows is among the last few of X
+        padded_end = end
+        for k in range(first, end):
+            if rows[k] >= safe:
+                padded_end = first
+                break
+    while lo < end:
+        m = run if end - lo > run else end - lo
+        if lo < padded_end:
+            m = min(m, padded_end - lo)
+            if width == 24:
+                padded_pass(kind, e, X, y, rows, lo, m, d, 24, w, b, out, n_total)
+            elif width == 32:
+                padded_pass(kind, e, X, y, rows, lo, m, d, 32, w, b, out, n_total)
+            elif width == 40:
+                padded_pass(kind, e, X, y, rows, lo, m, d, 40, w, b, out, n_total)
+            elif width == 48:
+                padded_pass(kind, e, X, y, rows, lo, m, d, 48, w, b, out, n_total)
+            elif width == 56:
+                padded_pass(kind, e, X, y, rows, lo, m, d, 56, w, b, out, n_total)
+            else:
+                padded_pass(kind, e, X, y, rows, lo, m, d, 64, w, b, out, n_total)
+        elif d == 1 and rows == NULL and floating is double:  # (float32: measured no gain)
+            single_feature_pass(kind, e, X, y, lo, m, w[0], b, out)
+        elif d == 1:
+            rows_pass(kind, e, X, y, rows, lo, m, 1, 1, w, b, acc, out, False, n_total)
+        elif d == 2:
+            rows_pass(kind, e, X, y, rows, lo, m, 2, 2, w, b, acc, out, False, n_total)
+        elif d == 3:
+            rows_pass(kind, e, X, y, rows, lo, m, 3, 3, w, b, acc, out, False, n_total)
+        elif d == 4:
+            rows_pass(kind, e, X, y, rows, lo, m, 4, 4, w, b, acc, out, False, n_total)
+        elif d == 5:
+            narrow_pass(kind, e, X, y, rows, lo, m, 5, w, b, acc, out, n_total)
+        elif d == 6:
+            narrow_pass(kind, e, X, y, rows, lo, m, 6, w, b, acc, out, n_total)
+        elif d == 7:
+            narrow_pass(kind, e, X, y, rows, lo, m, 7, w, b, acc, out, n_total)
+        elif d == 8:
+            narrow_pass(kind, e, X, y, rows, lo, m, 8, w, b, acc, out, n_total)
+        elif d == 9:
+            narrow_pass(kind, e, X, y, rows, lo, m, 9, w, b, acc, out, n_total)
+        elif d == 10:
+            narrow_pass(kind, e, X, y, rows, lo, m, 10, w, b, acc, out, n_total)
+        elif d == 11:
+            narrow_pass(kind, e, X, y, rows, lo, m, 11, w, b, acc, out, n_total)
+        elif d == 12:
+            narrow_pass(kind, e, X, y, rows, lo, m, 12, w, b, acc, out, n_total)
+        elif d == 13:
+            narrow_pass(kind, e, X, y, rows, lo, m, 13, w, b, acc, out, n_total)
+        elif d == 14:
+            narrow_pass(kind, e, X, y, rows, lo, m, 14, w, b, acc, out, n_total)
+        elif d == 15:
+            narrow_pass(kind, e, X, y, rows, lo, m, 15, w, b, acc, out, n_total)
+        elif d == 16:
+            narrow_pass(kind, e, X, y, rows, lo, m, 16, w, b, acc, out, n_total)
+        else:
+            rows_pass(kind, e, X, y, rows, lo, m, d, d, w, b, scratch, out, False, n_total)
+        lo += m
+
+
+ctypedef void (*SpanDouble)(int kind, double e, const double* X, const double* y,
+                           const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                           Py_ssize_t d, const double* w, double b, double* scratch,
+                           double* out, Py_ssize_t n_total) noexcept nogil
+ctypedef void (*SpanFloat)(int kind, float e, const float* X, const float* y,
+                          const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                          Py_ssize_t d, const float* w, float b, float* scratch,
+                          double* out, Py_ssize_t n_total) noexcept nogil
+
+
+cdef struct Pass:
+    # Work buffers of a pass, allocated once per objective, and span_pass for its
+    # dtype, called through these pointers from the serial and the threaded loops
+    # alike: copies inlined into each would be vectorised (and so rounded) apart.
+    int n_threads
+    double* partials   # n_chunks x (d + 2) doubles
+    void* scratch      # n_threads x d values of the data's dtype
+    SpanDouble span_double
+    SpanFloat span_float
+
+
+cdef inline void chunk_pass(Pass* work, int kind, floating e, const floating* X,
+                            const floating* y, const Py_ssize_t* rows, Py_ssize_t first,
+                            Py_ssize_t n, Py_ssize_t d, const floating* w, floating b,
+                            floating* scratch, double* out, Py_ssize_t n_total) noexcept nogil:
+    """span_pass through the Pass's pointer: one compiled copy for every caller."""
+    if floating is double:
+        work.span_double(kind, e, X, y, rows, first, n, d, w, b, scratch, out, n_total)
+    else:
+        work.span_float(kind, e, X, y, rows, first, n, d, w, b, scratch, out, n_total)
+
+
+cdef double batch_pass(int kind, floating e, const floating* X, const floating* y,
+                       Py_ssize_t n_total, Py_ssize_t d, const Py_ssize_t* rows,
+                       Py_ssize_t first, Py_ssize_t n_rows, const floating* w, double b,
+                       double* grad, Pass* work) noexcept nogil:
+    """Loss sum over the rows; gradient sums into grad[:d] (w) and grad[d] (b).
+
+    X is ``n_total`` x ``d``. ``rows`` NULL means rows first .. first+n_rows-1
+    in order, split into CHUNKs over ``work.n_threads`` threads; otherwise the
+    rows listed at rows[first:first + n_rows] (a mini-batch of an order that
+    lists all ``n_total`` rows), on the calling thread.
+    """
+    cdef Py_ssize_t n_chunks = (n_rows + CHUNK - 1) // CHUNK, c, j, lo
+    cdef double* part
+    cdef floating* scratch = <floating*>work.scratch
+    cdef double loss = 0.0
+    for c in range(n_chunks * (d + 2)):
+        work.partials[c] = 0.0
+    if rows == NULL and work.n_threads > 1 and n_chunks > 1:
+        for c in prange(n_chunks, num_threads=work.n_threads, schedule="dynamic"):
+            lo = c * CHUNK
+            chunk_pass(work, kind, e, X, y, NULL, first + lo, min(CHUNK, n_rows - lo), d, w,
+                       <floating>b, scratch + threadid() * d, work.partials + c * (d + 2),
+                       n_total)
+    else:
+        for c in range(n_chunks):
+            lo = c * CHUNK
+            chunk_pass(work, kind, e, X, y, rows, first + lo, min(CHUNK, n_rows - lo), d, w,
+                       <floating>b, scratch, work.partials + c * (d + 2), n_total)
+    for j in range(d + 1):
+        grad[j] = 0.0
+    for c in range(n_chunks):
+        part = work.partials + c * (d + 2)
+        for j in range(d + 1):
+            grad[j] += part[j]
+        loss += part[d + 1]
+    return loss
+
+
+cdef struct LinearData:
+    int kind
+    double e
+    const void* X
+    const void* y
+    Py_ssize_t n
+    Py_ssize_t d
+    Pass work
+
+
+cdef double sums_double(void* ctx, const void* params, const Py_ssize_t* rows,
+                        Py_ssize_t first, Py_ssize_t n, double* grad) noexcept nogil:
+    cdef LinearData* data = <LinearData*>ctx
+    cdef const double* p = <const double*>params
+    return batch_pass(data.kind, <double>data.e, <const double*>data.X, <const double*>data.y,
+                      data.n, data.d, rows, first, n, p, p[data.d], grad, &data.work)
+
+
+cdef double sums_float(void* ctx, const void* params, const Py_ssize_t* rows,
+                       Py_ssize_t first, Py_ssize_t n, double* grad) noexcept nogil:
+    cdef LinearData* data = <LinearData*>ctx
+    cdef const float* p = <const float*>params
+    return batch_pass(data.kind, <float>data.e, <const float*>data.X, <const float*>data.y,
+                      data.n, data.d, rows, first, n, p, p[data.d], grad, &data.work)
+
+
+cdef class LinearObjective:
+    """The loss of a linear model on (X, y), for the epoch loop and for single evaluations.
+
+    ``X`` (C-contiguous, float32 or float64, n x d) and ``y`` (n, same dtype)
+    are kept, never written. ``loss`` names a kind of _loss.h, ``e`` its
+    parameter. Full passes run on ``n_threads`` threads (OpenMP builds).
+    """
+
+    cdef Objective objective
+    cdef LinearData data
+    cdef object X, y, partials, scratch
+    cdef readonly object dtype
+
+    def __cinit__(self, str loss, double e, X, y, int n_threads=1):
+        cdef Py_ssize_t n, d, n_chunks
+        if not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray) and X.ndim == 2
+                and y.ndim == 1 and X.dtype == y.dtype and X.dtype in (np.float32, np.float64)
+                and X.flags.c_contiguous and y.flags.c_contiguous
+                and X.shape[0] == y.shape[0] and X.shape[0] > 0 and X.shape[1] > 0):
+            raise ValueError("LinearObjective needs C-contiguous X (n x d) and y (n) "
+                             "of one float dtype, n and d >= 1")
+        if n_threads < 1:
+            raise ValueError("n_threads must be >= 1")
+        n, d = X.shape[0], X.shape[1]
+        n_chunks = (n + CHUNK - 1) // CHUNK
+        self.X, self.y, self.dtype = X, y, X.dtype
+        self.partials = np.empty(n_chunks * (d + 2), dtype=np.float64)
+        self.scratch = np.empty(n_threads * d, dtype=X.dtype)
+        self.data.kind = loss_code(loss)
+        self.data.e = e
+        self.data.X = <const void*><size_t>X.ctypes.data
+        self.data.y = <const void*><size_t>y.ctypes.data
+        self.data.n, self.data.d = n, d
+        self.data.work.n_threads = n_threads
+        self.data.work.partials = <double*><size_t>self.partials.ctypes.data
+        self.data.work.scratch = <void*><size_t>self.scratch.ctypes.data
+        self.data.work.span_double = span_pass[double]
+        self.data.work.span_float = span_pass[float]
+        self.objective.sums = sums_double if X.dtype == np.float64 else sums_float
+        self.objective.ctx = &self.data
+        self.objective.n_rows = n
+        self.objective.n_params = d + 1
+        self.objective.itemsize = X.dtype.itemsize
+
+    def capsule(self):
+        """The Objective, for the epoch loop (valid while this object lives)."""
+        return PyCapsule_New(&self.objective, OBJECTIVE_CAPSULE, NULL)
+
+    def sums(self, params, rows=None):
+        """(loss sum, gradient sums) at ``params`` = [w..., b] over all rows or the listed ones."""
+        cdef Py_ssize_t n_rows = self.data.n, m = n_rows
+        if rows is None:
+            return self._sums(params, None, 0, m)
+        listed = np.asarray(rows, dtype=np.intp).reshape(-1)
+        m = listed.shape[0]
+        if m == 0 or m > n_rows:
+            raise ValueError("rows must list between 1 and n rows of X")
+        order = np.zeros(n_rows, dtype=np.intp)  # the loop's contract: n_rows entries
+        order[:m] = listed
+        return self.batch_sums(params, order, 0, m)
+
+    def batch_sums(self, params, order, Py_ssize_t first, Py_ssize_t count):
+        """The sums over rows order[first:first + count] of an order listing n rows, as
+        the epoch loop asks for a mini-batch (the order is read in place)."""
+        if not (isinstance(order, np.ndarray) and order.dtype == np.intp and order.ndim == 1
+                and order.flags.c_contiguous and order.shape[0] == self.data.n):
+            raise ValueError("order must be a C-contiguous intp array of n entries")
+        if not (0 <= first and 0 < count and first + count <= self.data.n):
+            raise ValueError("first and count must select a run of the order")
+        if order.min() < 0 or order.max() >= self.data.n:
+            raise ValueError("order must list rows of X")
+        return self._sums(params, order, first, count)
+
+    def _sums(self, params, order, Py_ssize_t first, Py_ssize_t m):
+        p = np.ascontiguousarray(params, dtype=self.dtype)
+        if p.shape != (self.data.d + 1,):
+            raise ValueError(f"params must have {self.data.d + 1} values, got shape {p.shape}")
+        grad = np.empty(self.data.d + 1, dtype=np.float64)
+        cdef double[::1] g = grad
+        cdef const void* pp = <const void*><size_t>p.ctypes.data
+        cdef const Py_ssize_t* listed = (<const Py_ssize_t*><size_t>order.ctypes.data
+                                         if order is not None else NULL)
+        cdef double loss
+        with nogil:
+            loss = self.objective.sums(self.objective.ctx, pp, listed, first, m, &g[0])
+        return loss, grad
+
+
+def predict(const floating[:, ::1] X, const floating[::1] params, floating[::1] out):
+    """out[i] = w . x_i + b for params = [w..., b]."""
+    cdef Py_ssize_t i, j, d = X.shape[1]
+    cdef double s
+    if params.shape[0] != d + 1 or out.shape[0] != X.shape[0]:
+        raise ValueError("predict: params must have d + 1 values and out one per row")
+    with nogil:
+        for i in range(X.shape[0]):
+            s = 0.0
+            for j in range(d):
+                s += params[j] * X[i, j]
+            out[i] = <floating>(s + params[d])
+
+
+def curvature(const floating[:, ::1] X, bint fit_intercept, int max_iter,
+              double rtol, uint64_t seed):
+    """(lambda_max of H = (2/N) A^T A, max_i 2 ||a_i||^2), A = [X 1] or X.
+
+    Power iteration from the same start vector as the reference backends:
+    each product H v is one pass over X.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], m = d + fit_intercept, i, j, it
+    cdef double[::1] v = np.empty(m, dtype=np.float64)
+    cdef double[::1] u = np.empty(m, dtype=np.float64)
+    cdef double s, norm, lam = 0.0, row_max = 0.0
+    cdef uint64_t state = seed
+    with nogil:
+        for j in range(m):
+            v[j] = 0.5 + splitmix64_uniform(&state)
+        norm = 0.0
+        for j in range(m):
+            norm += v[j] * v[j]
+        norm = sqrt(norm)
+        for j in range(m):
+            v[j] = v[j] / norm
+        for it in range(max_iter):
+            for j in range(m):
+                u[j] = 0.0
+            for i in range(n):
+                s = 0.0
+                for j in range(d):
+                    s += X[i, j] * v[j]
+                if fit_intercept:
+                    s += v[d]
+                    u[d] += s
+                for j in range(d):
+                    u[j] += s * X[i, j]
+            norm = 0.0
+            for j in range(m):
+                u[j] = 2.0 * u[j] / n
+                norm += u[j] * u[j]
+            norm = sqrt(norm)
+            if norm == 0.0:
+                lam = 0.0
+                break
+            for j in range(m):
+                v[j] = u[j] / norm
+            if fabs(norm - lam) <= rtol * norm:
+                lam = norm
+                break
+            lam = norm
+        for i in range(n):
+            s = <double>fit_intercept
+            for j in range(d):
+                s += X[i, j] * X[i, j]
+            if s > row_max:
+                row_max = s
+    return lam, 2.0 * row_max

@@ -1,0 +1,72 @@
+# cython: language_level=3
+"""Small compiled helpers of the Python layer (one build: nothing here is per ISA).
+
+``all_finite`` checks arrays without a temporary, ``loss_value`` is a loss
+of predictions, ``cpu_level`` tells gdcore/_dispatch.py which kernel builds
+the CPU runs, and ``shuffled`` exposes the kernels' row order to the tests.
+"""
+
+import numpy as np
+
+from cython cimport floating
+from libc.math cimport isfinite
+from libc.stdint cimport uint64_t
+
+from _loss cimport loss_code, loss_term
+from _rng cimport shuffle
+
+
+def all_finite(const floating[::1] values):
+    """True when no value is NaN or infinite."""
+    cdef Py_ssize_t i
+    cdef bint ok = True
+    with nogil:
+        for i in range(values.shape[0]):
+            if not isfinite(values[i]):
+                ok = False
+                break
+    return ok
+
+
+def loss_value(str loss, double e, const floating[::1] y_true, const floating[::1] y_pred):
+    """The mean loss of predictions ``y_pred`` for targets ``y_true``."""
+    cdef int kind = loss_code(loss)
+    cdef double total = 0.0
+    cdef Py_ssize_t i
+    if y_true.shape[0] != y_pred.shape[0] or y_true.shape[0] == 0:
+        raise ValueError("y_true and y_pred must have the same, non-zero length")
+    with nogil:
+        for i in range(y_true.shape[0]):
+            total += loss_term(kind, <double>y_pred[i] - y_true[i], e)
+    return total / y_true.shape[0]
+
+
+def shuffled(Py_ssize_t n, uint64_t seed, Py_ssize_t times):
+    """The row order after ``times`` epochs' shuffles (to test against gdcore/_random.py)."""
+    cdef Py_ssize_t[::1] order = np.arange(n, dtype=np.intp)
+    cdef uint64_t state = seed
+    cdef Py_ssize_t t
+    for t in range(times):
+        shuffle(&order[0], n, &state)
+    return np.asarray(order)
+
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    static int gdcore_cpu_level(void) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("x86-64-v4")) return 4;
+        if (__builtin_cpu_supports("x86-64-v3")) return 3;
+        return 1;
+    }
+    #else
+    static int gdcore_cpu_level(void) { return 0; }
+    #endif
+    """
+    int gdcore_cpu_level() nogil
+
+
+def cpu_level():
+    """x86-64 micro-architecture level of this CPU (1, 3 or 4; 0 if not x86)."""
+    return gdcore_cpu_level()
