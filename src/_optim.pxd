@@ -80,76 +80,84 @@ cdef inline double lerp(double start, double end, double weight) noexcept nogil:
 
 cdef inline void step(const Hyper* h, floating* x, const double* g, double** slot,
                       double* counters, double lr, Py_ssize_t n) noexcept nogil:
-    """One step of the optimizer on x[:n] with gradient g[:n] and learning rate lr."""
+    """One step of the optimizer on x[:n] with gradient g[:n] and learning rate lr.
+
+    The hyperparameters and slot pointers are read into locals first: the
+    compiler then knows the stores to x and the slots cannot change them, and
+    hoists the tests out of the loops (and vectorises them)."""
+    cdef Hyper o = h[0]
+    cdef double* s0 = slot[0]
+    cdef double* s1 = slot[1]
+    cdef double* s2 = slot[2]
     cdef Py_ssize_t j
     cdef double t = counters[STEP], d, buf, denom, bc1, bc2_sqrt, step_size, clr
     cdef double dot, t_next, beta, x_new
-    if h.kind == SGD:
+    if o.kind == SGD:
         for j in range(n):
             d = g[j]
-            if h.weight_decay != 0:
-                d = d + h.weight_decay * x[j]
-            if h.momentum != 0:
-                buf = d if t == 0 else slot[0][j] * h.momentum + (1 - h.dampening) * d
-                slot[0][j] = buf
-                d = d + h.momentum * buf if h.nesterov else buf
+            if o.weight_decay != 0:
+                d = d + o.weight_decay * x[j]
+            if o.momentum != 0:
+                buf = d if t == 0 else s0[j] * o.momentum + (1 - o.dampening) * d
+                s0[j] = buf
+                d = d + o.momentum * buf if o.nesterov else buf
             x[j] = <floating>(x[j] + (-lr) * d)
-    elif h.kind == ADAM:
-        bc1 = 1 - pow(h.beta1, t + 1)
-        bc2_sqrt = sqrt(1 - pow(h.beta2, t + 1))
+    elif o.kind == ADAM:
+        bc1 = 1 - pow(o.beta1, t + 1)
+        bc2_sqrt = sqrt(1 - pow(o.beta2, t + 1))
         step_size = lr / bc1
         for j in range(n):
             d = g[j]
-            if h.weight_decay != 0:
-                if h.decoupled:
-                    x[j] = <floating>(x[j] * (1 - lr * h.weight_decay))
+            if o.weight_decay != 0:
+                if o.decoupled:
+                    x[j] = <floating>(x[j] * (1 - lr * o.weight_decay))
                 else:
-                    d = d + h.weight_decay * x[j]
-            slot[0][j] = lerp(slot[0][j], d, 1 - h.beta1)
-            slot[1][j] = slot[1][j] * h.beta2 + (1 - h.beta2) * d * d
-            if h.amsgrad:
-                if slot[1][j] > slot[2][j]:
-                    slot[2][j] = slot[1][j]
-                denom = sqrt(slot[2][j]) / bc2_sqrt + h.eps
+                    d = d + o.weight_decay * x[j]
+            s0[j] = lerp(s0[j], d, 1 - o.beta1)
+            s1[j] = s1[j] * o.beta2 + (1 - o.beta2) * d * d
+            if o.amsgrad:
+                if s1[j] > s2[j]:
+                    s2[j] = s1[j]
+                denom = sqrt(s2[j]) / bc2_sqrt + o.eps
             else:
-                denom = sqrt(slot[1][j]) / bc2_sqrt + h.eps
-            x[j] = <floating>(x[j] + (-step_size) * slot[0][j] / denom)
-    elif h.kind == RMSPROP:
+                denom = sqrt(s1[j]) / bc2_sqrt + o.eps
+            x[j] = <floating>(x[j] + (-step_size) * s0[j] / denom)
+    elif o.kind == RMSPROP:
         for j in range(n):
             d = g[j]
-            if h.weight_decay != 0:
-                d = d + h.weight_decay * x[j]
-            slot[0][j] = slot[0][j] * h.alpha + (1 - h.alpha) * d * d
-            if h.centered:
-                slot[2][j] = lerp(slot[2][j], d, 1 - h.alpha)
-                denom = sqrt(slot[0][j] + (-1.0) * slot[2][j] * slot[2][j]) + h.eps
+            if o.weight_decay != 0:
+                d = d + o.weight_decay * x[j]
+            s0[j] = s0[j] * o.alpha + (1 - o.alpha) * d * d
+            if o.centered:
+                s2[j] = lerp(s2[j], d, 1 - o.alpha)
+                denom = sqrt(s0[j] + (-1.0) * s2[j] * s2[j]) + o.eps
             else:
-                denom = sqrt(slot[0][j]) + h.eps
-            if h.momentum > 0:
-                slot[1][j] = slot[1][j] * h.momentum + d / denom
-                x[j] = <floating>(x[j] + (-lr) * slot[1][j])
+                denom = sqrt(s0[j]) + o.eps
+            if o.momentum > 0:
+                s1[j] = s1[j] * o.momentum + d / denom
+                x[j] = <floating>(x[j] + (-lr) * s1[j])
             else:
                 x[j] = <floating>(x[j] + (-lr) * d / denom)
-    elif h.kind == ADAGRAD:
-        clr = lr / (1 + t * h.lr_decay)
+    elif o.kind == ADAGRAD:
+        clr = lr / (1 + t * o.lr_decay)
         for j in range(n):
             d = g[j]
-            if h.weight_decay != 0:
-                d = d + h.weight_decay * x[j]
-            slot[0][j] = slot[0][j] + d * d
-            x[j] = <floating>(x[j] + (-clr) * d / (sqrt(slot[0][j]) + h.eps))
+            if o.weight_decay != 0:
+                d = d + o.weight_decay * x[j]
+            s0[j] = s0[j] + d * d
+            x[j] = <floating>(x[j] + (-clr) * d / (sqrt(s0[j]) + o.eps))
     else:  # ACCELERATED: x holds the extrapolated point y_k, slot[0] the iterate x_{k-1}
         if t == 0:
             for j in range(n):
-                slot[0][j] = x[j]
+                s0[j] = x[j]
         dot = 0.0
         for j in range(n):
-            dot += g[j] * ((x[j] - lr * g[j]) - slot[0][j])
-        if h.restart and dot > 0:  # the step went uphill of the momentum: start it again
+            dot += g[j] * ((x[j] - lr * g[j]) - s0[j])
+        if o.restart and dot > 0:  # the step went uphill of the momentum: start it again
             counters[MOMENTUM_T] = 1.0
             for j in range(n):
                 x_new = x[j] - lr * g[j]
-                slot[0][j] = x_new
+                s0[j] = x_new
                 x[j] = <floating>x_new
         else:
             t_next = (1 + sqrt(1 + 4 * counters[MOMENTUM_T] * counters[MOMENTUM_T])) / 2
@@ -157,8 +165,8 @@ cdef inline void step(const Hyper* h, floating* x, const double* g, double** slo
             counters[MOMENTUM_T] = t_next
             for j in range(n):
                 x_new = x[j] - lr * g[j]
-                x[j] = <floating>(x_new + beta * (x_new - slot[0][j]))
-                slot[0][j] = x_new
+                x[j] = <floating>(x_new + beta * (x_new - s0[j]))
+                s0[j] = x_new
     counters[STEP] = t + 1
 
 

@@ -112,7 +112,10 @@ cdef inline void padded_pass(int kind, floating e, const floating* X, const floa
     cdef Py_ssize_t j
     for j in range(width):
         padded_w[j] = w[j] if j < d else 0
-    rows_pass(kind, e, X, y, rows, first, n, d, width, padded_w, b, acc, out, True, n_listed)
+    if rows == NULL:  # contiguous rows: a copy free of the per-row test of the row list
+        rows_pass(kind, e, X, y, NULL, first, n, d, width, padded_w, b, acc, out, True, n_listed)
+    else:
+        rows_pass(kind, e, X, y, rows, first, n, d, width, padded_w, b, acc, out, True, n_listed)
 
 
 cdef inline void single_feature_pass(int kind, floating e, const floating* X, const floating* y,
