@@ -3,7 +3,7 @@ gdcore beside the read-X-once floor, NumPy by hand, scikit-learn's SGDRegressor 
 PyTorch (the last two when installed).
 
 Each benchmark times a fixed number of epochs of one method (the callables of
-gdcore.benchmark, so both tools measure the same thing); extra_info carries the
+gdcore.benchmarks.epochs, so both tools measure the same thing); extra_info carries the
 seconds per epoch.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from gdcore import benchmark as gb
+from gdcore.benchmarks import epochs as gb
 
 SIZES = [(1_000, 1), (10_000, 10), (100_000, 20)]
 EPOCHS = {1_000: 200, 10_000: 20, 100_000: 3}

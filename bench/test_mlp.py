@@ -35,7 +35,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from gdcore.benchmark_mlp import (BATCHES, IMPLEMENTATIONS, N, NETWORKS, compare,  # noqa: E402
+from gdcore.benchmarks.mlp import (BATCHES, IMPLEMENTATIONS, N, NETWORKS, compare,  # noqa: E402
                                   format_table, run_one)
 
 # ----------------------------------------------------------- pytest-benchmark --

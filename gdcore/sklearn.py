@@ -40,8 +40,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     optimizer : str or gdcore.optim optimizer, default="auto"
         As for ``gdcore.Trainer``: "auto" picks per problem (accelerated
         gradient for full batches, with a smoothing path to the exact optimum
-        for the MAE; SGD with momentum for mini-batches), or a name such as
-        "gd", "momentum", "nesterov", "adam", or an optimizer object.
+        for the MAE; SGD with momentum and a cosine decay for mini-batches),
+        or a name such as "gd", "momentum", "nesterov", "adam", or an
+        optimizer object.
     lr : float or "auto", default="auto"
         Learning rate. "auto" takes 1/L from the curvature of the MSE (see
         ``gdcore.Trainer``). With ``standardize=True`` it applies to the

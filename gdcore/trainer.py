@@ -46,8 +46,9 @@ class Trainer:
         "rmsprop", "adagrad") or a ``gdcore.optim`` optimizer object. "auto"
         picks per problem (``gdcore.strategy``): accelerated gradient with
         restart for full-batch linear fits (a smoothing path to the exact
-        optimum for the MAE), SGD with momentum for mini-batches, Adam for
-        networks; with a number for ``lr``, plain gradient descent.
+        optimum for the MAE), SGD with momentum and a cosine decay for
+        mini-batches, Adam for networks; with a number for ``lr``, plain
+        gradient descent.
     lr : "auto" (default) or a positive number. A number given here is a
         step in your data's units: with optimizer "auto" it runs the
         tutorial's plain steps, w <- w - lr dL/dw, in the raw coordinates.
