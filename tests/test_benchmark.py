@@ -48,3 +48,16 @@ def test_seconds_per_epoch_divides_by_the_epochs_run():
     t = gb.seconds_per_epoch(lambda k: calls.append(k), target=0.0, repeats=3)
     assert calls[0] == 1 and all(k == calls[1] for k in calls[1:]) and len(calls) == 4
     assert t >= 0
+
+
+def test_adam_race_runs_the_same_computation_as_torch():
+    """torch starts from gdcore's weights: one epoch of Adam gives the same loss up to the
+    batch order (each draws its own), and the race reports every epoch it ran."""
+    pytest.importorskip("torch")
+    from gdcore.benchmarks import mlp
+    race = mlp.adam_race(repeats=1, epochs=2, n=3000)
+    ours, theirs = race["gdcore"][1], race["torch"][1]
+    assert len(ours) == len(theirs) == 2
+    assert ours[1] < ours[0] and theirs[1] < theirs[0]
+    assert abs(ours[1] - theirs[1]) < 0.2 * theirs[1]
+    assert "| gdcore |" in mlp.format_adam(race)

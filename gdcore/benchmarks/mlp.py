@@ -13,6 +13,11 @@ decay), mini-batches of 32 rows and full batch, one thread:
   ``torch.optim.SGD`` and ``torch.nn.MSELoss``, the hand-written loop
   (``randperm``, index a batch, zero_grad, forward, backward, step).
 
+Then the Adam race (``adam_race``): [10, 64, 64, 1] relu, Adam with lr 1e-3,
+batches of 64, 50,000 rows, one thread, time per epoch and the loss of each
+epoch. torch starts from gdcore's initial weights (He for relu), so the two
+loss curves are the same computation; sklearn draws its own (Glorot).
+
 scikit-learn and PyTorch are optional: their rows are left out when missing.
 bench/test_mlp.py runs the same fits under pytest-benchmark.
 """
@@ -163,6 +168,100 @@ def format_table(table) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------ the Adam race --
+
+ADAM_SIZES = [10, 64, 64, 1]
+ADAM_ROWS, ADAM_BATCH, ADAM_LR = 50_000, 64, 1e-3
+
+
+def adam_data(n: int = ADAM_ROWS) -> "tuple[np.ndarray, np.ndarray]":
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((n, ADAM_SIZES[0]))
+    y = np.sin(X[:, 0]) + 0.5 * X[:, 1] * X[:, 2] + 0.1 * rng.standard_normal(n)
+    return X, y
+
+
+def adam_gdcore(X: np.ndarray, y: np.ndarray, epochs: int) -> "tuple[float, np.ndarray]":
+    net = gdcore.MLP(ADAM_SIZES, activation="relu", random_state=0)
+    trainer = gdcore.Trainer(optimizer=gdcore.optim.Adam(lr=ADAM_LR), batch_size=ADAM_BATCH,
+                             epochs=epochs, tol=0.0, random_state=0)
+    start = time.perf_counter()
+    history = trainer.fit(net, X, y)
+    return time.perf_counter() - start, history.loss
+
+
+def adam_torch(X: np.ndarray, y: np.ndarray, epochs: int) -> "tuple[float, np.ndarray]":
+    import torch
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    start_net = gdcore.MLP(ADAM_SIZES, activation="relu", random_state=0)
+    layers: List[Any] = []
+    for k, (W, b) in enumerate(zip(start_net.weights, start_net.biases)):
+        linear = torch.nn.Linear(W.shape[0], W.shape[1], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
+            linear.bias.copy_(torch.from_numpy(np.array(b)))
+        layers.append(linear)
+        if k < len(start_net.weights) - 1:
+            layers.append(torch.nn.ReLU())
+    net = torch.nn.Sequential(*layers)
+    opt = torch.optim.Adam(net.parameters(), lr=ADAM_LR)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)[:, None]
+    n, losses = len(y), []
+    start = time.perf_counter()
+    for _ in range(epochs):
+        perm, total = torch.randperm(n), 0.0
+        for lo in range(0, n, ADAM_BATCH):
+            idx = perm[lo:lo + ADAM_BATCH]
+            opt.zero_grad()
+            loss = torch.mean((net(Xt[idx]) - yt[idx]) ** 2)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / n)
+    return time.perf_counter() - start, np.array(losses)
+
+
+def adam_sklearn(X: np.ndarray, y: np.ndarray, epochs: int) -> "tuple[float, np.ndarray]":
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+    model = MLPRegressor(hidden_layer_sizes=tuple(ADAM_SIZES[1:-1]), activation="relu",
+                         solver="adam", alpha=0.0, batch_size=ADAM_BATCH,
+                         learning_rate_init=ADAM_LR, max_iter=epochs, tol=0.0,
+                         n_iter_no_change=10**9, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        model.fit(X, y)
+        seconds = time.perf_counter() - start
+    return seconds, 2 * np.array(model.loss_curve_)  # sklearn reports MSE / 2
+
+
+ADAM_FITS = {"gdcore": adam_gdcore, "sklearn": adam_sklearn, "torch": adam_torch}
+
+
+def adam_race(repeats: int = 3, epochs: int = 3, n: int = ADAM_ROWS) -> Dict[str, Any]:
+    """{impl: (median seconds per epoch, loss per epoch)}, interleaved repeats."""
+    X, y = adam_data(n)
+    impls = [i for i in ADAM_FITS if available(i)]
+    times: Dict[str, List[float]] = {i: [] for i in impls}
+    curves: Dict[str, np.ndarray] = {}
+    for _ in range(repeats):
+        for impl in impls:
+            seconds, curves[impl] = ADAM_FITS[impl](X, y, epochs)
+            times[impl].append(seconds / epochs)
+    return {impl: (float(np.median(times[impl])), curves[impl]) for impl in impls}
+
+
+def format_adam(race: Dict[str, Any]) -> str:
+    lines = ["| implementation | ms/epoch | / gdcore | loss of each epoch |", "|---|---|---|---|"]
+    for impl, (seconds, curve) in race.items():
+        ratio = f"{seconds / race['gdcore'][0]:.1f}x" if "gdcore" in race else "-"
+        lines.append(f"| {impl} | {seconds * 1e3:.1f} | {ratio} | "
+                     + ", ".join(f"{v:.4f}" for v in curve) + " |")
+    return "\n".join(lines)
+
+
 def main(json_path: Optional[str] = None, repeats: int = 3) -> int:
     """Print the side-by-side table (and save the medians as JSON)."""
     import json
@@ -173,9 +272,16 @@ def main(json_path: Optional[str] = None, repeats: int = 3) -> int:
     table = compare(repeats)
     print(f"N = {N}, one thread, median of {repeats} interleaved repeats, tanh, MSE, SGD")
     print(format_table(table))
+    race = adam_race(repeats)
+    print(f"\n{ADAM_ROWS:,} rows, [{', '.join(map(str, ADAM_SIZES))}] relu, Adam lr "
+          f"{ADAM_LR:g}, batch {ADAM_BATCH}, one thread, median of {repeats} (torch from "
+          "gdcore's initial weights)")
+    print(format_adam(race))
     if json_path:
         with open(json_path, "w") as fh:
             json.dump({"environment": env,
-                       "results": {f"{k[0]}/{k[1]}": v for k, v in table.items()}}, fh, indent=2)
+                       "results": {f"{k[0]}/{k[1]}": v for k, v in table.items()},
+                       "adam": {k: {"seconds_per_epoch": v[0], "loss": v[1].tolist()}
+                                for k, v in race.items()}}, fh, indent=2)
         print(f"wrote {json_path}")
     return 0
