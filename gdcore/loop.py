@@ -13,8 +13,8 @@ Semantics (the tests hold every backend to them):
   divergence is checked (L_k not finite, or L_k > blowup * L_0) and undoes
   the last step, optimizer state included; then the stopping rule is tested
   on ||g|| in the fit's coordinates: converged when it is at most
-  ``abs_tol + rel_tol * ||x[:rel_len]||``, stalled after ``patience``
-  epochs without a new smallest norm; else L_k is recorded (and the
+  ``abs_tol + rel_tol * ||params[:rel_len]||`` (the parameters in the user's
+  units), stalled after ``patience`` epochs without a new smallest norm; else L_k is recorded (and the
   parameters, with ``record_path``), the state is snapshotted, and the
   optimizer takes one step with lr * schedule factor.
 * mini-batch, epoch k: the row order (kept across epochs, starting from
@@ -55,6 +55,10 @@ DIVERGED = "diverged"
 STALLED = "stalled"    # no smaller gradient for ``patience`` epochs: at the limit of precision
 STOPPED = "stopped"    # ended early by finish() (a callback, an interrupt)
 
+#: Only epochs with ||g|| within this factor of its best count towards a stall (see
+#: src/_loop.pyx): further above it the iterate is moving, not stuck at precision.
+STALL_BAND = 100.0
+
 
 class Objective(Protocol):
     """A model's loss on its data, as a backend computes it."""
@@ -69,7 +73,8 @@ class Objective(Protocol):
 
 @dataclass(frozen=True)
 class StopRule:
-    """When a fit stops before its epoch budget (gradients in the fit's coordinates)."""
+    """When a fit stops before its epoch budget (gradients in the fit's coordinates,
+    ``rel_tol`` relative to the first ``rel_len`` parameters in the user's units)."""
 
     abs_tol: float
     rel_tol: float = 0.0
@@ -213,11 +218,7 @@ class ReferenceRun:
             self.path.append(params.copy())
 
     def _x_norm(self) -> float:
-        stop = self.s.stop
-        x = (self.state.coords if self.s.precondition is not None else
-             self.params.astype(np.float64))
-        assert x is not None
-        return _norm(x[:stop.rel_len])
+        return _norm(self.params[:self.s.stop.rel_len].astype(np.float64))
 
     def converged_at(self, norm: float) -> bool:
         stop = self.s.stop
@@ -228,6 +229,8 @@ class ReferenceRun:
             return CONVERGED
         if norm < self.best_norm:
             self.best_norm, self.since_best = norm, 0
+        elif norm > STALL_BAND * self.best_norm:  # far above its best: moving, not stuck
+            self.since_best = 0
         else:
             self.since_best += 1
             if self.s.stop.patience > 0 and self.since_best >= self.s.stop.patience:

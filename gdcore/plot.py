@@ -36,8 +36,10 @@ from ._validation import as_data
 from .losses import Loss, MSELoss
 from .models import LinearModel
 from .history import History
+from .optim import SGD, Accelerated
 
-__all__ = ["load_bench", "plot_bench", "plot_fit", "plot_loss", "plot_path", "save"]
+__all__ = ["load_bench", "optimizer_label", "plot_bench", "plot_fit", "plot_loss",
+           "plot_path", "save"]
 
 BENCH_KEYS = ("method", "n", "d", "seconds_per_epoch")
 
@@ -59,30 +61,103 @@ def save(ax: Axes, path: Union[str, "os.PathLike[str]"], dpi: int = 100) -> None
     figure.savefig(path, format="png", dpi=dpi)
 
 
-def plot_loss(history: Union[History, Sequence[float], np.ndarray], ax: Optional[Axes] = None,
-              label: Optional[str] = None) -> Axes:
-    """The loss of every epoch on a log scale.
+#: One fit's losses: its History, or the losses themselves.
+Losses = Union[History, Sequence[float], np.ndarray]
+
+#: Colours of several paths over one contour map, chosen to stand out on viridis.
+PATH_COLOURS = ("C3", "C1", "C6", "C0", "C9", "C2", "C4", "C5", "C7", "C8")
+
+
+def optimizer_label(history: History) -> str:
+    """A legend label for a fit: which optimizer ran it ("gradient descent",
+    "momentum 0.9", "Nesterov 0.9", "accelerated", "Adam", ...)."""
+    opt = history.optimizer
+    if isinstance(opt, SGD):
+        if opt.momentum == 0:
+            return "gradient descent"
+        return f"{'Nesterov' if opt.nesterov else 'momentum'} {opt.momentum:g}"
+    if isinstance(opt, Accelerated):
+        return "accelerated"
+    return "fit" if opt is None else type(opt).__name__
+
+
+def _history_labels(histories: Sequence[History]) -> List[str]:
+    """Optimizer labels, told apart by lr (then by position) where they repeat."""
+    labels = [optimizer_label(h) for h in histories]
+    if len(set(labels)) < len(labels):
+        labels = [f"{name}, lr={h.lr:.3g}" if labels.count(name) > 1 else name
+                  for name, h in zip(labels, histories)]
+    if len(set(labels)) < len(labels):
+        labels = [f"{name} #{i + 1}" if labels.count(name) > 1 else name
+                  for i, name in enumerate(labels)]
+    return labels
+
+
+def _is_history_list(value: Any) -> bool:
+    """Whether ``value`` is a list or tuple of Histories (several fits, not one's losses)."""
+    return (isinstance(value, (list, tuple)) and len(value) > 0
+            and any(isinstance(h, History) for h in value))
+
+
+def _losses(value: Any, name: str) -> np.ndarray:
+    if isinstance(value, History):
+        value = value.loss
+    try:
+        loss = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a History or a sequence of losses, "
+                        f"got {type(value).__name__}") from None
+    if loss.ndim != 1 or loss.size == 0:
+        raise ValueError(f"{name} must hold a 1-D, non-empty sequence of losses, "
+                         f"got shape {loss.shape}")
+    return loss
+
+
+def _loss_curves(history: Any) -> List["tuple[Optional[str], np.ndarray]"]:
+    """(label, losses) of each curve plot_loss draws; one unlabelled curve for one fit."""
+    if isinstance(history, Mapping):
+        if not history:
+            raise ValueError("history: the mapping {label: History or losses} is empty")
+        return [(str(key), _losses(value, f"history[{key!r}]")) for key, value in history.items()]
+    if _is_history_list(history):
+        for i, h in enumerate(history):
+            if not isinstance(h, History):
+                raise TypeError(f"history[{i}] must be a History like the others, "
+                                f"got {type(h).__name__}")
+        return [(label, _losses(h, f"history[{i}]"))
+                for i, (label, h) in enumerate(zip(_history_labels(history), history))]
+    return [(None, _losses(history, "history"))]
+
+
+def plot_loss(history: Union[Losses, Mapping[Any, Losses], Sequence[History]],
+              ax: Optional[Axes] = None, label: Optional[str] = None) -> Axes:
+    """The loss of every epoch on a log scale; several fits on one Axes to compare them.
 
     Parameters
     ----------
-    history : History or sequence of float
-        A fit's History (its ``loss``) or the losses themselves.
+    history : History, sequence of float, mapping or sequence of History
+        A fit's History (its ``loss``) or the losses themselves; or several
+        fits, each its own line in the legend: a mapping ``{label: History or
+        losses}``, or a list of Histories (labelled by their optimizers).
     ax : matplotlib Axes, optional
     label : str, optional
-        Legend label (e.g. to compare several fits on one Axes).
+        Legend label of a single fit (e.g. to add it to an Axes already drawn).
     """
-    loss = np.asarray(history.loss if isinstance(history, History) else history, dtype=float)
-    if loss.ndim != 1 or loss.size == 0:
-        raise ValueError(f"history must hold a 1-D, non-empty sequence of losses, "
-                         f"got shape {loss.shape}")
+    curves = _loss_curves(history)
+    if label is not None:
+        if curves[0][0] is not None:
+            raise ValueError("label labels a single fit; several are labelled by the "
+                             "mapping's keys or by their optimizers")
+        curves = [(label, curves[0][1])]
     ax = _axes(ax)
-    ax.plot(np.arange(loss.size), loss, label=label)
+    for name, loss in curves:
+        ax.plot(np.arange(loss.size), loss, label=name)
     ax.set_yscale("log", nonpositive="mask")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title("Loss per epoch")
     ax.grid(True, which="both", alpha=0.3)
-    if label is not None:
+    if curves[0][0] is not None:
         ax.legend()
     return ax
 
@@ -136,39 +211,81 @@ def _loss_grid(x: np.ndarray, y: np.ndarray, W: np.ndarray, B: np.ndarray,
     return out
 
 
-def plot_path(history: History, X: Any, y: Any, loss: Optional[Loss] = None,
-              model: Optional[LinearModel] = None, ax: Optional[Axes] = None,
-              levels: int = 30) -> Axes:
-    """The gradient-descent path over the contour map of L(w, b): the ball rolling downhill.
+def _paths(history: Any, model: Any) -> List["tuple[str, np.ndarray]"]:
+    """(label, path rows (w, b)) of each fit plot_path draws, ended by its model if given."""
+    if isinstance(history, Mapping):
+        if not history:
+            raise ValueError("history: the mapping {label: History} is empty")
+        names = [f"history[{key!r}]" for key in history]
+        labels, histories = [str(key) for key in history], list(history.values())
+    elif _is_history_list(history):
+        names = [f"history[{i}]" for i in range(len(history))]
+        histories = list(history)
+        for name, h in zip(names, histories):
+            if not isinstance(h, History):
+                raise TypeError(f"{name} must be a History like the others, "
+                                f"got {type(h).__name__}")
+        labels = _history_labels(histories)
+    elif isinstance(history, History):
+        names, labels, histories = ["history"], [optimizer_label(history)], [history]
+    else:
+        raise TypeError(f"history must be a History, a list of Histories or a mapping "
+                        f"{{label: History}}, got {type(history).__name__}")
+    if model is None or isinstance(model, LinearModel):
+        if model is not None and len(histories) > 1:
+            raise ValueError(f"model ends one path but history holds {len(histories)} fits: "
+                             f"give a list of models, one per fit (None for none)")
+        models = [model] + [None] * (len(histories) - 1)
+    else:
+        models = list(model)
+        if len(models) != len(histories):
+            raise ValueError(f"model: {len(models)} models for {len(histories)} fits")
+    out = []
+    for name, label, h, m in zip(names, labels, histories, models):
+        if not isinstance(h, History) or h.path is None:
+            raise ValueError(f"{name} must come from a Trainer(record_path=True) fit "
+                             "(its path is None)")
+        path = np.asarray(h.path, dtype=float)
+        if path.ndim != 2 or path.shape[1] != 2:
+            raise ValueError(f"the path plot needs a one-feature model (path rows (w, b)), "
+                             f"got {name}.path of shape {path.shape}")
+        if m is not None:
+            path = np.vstack([path, [[float(m.w[0]), m.b]]])
+        if path.shape[0] == 0:
+            raise ValueError(f"the path of {name} is empty: the fit ran no epoch")
+        out.append((label, path))
+    return out
+
+
+def plot_path(history: Union[History, Sequence[History], Mapping[Any, History]], X: Any, y: Any,
+              loss: Optional[Loss] = None,
+              model: Union[LinearModel, Sequence[Optional[LinearModel]], None] = None,
+              ax: Optional[Axes] = None, levels: int = 30) -> Axes:
+    """The paths of fits over the contour map of L(w, b): the ball rolling downhill.
+
+    Any optimizer's recorded path works, and several fits share one map (in
+    different colours) so that their routes to the minimum can be compared.
 
     Parameters
     ----------
-    history : History
-        From a fit of a one-feature LinearModel by ``Trainer(record_path=True)``.
+    history : History, list of History or mapping {label: History}
+        From fits of a one-feature LinearModel by ``Trainer(record_path=True)``;
+        labelled by their optimizers unless a mapping names them.
     X, y : array-like
-        The data of that fit (one feature).
+        The data of those fits (one feature).
     loss : Loss, optional
         The loss fitted (default MSELoss()).
-    model : LinearModel, optional
-        The fitted model: its parameters end the path.
+    model : LinearModel or list of (LinearModel or None), optional
+        The fitted model(s), one per fit: their parameters end the paths.
     ax : matplotlib Axes, optional
     levels : int
         Number of contour levels.
     """
-    if not isinstance(history, History) or history.path is None:
-        raise ValueError("history must come from a Trainer(record_path=True) fit "
-                         "(its path is None)")
-    path = np.asarray(history.path, dtype=float)
-    if path.ndim != 2 or path.shape[1] != 2:
-        raise ValueError(f"the path plot needs a one-feature model (path rows (w, b)), "
-                         f"got path of shape {path.shape}")
+    paths = _paths(history, model)
     loss = MSELoss() if loss is None else loss
     x, yv = _one_feature(X, y)
-    if model is not None:
-        path = np.vstack([path, [[float(model.w[0]), model.b]]])
-    if path.shape[0] == 0:
-        raise ValueError("the path is empty: the fit ran no epoch")
-    lo, hi = path.min(axis=0), path.max(axis=0)
+    points = np.vstack([path for _, path in paths])
+    lo, hi = points.min(axis=0), points.max(axis=0)
     span = np.maximum(hi - lo, 0.5 * np.maximum(np.abs(hi), 1.0))
     lo, hi = lo - 0.25 * span, hi + 0.25 * span
     W, B = np.meshgrid(np.linspace(lo[0], hi[0], 160), np.linspace(lo[1], hi[1], 160))
@@ -187,12 +304,21 @@ def plot_path(history: History, X: Any, y: Any, loss: Optional[Loss] = None,
     figure = ax.get_figure()
     if figure is not None:
         figure.colorbar(contours, ax=ax, label=f"L(w, b) ({type(loss).__name__})")
-    ax.plot(path[:, 0], path[:, 1], "o-", color="C3", ms=3, lw=1.2, label="gradient descent")
-    ax.plot(path[0, 0], path[0, 1], "s", color="white", mec="black", ms=8, label="start")
-    ax.plot(path[-1, 0], path[-1, 1], "*", color="gold", mec="black", ms=14, label="end")
+    several = len(paths) > 1
+    for i, (label, path) in enumerate(paths):
+        steps = path.shape[0] - 1
+        ax.plot(path[:, 0], path[:, 1], "o-", color=PATH_COLOURS[i % len(PATH_COLOURS)],
+                ms=3, lw=1.2, label=f"{label} ({steps} steps)" if several else label)
+        ax.plot(path[0, 0], path[0, 1], "s", color="white", mec="black", ms=8,
+                label="_start" if i else "start")
+        ax.plot(path[-1, 0], path[-1, 1], "*", color="gold", mec="black", ms=14,
+                label="_end" if i else "end")
     ax.set_xlabel("w")
     ax.set_ylabel("b")
-    ax.set_title(f"Gradient-descent path over L(w, b) ({path.shape[0] - 1} steps)")
+    if several:
+        ax.set_title("Paths over L(w, b)")
+    else:
+        ax.set_title(f"Path of {paths[0][0]} over L(w, b) ({paths[0][1].shape[0] - 1} steps)")
     ax.legend(loc="best", framealpha=0.7)
     return ax
 

@@ -60,11 +60,12 @@ class Trainer:
         automatic full-batch linear fits) and 1000 to the others.
     tol : the stopping rule's tolerance; None (default) gives 1e-6 for
         float64 models and 1e-4 for float32 ones. For the automatic
-        linear MSE fit, a certified relative accuracy of the coefficients:
-        it stops when ||g|| <= tol * mu * ||v|| in standardised coordinates
-        (mu the smallest curvature, exact up to 256 features), which bounds
-        ||v - v*|| by tol * ||v||; for the automatic MAE fit, the relative
-        duality gap to the least-absolute-deviations optimum. Otherwise a
+        linear MSE fit, a certified relative accuracy of the coefficients in
+        your units, ||(w, b) - (w*, b*)|| <= tol ||(w, b)|| (from the gradient
+        in standardised coordinates and mu, the smallest curvature, exact up
+        to 256 features; see ``gdcore.strategy``); for the automatic MAE
+        fit, the relative duality gap to the least-absolute-deviations
+        optimum. Otherwise a
         bound on the gradient norm ||(dL/dw, dL/db)|| (for mini-batches, the
         mean gradient of the epoch's batches), in the fit's coordinates.
     schedule : None (constant), a ``gdcore.optim`` schedule or its name

@@ -54,8 +54,8 @@ assert len(COUNTERS) == N_COUNTERS
 
 
 cdef struct Stop:
-    double abs_tol        # converged when ||g|| <= abs_tol + rel_tol ||x[:rel_len]||
-    double rel_tol        # (g, x in the fit's coordinates)
+    double abs_tol        # converged when ||g|| <= abs_tol + rel_tol ||params[:rel_len]||
+    double rel_tol        # (g in the fit's coordinates, params in the user's units)
     Py_ssize_t rel_len
     Py_ssize_t patience   # stalled after this many epochs without a smaller ||g|| (0: never)
     double blowup         # diverged when the loss passes blowup x the reference loss
@@ -118,7 +118,7 @@ cdef inline double x_norm(Loop* L, floating* params) noexcept nogil:
     cdef double sq = 0.0, v
     cdef Py_ssize_t j
     for j in range(L.stop.rel_len):
-        v = L.coords[j] if L.preconditioned else <double>params[j]
+        v = <double>params[j]
         sq += v * v
     return sqrt(sq)
 
@@ -182,12 +182,20 @@ cdef inline void record(Loop* L, double loss, const floating* params) noexcept n
     L.n_epochs += 1
 
 
+#: A stall is ``patience`` epochs in a row with ||g|| within this factor of its best
+#: and no new best: precision's noise floor. Further above, the iterate is moving
+#: (momentum's excursions past a lucky early minimum), whatever its best was.
+cdef double STALL_BAND = 100.0
+
+
 cdef int stop_test(Loop* L, floating* params, double norm) noexcept nogil:
     """CONVERGED or STALLED when the fit should stop at gradient norm ``norm``, else -1."""
     if norm <= L.stop.abs_tol + L.stop.rel_tol * x_norm(L, params):
         return CONVERGED
     if norm < L.best_norm:
         L.best_norm = norm
+        L.since_best = 0
+    elif norm > STALL_BAND * L.best_norm:  # far above its best: moving, not stuck
         L.since_best = 0
     else:
         L.since_best += 1

@@ -140,6 +140,150 @@ def test_default_fit_is_fast_on_diabetes():
     assert coefficient_error(model, data.data, data.target) < 1e-6
 
 
+def test_default_fit_warns_on_rank_deficient_data():
+    X, y, _, _ = make_problem(50, 3, 1, noise=0.1)
+    X = np.hstack([X, X[:, :1] * 2.0 + 1.0])  # a column the others and the intercept span
+    model = gdcore.LinearModel(4)
+    with pytest.warns(gdcore.ConditioningWarning, match="rank-deficient"):
+        hist = gdcore.Trainer().fit(model, X, y)
+    r = X @ model.w + model.b - y
+    w_ref, b_ref = lstsq(X, y)
+    assert np.mean(r * r) == pytest.approx(np.mean((X @ w_ref + b_ref - y) ** 2), rel=1e-8)
+    assert hist.n_epochs < 10_000
+
+
+def test_beyond_double_precision_the_fit_stalls_and_says_so():
+    """A near-collinear pair (condition number ~1e12 in standardised units) and tol=1e-12:
+    unreachable in float64; the fit must stop by itself and warn, not run 100,000 epochs."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(400)
+    X = np.column_stack([a, a + 1e-6 * rng.standard_normal(400), rng.standard_normal(400)])
+    y = X @ [1.0, -1.0, 0.5] + 0.1 * rng.standard_normal(400)
+    with pytest.warns(gdcore.ConditioningWarning, match="condition number"):
+        with pytest.warns(gdcore.ConvergenceWarning):
+            hist = gdcore.Trainer(tol=1e-12).fit(gdcore.LinearModel(3), X, y)
+    assert hist.status in ("stalled", "max_epochs") and not hist.converged
+
+
+def test_an_explicit_step_keeps_the_raw_coordinates():
+    """lr=... is a step in the data's units: today's plain gradient descent."""
+    X, y = scaled_problem(100, 3, 6)
+    X = X / np.abs(X).max(axis=0)  # so that a plain step converges at all
+    a, b = gdcore.LinearModel(3), gdcore.LinearModel(3)
+    gdcore.Trainer(lr=0.1, epochs=5, tol=0.0).fit(a, X, y)
+    gdcore.Trainer(optimizer="gd", lr=0.1, epochs=5, tol=0.0, precondition=None).fit(b, X, y)
+    np.testing.assert_array_equal(a.w, b.w)
+
+
+# ----------------------------------------------------------------- the MAE fit --
+
+def lad_optimum(X, y):
+    """The least-absolute-deviations objective by a linear program (scipy's HiGHS)."""
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix, hstack, identity
+    n, d = X.shape
+    A = hstack([csr_matrix(np.column_stack([X, np.ones(n)])), identity(n), -identity(n)])
+    cost = np.concatenate([np.zeros(d + 1), np.ones(2 * n)])
+    res = linprog(cost, A_eq=A.tocsr(), b_eq=y, bounds=[(None, None)] * (d + 1) + [(0, None)] * (2 * n),
+                  method="highs")
+    assert res.status == 0
+    return res.fun / n
+
+
+@pytest.mark.parametrize("backend, seed", [("cython", 7), ("cython", 9), ("numpy", 7)])
+def test_default_mae_fit_reaches_the_linear_programs_optimum(backend, seed):
+    """Heavy-tailed noise, where the MAE is used. The fit ends certified by a duality gap,
+    or, where its dual bound stays loose (a degenerate optimum), stalls and warns; either
+    way the objective is within 1e-5 of the linear program's."""
+    X, y = scaled_problem(400, 4, seed)
+    y = y + np.random.default_rng(seed + 1).standard_t(2, 400)
+    model = gdcore.LinearModel(4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hist = gdcore.Trainer(loss=gdcore.MAELoss(), backend=backend).fit(model, X, y)
+    optimum = lad_optimum(X, y)
+    assert hist.converged or (hist.status == "stalled" and any(
+        issubclass(w.category, gdcore.ConvergenceWarning) for w in caught))
+    assert hist.final_loss == pytest.approx(gdcore.MAELoss()(y, model.predict(X)), rel=1e-12)
+    assert optimum <= hist.final_loss <= optimum * (1 + 1e-5)
+
+
+def test_default_mae_fit_on_diabetes():
+    datasets = pytest.importorskip("sklearn.datasets")
+    data = datasets.load_diabetes(scaled=False)
+    model = gdcore.LinearModel(10)
+    hist = gdcore.Trainer(loss=gdcore.MAELoss()).fit(model, data.data, data.target)
+    optimum = lad_optimum(data.data, data.target)
+    assert hist.converged and hist.final_loss <= optimum * (1 + 1e-5)
+
+
+# ----------------------------------------------------- every optimizer, every engine --
+
+OPTIMIZERS = [optim.SGD(lr=0.05), optim.SGD(lr=0.02, momentum=0.9, nesterov=True),
+              optim.Adam(lr=0.05), optim.AdamW(lr=0.05), optim.RMSprop(lr=0.01, momentum=0.5),
+              optim.Adagrad(lr=0.5), optim.Accelerated(lr=0.05)]
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS, ids=[type(o).__name__ for o in OPTIMIZERS])
+@pytest.mark.parametrize("batch_size", [None, 16])
+@pytest.mark.parametrize("precondition", [None, "standardize"])
+def test_backends_take_the_same_steps(opt, batch_size, precondition):
+    X, y, _, _ = make_problem(64, 3, 9, noise=0.3)
+    X = X * [1.0, 3.0, 0.5] + [0.5, -1.0, 2.0]
+    results = {}
+    for backend in gdcore.backends():
+        model = gdcore.LinearModel(3)
+        hist = gdcore.Trainer(optimizer=opt, epochs=12, tol=0.0, batch_size=batch_size,
+                              random_state=4, precondition=precondition,
+                              schedule=optim.ExponentialDecay(0.95),
+                              backend=backend).fit(model, X, y)
+        results[backend] = (hist.loss, model.params.copy())
+    base_loss, base_params = results["cython"]
+    for backend, (loss, params) in results.items():
+        np.testing.assert_allclose(loss, base_loss, rtol=1e-10, err_msg=backend)
+        np.testing.assert_allclose(params, base_params, rtol=1e-10, atol=1e-12, err_msg=backend)
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS, ids=[type(o).__name__ for o in OPTIMIZERS])
+@pytest.mark.parametrize("batch_size", [None, 7])
+@pytest.mark.parametrize("backend", ["cython", "numpy"])
+def test_a_fit_cut_in_chunks_is_the_uncut_fit_bit_for_bit(opt, batch_size, backend):
+    """Callbacks every 3 epochs cut the fit into kernel calls; the schedule's and the
+    optimizer's state carry across, so nothing changes, to the last bit."""
+    X, y, _, _ = make_problem(50, 3, 10, noise=0.3)
+    schedule = optim.ReduceOnPlateau(gamma=0.5, patience=1, threshold=0.05)
+
+    def fit(callback):
+        model = gdcore.LinearModel(3)
+        hist = gdcore.Trainer(optimizer=opt, epochs=20, tol=0.0, batch_size=batch_size,
+                              random_state=1, schedule=schedule,
+                              backend=backend).fit(model, X, y, callback=callback,
+                                                   callback_every=3)
+        return hist.loss, model.params.copy()
+
+    whole = fit(None)
+    cut = fit(lambda epoch, loss, model: False)
+    np.testing.assert_array_equal(cut[0], whole[0])
+    np.testing.assert_array_equal(cut[1], whole[1])
+
+
+@pytest.mark.parametrize("backend", gdcore.backends())
+def test_divergence_restores_parameters_and_optimizer_state(backend):
+    """Momentum with a step far too large: the fit stops, the model keeps the last
+    parameters whose loss was finite, and no parameter is inf or NaN."""
+    X, y, _, _ = make_problem(40, 2, 11, noise=0.1)
+    for batch_size in (None, 8):
+        model = gdcore.LinearModel(2)
+        with pytest.raises(gdcore.DivergenceError) as info:
+            gdcore.Trainer(optimizer="momentum", lr=50.0, epochs=500, batch_size=batch_size,
+                           random_state=0, backend=backend).fit(model, X, y)
+        assert np.all(np.isfinite(model.params))
+        hist = info.value.history
+        r = X @ model.w + model.b - y
+        assert np.isfinite(np.mean(r * r))
+        assert hist.n_epochs < 500
+
+
 def test_default_mini_batch_fit_decays_to_the_optimum():
     """Batch 32 on raw diabetes: the default (momentum, cosine decay) ends near the
     least-squares optimum; a constant step stays in its ball of gradient noise."""
@@ -195,3 +339,15 @@ def test_accelerated_epochs_follow_the_square_root_of_the_condition_number():
     hist = gdcore.Trainer().fit(model, X, y)
     assert hist.converged and hist.n_epochs <= min(2000, 3 * np.sqrt(kappa) * np.log(1e6))
     assert coefficient_error(model, X, y) < 1e-6
+
+
+@pytest.mark.parametrize("backend", ["cython", "python"])
+def test_momentum_bouncing_off_a_lucky_early_minimum_is_not_a_stall(backend):
+    """Heavy ball hits the tutorial's optimum at epoch 1, then its momentum carries it
+    away and back: a gradient far above its best is motion, not a precision stall."""
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    model = gdcore.LinearModel(1)
+    hist = gdcore.Trainer(optimizer="momentum", tol=0.0, epochs=400,
+                          backend=backend).fit(model, x, x)
+    assert hist.status == "max_epochs"
+    assert abs(model.w[0] - 1.0) < 1e-6

@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import LinearModel, Trainer, closed_form
+from .. import LinearModel, Trainer
 from .._dispatch import chosen, floor
 
 QUICK_SIZES = [(1_000, 1), (10_000, 10), (100_000, 20)]
@@ -237,33 +237,6 @@ def table(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
-def time_to_solution(n: int = 1_000_000, d: int = 20, repeats: int = 3) -> Dict[str, float]:
-    """lr='auto' gradient descent to closed-form precision against numpy.linalg.lstsq."""
-    X, y = make_data(n, d)
-
-    def lstsq() -> np.ndarray:
-        return np.linalg.lstsq(np.hstack([X, np.ones((n, 1))]), y, rcond=None)[0]
-    t_lstsq = statistics.median(_timed(lstsq) for _ in range(repeats))
-    exact = lstsq()
-
-    def gd() -> np.ndarray:
-        model = LinearModel(d)
-        Trainer(lr="auto", epochs=10_000, tol=1e-10).fit(model, X, y)
-        return np.r_[model.w, model.b]
-    t_gd = statistics.median(_timed(gd) for _ in range(repeats))
-    error = float(np.linalg.norm(gd() - exact) / np.linalg.norm(exact))
-    w_cf, b_cf = closed_form(X, y)
-    return {"n": n, "d": d, "lstsq_seconds": t_lstsq, "gdcore_seconds": t_gd,
-            "speedup": t_lstsq / t_gd, "relative_error": error,
-            "closed_form_agrees": bool(np.allclose(np.r_[w_cf, b_cf], exact, rtol=1e-10))}
-
-
-def _timed(f: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    f()
-    return time.perf_counter() - start
-
-
 def environment() -> Dict[str, Any]:
     """What the numbers were measured on."""
     cpu = platform.processor() or platform.machine()
@@ -290,8 +263,9 @@ def _version(module: str) -> str:
     return str(__import__(module).__version__)
 
 
-def main(full: bool = False, json_path: Optional[str] = None, plot_path: Optional[str] = None,
-         solve: Optional[bool] = None) -> int:
+def main(full: bool = False, json_path: Optional[str] = None,
+         plot_path: Optional[str] = None) -> int:
+    """The per-epoch table; ``full`` adds 1,000,000 x 20 and the time-to-solution table."""
     env = environment()
     print("gdcore bench: time per epoch of gradient descent on the MSE, one process, "
           "medians of 5 after a warm-up")
@@ -303,12 +277,12 @@ def main(full: bool = False, json_path: Optional[str] = None, plot_path: Optiona
     print()
     print(table(results))
     solution = None
-    if solve if solve is not None else full:
-        solution = time_to_solution()
-        print(f"Time to solution, {solution['n']:,} x {solution['d']}, lr='auto', to 1e-8 "
-              f"relative: gdcore {solution['gdcore_seconds']:.3f} s, numpy.linalg.lstsq "
-              f"{solution['lstsq_seconds']:.3f} s ({solution['speedup']:.2f}x), relative error "
-              f"{solution['relative_error']:.1e}")
+    if full:
+        from .solve import format_table, solve_table, to_json
+        solved = solve_table(report=print)
+        print()
+        print(format_table(solved))
+        solution = to_json(solved)
     # "method" carries the full label (dtype, threads, batch), as gdcore.plot.plot_bench
     # and `gdcore plot bench FILE.json` draw one line per method; "tool" the bare name.
     records = [asdict(r) | {"method": label(r), "tool": r.method} for r in results]

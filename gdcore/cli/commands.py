@@ -49,13 +49,31 @@ def fit_dataset(args: argparse.Namespace, record_path: bool = False,
 def add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=backends(), default="cython",
                    help="which backend runs the fit (default: cython)")
-    p.add_argument("--mlp", action="store_true",
-                   help="instead, a neural network [1, 32, 1] learning y = sin(x)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--mlp", action="store_true",
+                       help="instead, a neural network [1, 32, 1] learning y = sin(x)")
+    which.add_argument("--optimizers", action="store_true",
+                       help="instead, every optimizer's epochs and time to 1e-6 of least "
+                            "squares, on the tutorial's data and on diabetes")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="with --optimizers: draw each fit's error per epoch (needs matplotlib)")
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from .demos import demo, mlp_demo
-    if args.mlp:
+    from .demos import demo, mlp_demo, optimizers_demo
+    if args.plot is not None and not args.optimizers:
+        raise UsageError("--plot draws the optimizers' race: add --optimizers")
+    if args.optimizers:
+        if args.plot is not None:
+            try:  # before the race, not after it
+                from .. import plot  # noqa: F401
+            except ImportError as exc:
+                raise UsageError(str(exc)) from None
+        try:
+            optimizers_demo(args.backend, plot_path=args.plot)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.plot!r}: {exc.strerror}") from None
+    elif args.mlp:
         mlp_demo(args.backend, epochs=300 if args.backend == "python" else 3000)
     else:
         demo(args.backend)
@@ -64,9 +82,13 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--full", action="store_true",
-                   help="add 1,000,000 x 20 and the time-to-solution race")
-    p.add_argument("--solve", action="store_true", default=None,
-                   help="run the time-to-solution race against numpy.linalg.lstsq")
+                   help="add 1,000,000 x 20 and the time-to-solution table")
+    p.add_argument("--solve", action="store_true",
+                   help="instead, the time-to-solution table: gdcore's default fit against "
+                        "LinearRegression, SGDRegressor, torch LBFGS and Adam on real and "
+                        "NIST-certified problems, and its MAE fit against QuantileRegressor")
+    p.add_argument("--quick", action="store_true",
+                   help="with --solve: three small problems, one repeat (for CI)")
     p.add_argument("--mlp", action="store_true",
                    help="instead, neural networks: gdcore's MLP against scikit-learn and PyTorch")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
@@ -75,12 +97,19 @@ def add_bench(p: argparse.ArgumentParser) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    if args.quick and not args.solve:
+        raise UsageError("--quick goes with --solve (the per-epoch benchmark is quick by default)")
+    if args.solve and (args.mlp or args.plot):
+        raise UsageError("--solve runs its own table: drop --mlp and --plot")
     _pin_threads()
     if args.mlp:
         from ..benchmarks.mlp import main as bench_mlp
         return bench_mlp(args.json)
+    if args.solve:
+        from ..benchmarks.solve import main as bench_solve
+        return bench_solve(args.json, quick=args.quick)
     from ..benchmarks.epochs import main as bench
-    return bench(args.full, args.json, args.plot, args.solve)
+    return bench(args.full, args.json, args.plot)
 
 
 def _pin_threads() -> None:
