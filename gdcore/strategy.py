@@ -261,19 +261,20 @@ def newton_error(std: Standardization, X: np.ndarray, y: np.ndarray,
                  params: np.ndarray) -> float:
     """||(w, b) - (w*, b*)|| / ||(w, b)|| of least squares, from the Newton step."""
     assert std.gram is not None
+    if std.rank_deficient:
+        return math.inf  # the minimiser is not unique: no error to measure
     d = X.shape[1]
+    rows = max(1, BLOCK_VALUES // max(d, 1))
     w = params[:d].astype(np.float64)
     b = float(params[d]) if std.intercept else 0.0
     g = np.zeros(d + std.intercept)
-    for lo in range(0, X.shape[0], max(1, BLOCK_VALUES // max(d, 1))):
-        B = X[lo:lo + max(1, BLOCK_VALUES // max(d, 1))].astype(np.float64)
+    for lo in range(0, X.shape[0], rows):
+        B = X[lo:lo + rows].astype(np.float64)
         r = B @ w + b - y[lo:lo + B.shape[0]]
         g[:d] += ((B - std.mean) / std.scale).T @ r
         if std.intercept:
             g[d] += float(np.sum(r))
     g *= 2.0 / X.shape[0]
-    if std.rank_deficient:
-        return math.inf  # the minimiser is not unique: no error to measure
     try:
         dz = np.linalg.solve(2.0 * std.gram, g)
     except np.linalg.LinAlgError:

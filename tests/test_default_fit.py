@@ -351,3 +351,17 @@ def test_momentum_bouncing_off_a_lucky_early_minimum_is_not_a_stall(backend):
                           backend=backend).fit(model, x, x)
     assert hist.status == "max_epochs"
     assert abs(model.w[0] - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_newton_error_is_the_distance_to_least_squares(fit_intercept):
+    """The stall re-check's error estimate equals ||(w, b) - (w*, b*)|| / ||(w, b)||."""
+    from gdcore.strategy import newton_error
+    X, y = scaled_problem(seed=3)
+    w_ref, b_ref, _ = reference(X, y, fit_intercept)
+    std = standardize(X, fit_intercept)
+    rng = np.random.default_rng(1)
+    w = w_ref * (1 + 1e-4 * rng.standard_normal(w_ref.size))
+    b = b_ref + 1e-4 * abs(b_ref) if fit_intercept else 0.0
+    exact = np.linalg.norm(np.r_[w - w_ref, b - b_ref]) / np.linalg.norm(np.r_[w, b])
+    assert newton_error(std, X, y, np.r_[w, b]) == pytest.approx(exact, rel=1e-6)
