@@ -20,6 +20,7 @@ class Run:
                  precondition: Optional[Tuple[Any, Any, Any, bool]], n_free: int, epochs: int,
                  batch_size: int, seed: int, abs_tol: float, rel_tol: float, rel_len: int,
                  patience: int, blowup: float, record_path: bool,
+                 error_map: Optional[np.ndarray] = ..., coords_abs_tol: float = ...,
                  initial_capacity: int = ...) -> None: ...
     @property
     def n_epochs(self) -> int: ...

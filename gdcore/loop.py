@@ -73,13 +73,22 @@ class Objective(Protocol):
 
 @dataclass(frozen=True)
 class StopRule:
-    """When a fit stops before its epoch budget (gradients in the fit's coordinates,
-    ``rel_tol`` relative to the first ``rel_len`` parameters in the user's units)."""
+    """When a fit stops before its epoch budget: converged when the measure is at most
+    ``abs_tol + rel_tol * ||params[:rel_len]||`` (the parameters in the user's units).
+
+    The measure is ||g||, the gradient in the fit's coordinates, or with an
+    ``error_map`` (2 n_free x n_free, for a preconditioned fit) the error
+    itself: its first n_free rows take g to (w, b) - (w*, b*) in the user's
+    units (for least squares, J H^-1: the Newton step), the others to z - z*
+    in standardised coordinates (H^-1), whose slopes must also be within
+    ``coords_abs_tol + rel_tol * ||v||``."""
 
     abs_tol: float
     rel_tol: float = 0.0
     rel_len: int = 0
     patience: int = 0
+    error_map: Optional[np.ndarray] = None
+    coords_abs_tol: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -167,6 +176,7 @@ class ReferenceRun:
         self.started = False
         self.reference = math.nan
         self.best_norm, self.since_best = math.inf, 0
+        self.coords_error = 0.0  # _measure's ||v - v*||, with an error map
         self.grad = np.zeros(objective.n_params)
         self.zgrad = self.grad[:settings.n_free]
 
@@ -220,9 +230,37 @@ class ReferenceRun:
     def _x_norm(self) -> float:
         return _norm(self.params[:self.s.stop.rel_len].astype(np.float64))
 
+    def _measure(self, g: np.ndarray) -> float:
+        """What the stopping rule reads (the compiled loop's stop_measure, op for op)."""
+        M = self.s.stop.error_map
+        if M is None:
+            return _norm(g)
+        k, d = self.s.n_free, self.params.shape[0] - 1
+        sq = sq_coords = 0.0
+        for i in range(2 * k):
+            e = 0.0
+            for j in range(k):
+                e += float(M[i, j]) * float(g[j])
+            if i < k:
+                sq += e * e
+            elif i - k < d:
+                sq_coords += e * e
+        self.coords_error = math.sqrt(sq_coords)
+        return math.sqrt(sq)
+
     def converged_at(self, norm: float) -> bool:
+        """The stopping rule at ``norm`` (what _measure returned)."""
         stop = self.s.stop
-        return norm <= stop.abs_tol + stop.rel_tol * self._x_norm()
+        if norm > stop.abs_tol + stop.rel_tol * self._x_norm():
+            return False
+        if stop.error_map is None:
+            return True
+        assert self.state.coords is not None
+        d = self.params.shape[0] - 1
+        sq = 0.0
+        for j in range(d):
+            sq += float(self.state.coords[j]) * float(self.state.coords[j])
+        return self.coords_error <= stop.coords_abs_tol + stop.rel_tol * math.sqrt(sq)
 
     def _stop_test(self, norm: float) -> Optional[str]:
         if self.converged_at(norm):
@@ -238,9 +276,9 @@ class ReferenceRun:
         return None
 
     def evaluate(self) -> Tuple[float, float, float]:
-        """(mean loss, ||gradient|| of the free parameters, ||gradient|| in the fit's coordinates)."""
+        """(mean loss, ||gradient|| of the free parameters, what the stopping rule reads)."""
         loss = self._evaluate(None)
-        return loss, _norm(self.grad[:self.s.n_free]), _norm(self.zgrad)
+        return loss, _norm(self.grad[:self.s.n_free]), self._measure(self.zgrad)
 
     # -- the loops --
 
@@ -266,7 +304,7 @@ class ReferenceRun:
                         self.path.pop()
                     return (DIVERGED,) + self.saved_report
                 return DIVERGED, loss, math.nan
-            status = self._stop_test(_norm(self.zgrad))
+            status = self._stop_test(self._measure(self.zgrad))
             if status is not None or self.n_epochs == s.epochs:
                 return status or MAX_EPOCHS, loss, _norm(self.grad[:s.n_free])
             self._record(loss, self.params)
@@ -309,7 +347,7 @@ class ReferenceRun:
                 break
             self._record(epoch_loss, self.saved[1])
             s.schedule.epoch_end(self.state, epoch_loss)
-            status = self._stop_test(_norm((1.0 / n) * epoch_grad))
+            status = self._stop_test(self._measure((1.0 / n) * epoch_grad))
             if status is not None:
                 stopped = True
                 break
@@ -324,7 +362,7 @@ class ReferenceRun:
         if stopped:
             assert status is not None
             return status, loss, norm
-        return (CONVERGED if self.converged_at(_norm(self.zgrad)) else MAX_EPOCHS), loss, norm
+        return (CONVERGED if self.converged_at(self._measure(self.zgrad)) else MAX_EPOCHS), loss, norm
 
 
 @dataclass

@@ -52,6 +52,21 @@ class Standardization:
     row_max: float
     constant: np.ndarray
 
+    def error_map(self) -> Optional[np.ndarray]:
+        """[J H^-1; H^-1] (2 n_free x n_free), None for wide X. The MSE is quadratic,
+        so at any (w, b) with gradient g in these coordinates H^-1 g = z - z*, the
+        Newton step, and J maps it to the user's units (dw = dv / s, db = dc - m . dw):
+        the stopping rule bounds both errors, (w, b) - (w*, b*) and z - z*."""
+        if self.gram is None:
+            return None
+        H = 2.0 * self.gram
+        H_inv = np.linalg.pinv(H, hermitian=True) if self.rank_deficient else np.linalg.inv(H)
+        d = self.scale.shape[0]
+        M = H_inv[:d] / self.scale[:, None]
+        if self.intercept:
+            M = np.vstack([M, H_inv[d] - self.mean @ M])
+        return np.vstack([M, H_inv])
+
     def precondition(self) -> Precondition:
         return Precondition(self.scale, self.mean, self.mean / self.scale, self.intercept)
 

@@ -60,9 +60,9 @@ class Trainer:
         automatic full-batch linear fits) and 1000 to the others.
     tol : the stopping rule's tolerance; None (default) gives 1e-6 for
         float64 models and 1e-4 for float32 ones. For the automatic
-        linear MSE fit, a certified relative accuracy of the coefficients in
-        your units, ||(w, b) - (w*, b*)|| <= tol ||(w, b)|| (from the gradient
-        in standardised coordinates and mu, the smallest curvature, exact up
+        linear MSE fit, the relative accuracy of the coefficients, both in
+        your units, ||(w, b) - (w*, b*)|| <= tol ||(w, b)||, and in
+        standardised ones (measured every epoch by the Newton step, exact up
         to 256 features; see ``gdcore.strategy``); for the automatic MAE
         fit, the relative duality gap to the least-absolute-deviations
         optimum. Otherwise a

@@ -57,6 +57,8 @@ cdef struct Stop:
     double abs_tol        # converged when ||g|| <= abs_tol + rel_tol ||params[:rel_len]||
     double rel_tol        # (g in the fit's coordinates, params in the user's units)
     Py_ssize_t rel_len
+    const double* error_map  # if not NULL, 2 n_free x n_free: see stop_measure
+    double coords_abs_tol    # with error_map: the floor of the standardised slopes' test
     Py_ssize_t patience   # stalled after this many epochs without a smaller ||g|| (0: never)
     double blowup         # diverged when the loss passes blowup x the reference loss
 
@@ -89,6 +91,7 @@ cdef struct Loop:
     double* counters
     void* saved_params
     double saved_loss, saved_norm
+    double coords_error      # stop_measure's ||dv||, the standardised slopes' error
     # work
     double* grad         # the mean gradient (p values)
     double* zgrad        # ... in the fit's coordinates (n_free; grad itself when not preconditioned)
@@ -121,6 +124,41 @@ cdef inline double x_norm(Loop* L, floating* params) noexcept nogil:
         v = <double>params[j]
         sq += v * v
     return sqrt(sq)
+
+
+cdef double stop_measure(Loop* L, const double* g) noexcept nogil:
+    """What the stopping rule reads: ||g||, or with an error map M (2 n_free rows) the
+    error itself: rows 0 .. n_free-1 take g to (w, b) - (w*, b*) in the user's units
+    (returned), the next rows to z - z* in standardised coordinates (its slopes' norm
+    is kept in L.coords_error): for least squares, the Newton step."""
+    cdef double sq = 0.0, sq_coords = 0.0, e
+    cdef Py_ssize_t i, j, k = L.n_free
+    if L.stop.error_map == NULL:
+        return norm2(g, k)
+    for i in range(2 * k):
+        e = 0.0
+        for j in range(k):
+            e += L.stop.error_map[i * k + j] * g[j]
+        if i < k:
+            sq += e * e
+        elif i - k < L.pre.d:
+            sq_coords += e * e
+    L.coords_error = sqrt(sq_coords)
+    return sqrt(sq)
+
+
+cdef bint holds(Loop* L, floating* params, double norm) noexcept nogil:
+    """The stopping rule at ``norm`` (stop_measure's value): relative to the parameters
+    in the user's units and, with an error map, to the standardised slopes as well."""
+    cdef double sq = 0.0
+    cdef Py_ssize_t j
+    if norm > L.stop.abs_tol + L.stop.rel_tol * x_norm(L, params):
+        return False
+    if L.stop.error_map == NULL:
+        return True
+    for j in range(L.pre.d):
+        sq += L.coords[j] * L.coords[j]
+    return L.coords_error <= L.stop.coords_abs_tol + L.stop.rel_tol * sqrt(sq)
 
 
 cdef inline bint is_bad(double loss, double reference, double blowup) noexcept nogil:
@@ -190,7 +228,7 @@ cdef double STALL_BAND = 100.0
 
 cdef int stop_test(Loop* L, floating* params, double norm) noexcept nogil:
     """CONVERGED or STALLED when the fit should stop at gradient norm ``norm``, else -1."""
-    if norm <= L.stop.abs_tol + L.stop.rel_tol * x_norm(L, params):
+    if holds(L, params, norm):
         return CONVERGED
     if norm < L.best_norm:
         L.best_norm = norm
@@ -220,7 +258,7 @@ cdef int full_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             else:
                 L.final_loss, L.final_norm = loss, NAN
             return DIVERGED
-        norm = norm2(L.zgrad, L.n_free)
+        norm = stop_measure(L, L.zgrad)
         status = stop_test(L, params, norm)
         if status >= 0 or L.n_epochs == L.epochs:
             L.final_loss, L.final_norm = loss, norm2(L.grad, L.n_free)
@@ -275,7 +313,7 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
         epoch_end(&L.sched, L.counters, epoch_loss)
         for j in range(L.n_free):
             L.epoch_grad[j] = inv_n * L.epoch_grad[j]
-        status = stop_test(L, params, norm2(L.epoch_grad, L.n_free))
+        status = stop_test(L, params, stop_measure(L, L.epoch_grad))
         if status >= 0:
             stopped = True
             break
@@ -291,8 +329,8 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
         return DIVERGED
     if stopped:
         return status
-    norm = norm2(L.zgrad, L.n_free)
-    return CONVERGED if norm <= L.stop.abs_tol + L.stop.rel_tol * x_norm(L, params) else MAX_EPOCHS
+    norm = stop_measure(L, L.zgrad)
+    return CONVERGED if holds(L, params, norm) else MAX_EPOCHS
 
 
 cdef int run_loop(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogil:
@@ -352,7 +390,7 @@ cdef class Run:
 
     cdef Loop L
     cdef object objective, params, state, saved_state, saved_params, grad, zgrad
-    cdef object epoch_grad, history, path, order, precondition
+    cdef object epoch_grad, history, path, order, precondition, error_map
     cdef readonly Py_ssize_t n_slots
     cdef bint is_double
 
@@ -360,6 +398,7 @@ cdef class Run:
                  Py_ssize_t n_slots, precondition, Py_ssize_t n_free, Py_ssize_t epochs,
                  Py_ssize_t batch_size, uint64_t seed, double abs_tol, double rel_tol,
                  Py_ssize_t rel_len, Py_ssize_t patience, double blowup, bint record_path,
+                 error_map=None, double coords_abs_tol=0.0,
                  Py_ssize_t initial_capacity=1 << 16):
         cdef Objective* obj = <Objective*>PyCapsule_GetPointer(objective.capsule(),
                                                                  OBJECTIVE_CAPSULE)
@@ -387,6 +426,14 @@ cdef class Run:
         self.L.sched = _schedule(schedule)
         self.L.stop.abs_tol, self.L.stop.rel_tol = abs_tol, rel_tol
         self.L.stop.rel_len, self.L.stop.patience, self.L.stop.blowup = rel_len, patience, blowup
+        self.L.stop.error_map = NULL
+        if error_map is not None:
+            self.error_map = np.ascontiguousarray(error_map, dtype=np.float64)
+            if self.error_map.shape != (2 * n_free, n_free) or precondition is None:
+                raise ValueError("error_map must be 2 n_free x n_free, for a preconditioned fit")
+            self.L.stop.error_map = <const double*><size_t>self.error_map.ctypes.data
+        self.L.stop.coords_abs_tol = coords_abs_tol
+        self.L.coords_error = 0.0
         self.L.n, self.L.p, self.L.n_free = n, p, n_free
         self.L.epochs, self.L.batch_size = epochs, batch_size
         self.L.steps_per_epoch = 1.0 if batch_size == 0 else <double>((n + batch_size - 1) // batch_size)
@@ -478,8 +525,9 @@ cdef class Run:
         return self.history[:n].copy(), None if self.path is None else self.path[:n].copy()
 
     def evaluate(self):
-        """(mean loss, ||gradient|| over the free parameters, ||gradient|| in the fit's
-        coordinates) at the current parameters."""
+        """(mean loss, ||gradient|| over the free parameters, what the stopping rule
+        reads: the gradient in the fit's coordinates, or its error map's image) at the
+        current parameters."""
         cdef double loss
         cdef void* params = <void*><size_t>self.params.ctypes.data
         with nogil:
@@ -487,14 +535,14 @@ cdef class Run:
                 loss = evaluate(&self.L, <double*>params, NULL, 0, self.L.n)
             else:
                 loss = evaluate(&self.L, <float*>params, NULL, 0, self.L.n)
-        return (loss, norm2(self.L.grad, self.L.n_free), norm2(self.L.zgrad, self.L.n_free))
+        return (loss, norm2(self.L.grad, self.L.n_free), stop_measure(&self.L, self.L.zgrad))
 
     def converged_at(self, double norm):
-        """Whether the stopping rule holds at coordinates' gradient norm ``norm``."""
+        """Whether the stopping rule holds at ``norm`` (evaluate()'s third value)."""
         cdef void* params = <void*><size_t>self.params.ctypes.data
         if self.is_double:
-            return norm <= self.L.stop.abs_tol + self.L.stop.rel_tol * x_norm(&self.L, <double*>params)
-        return norm <= self.L.stop.abs_tol + self.L.stop.rel_tol * x_norm(&self.L, <float*>params)
+            return bool(holds(&self.L, <double*>params, norm))
+        return bool(holds(&self.L, <float*>params, norm))
 
 
 def optimizer_step(dict optimizer, x, const double[::1] g, double[::1] state,

@@ -354,14 +354,23 @@ def test_momentum_bouncing_off_a_lucky_early_minimum_is_not_a_stall(backend):
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_newton_error_is_the_distance_to_least_squares(fit_intercept):
-    """The stall re-check's error estimate equals ||(w, b) - (w*, b*)|| / ||(w, b)||."""
-    from gdcore.strategy import newton_error
+def test_error_map_takes_the_gradient_to_the_distance_from_least_squares(fit_intercept):
+    """The stopping rule's measure: M g = (w, b) - (w*, b*) in the user's units, g the
+    gradient in standardised coordinates (the MSE is quadratic: the Newton step)."""
     X, y = scaled_problem(seed=3)
     w_ref, b_ref, _ = reference(X, y, fit_intercept)
     std = standardize(X, fit_intercept)
     rng = np.random.default_rng(1)
     w = w_ref * (1 + 1e-4 * rng.standard_normal(w_ref.size))
     b = b_ref + 1e-4 * abs(b_ref) if fit_intercept else 0.0
-    exact = np.linalg.norm(np.r_[w - w_ref, b - b_ref]) / np.linalg.norm(np.r_[w, b])
-    assert newton_error(std, X, y, np.r_[w, b]) == pytest.approx(exact, rel=1e-6)
+    r = X @ w + b - y
+    g = 2.0 / len(y) * (((X - std.mean) / std.scale).T @ r)
+    if fit_intercept:
+        g = np.r_[g, 2.0 * r.mean()]
+    error = np.r_[w - w_ref, b - b_ref] if fit_intercept else w - w_ref
+    M = std.error_map()
+    k = g.size
+    np.testing.assert_allclose(M[:k] @ g, error, rtol=1e-6, atol=1e-9 * np.abs(error).max())
+    v_error = (w - w_ref) * std.scale  # z - z*: the slopes v = s w (and c = b + m . w)
+    np.testing.assert_allclose((M[k:] @ g)[:w.size], v_error, rtol=1e-6,
+                               atol=1e-9 * np.abs(v_error).max())

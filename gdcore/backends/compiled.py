@@ -57,5 +57,6 @@ class CompiledBackend:
             batch_size=settings.batch_size or 0, seed=settings.seed,
             abs_tol=settings.stop.abs_tol, rel_tol=settings.stop.rel_tol,
             rel_len=settings.stop.rel_len, patience=settings.stop.patience,
-            blowup=settings.blowup, record_path=settings.record_path)
+            blowup=settings.blowup, record_path=settings.record_path,
+            error_map=settings.stop.error_map, coords_abs_tol=settings.stop.coords_abs_tol)
         return Fit(run)
