@@ -12,11 +12,12 @@ Semantics (the tests hold every backend to them):
 * full batch, epoch k: the mean loss L_k and gradient g at the parameters;
   divergence is checked (L_k not finite, or L_k > blowup * L_0) and undoes
   the last step, optimizer state included; then the stopping rule is tested
-  on ||g|| in the fit's coordinates: converged when it is at most
-  ``abs_tol + rel_tol * ||params[:rel_len]||`` (the parameters in the user's
-  units), stalled after ``patience`` epochs without a new smallest norm; else L_k is recorded (and the
-  parameters, with ``record_path``), the state is snapshotted, and the
-  optimizer takes one step with lr * schedule factor.
+  on its measure (``StopRule``: ||g|| in the fit's coordinates, or the error
+  it implies): converged when it is at most ``abs_tol + rel_tol *
+  ||params[:rel_len]||`` (the parameters in the user's units), stalled after
+  ``patience`` epochs without a new smallest measure; else L_k is recorded
+  (and the parameters, with ``record_path``), the state is snapshotted, and
+  the optimizer takes one step with lr * schedule factor.
 * mini-batch, epoch k: the row order (kept across epochs, starting from
   0..n-1) is reshuffled in place (``gdcore._random.shuffle``), then each run
   of ``batch_size`` rows (the last may be shorter) gives a mean loss and

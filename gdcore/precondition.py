@@ -145,8 +145,10 @@ def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False) -> Stand
     eigenvalues = corr = None
     if gram is not None:
         corr = gram / n / np.outer(unit_scale, unit_scale)
-        if fit_intercept:
-            corr = np.block([[corr, np.zeros((d, 1))], [np.zeros((1, d)), np.ones((1, 1))]])
+        if fit_intercept:  # the centred columns are orthogonal to the intercept's
+            bordered = np.zeros((d + 1, d + 1))
+            bordered[:d, :d], bordered[d, d] = corr, 1.0
+            corr = bordered
         eigenvalues = np.linalg.eigvalsh(corr)
     row_max = math.nan
     if rows:

@@ -54,12 +54,12 @@ assert len(COUNTERS) == N_COUNTERS
 
 
 cdef struct Stop:
-    double abs_tol        # converged when ||g|| <= abs_tol + rel_tol ||params[:rel_len]||
-    double rel_tol        # (g in the fit's coordinates, params in the user's units)
+    double abs_tol        # converged when stop_measure <= abs_tol + rel_tol ||params[:rel_len]||
+    double rel_tol        # (params in the user's units; see holds)
     Py_ssize_t rel_len
     const double* error_map  # if not NULL, 2 n_free x n_free: see stop_measure
     double coords_abs_tol    # with error_map: the floor of the standardised slopes' test
-    Py_ssize_t patience   # stalled after this many epochs without a smaller ||g|| (0: never)
+    Py_ssize_t patience   # stalled after this many epochs without a smaller measure (0: never)
     double blowup         # diverged when the loss passes blowup x the reference loss
 
 
@@ -227,7 +227,7 @@ cdef double STALL_BAND = 100.0
 
 
 cdef int stop_test(Loop* L, floating* params, double norm) noexcept nogil:
-    """CONVERGED or STALLED when the fit should stop at gradient norm ``norm``, else -1."""
+    """CONVERGED or STALLED when the fit should stop at ``norm`` (stop_measure's), else -1."""
     if holds(L, params, norm):
         return CONVERGED
     if norm < L.best_norm:
