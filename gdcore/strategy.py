@@ -63,15 +63,24 @@ class Setup:
     """What ``setup`` decided for one fit."""
 
     loss: Loss
-    optimizer: Optimizer
-    lr: float
-    epochs: int
     tol: float
     settings: Settings
     standardization: Optional[Standardization] = None
     certified: bool = False
     smoothing: bool = False
     notes: List[str] = field(default_factory=list)
+
+    @property
+    def optimizer(self) -> Optimizer:
+        return self.settings.optimizer
+
+    @property
+    def lr(self) -> float:
+        return self.settings.lr
+
+    @property
+    def epochs(self) -> int:
+        return self.settings.epochs
 
 
 def _scale_of(y: np.ndarray) -> float:
@@ -170,7 +179,7 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
                         batch_size=batch_size, seed=seed, n_free=model._n_free, stop=stop,
                         precondition=None if std is None else std.precondition(),
                         record_path=trainer.record_path)
-    return Setup(loss, optimizer, float(lr), epochs, tol, settings, std, certified, smoothing, notes)
+    return Setup(loss, tol, settings, std, certified, smoothing, notes)
 
 
 def _curvature_step(model: Any, backend: Any, X: np.ndarray, batch_size: Optional[int],

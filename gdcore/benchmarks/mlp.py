@@ -62,19 +62,26 @@ def gdcore_fit(sizes, X, y, lr, epochs, batch_size, dtype=np.float64):
 
 
 def sklearn_fit(sizes, X, y, lr, epochs, batch_size):
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPRegressor
     model = MLPRegressor(hidden_layer_sizes=tuple(sizes[1:-1]), activation="tanh",
                          solver="sgd", alpha=0.0, batch_size=batch_size or len(y),
                          learning_rate="constant", learning_rate_init=lr, momentum=0.0,
                          nesterovs_momentum=False, max_iter=epochs, tol=0.0,
                          n_iter_no_change=10**9, shuffle=True, random_state=0)
+    seconds, losses = _sklearn_timed(model, X, y)
+    return seconds, float(losses[-1])
+
+
+def _sklearn_timed(model: Any, X: np.ndarray, y: np.ndarray) -> "tuple[float, np.ndarray]":
+    """Seconds of ``model.fit`` (its epoch limit is the point, not a warning) and the
+    MSE of each epoch (sklearn reports MSE / 2)."""
+    from sklearn.exceptions import ConvergenceWarning
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         start = time.perf_counter()
         model.fit(X, y)
         seconds = time.perf_counter() - start
-    return seconds, float(model.loss_curve_[-1] * 2)  # sklearn reports MSE / 2
+    return seconds, 2 * np.array(model.loss_curve_)
 
 
 def torch_fit(sizes, X, y, lr, epochs, batch_size, dtype="float64"):
@@ -223,18 +230,12 @@ def adam_torch(X: np.ndarray, y: np.ndarray, epochs: int) -> "tuple[float, np.nd
 
 
 def adam_sklearn(X: np.ndarray, y: np.ndarray, epochs: int) -> "tuple[float, np.ndarray]":
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPRegressor
     model = MLPRegressor(hidden_layer_sizes=tuple(ADAM_SIZES[1:-1]), activation="relu",
                          solver="adam", alpha=0.0, batch_size=ADAM_BATCH,
                          learning_rate_init=ADAM_LR, max_iter=epochs, tol=0.0,
                          n_iter_no_change=10**9, shuffle=True, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        start = time.perf_counter()
-        model.fit(X, y)
-        seconds = time.perf_counter() - start
-    return seconds, 2 * np.array(model.loss_curve_)  # sklearn reports MSE / 2
+    return _sklearn_timed(model, X, y)
 
 
 ADAM_FITS = {"gdcore": adam_gdcore, "sklearn": adam_sklearn, "torch": adam_torch}
