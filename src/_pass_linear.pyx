@@ -29,7 +29,7 @@ from libc.math cimport fabs, sqrt
 from libc.stdint cimport uint64_t
 
 from _common cimport OBJECTIVE_CAPSULE, Objective
-from _loss cimport loss_code, loss_slope, loss_term
+from _loss cimport MSE, loss_code, loss_slope, loss_term
 from _rng cimport splitmix64_uniform
 
 
@@ -116,6 +116,21 @@ cdef inline void padded_pass(int kind, floating e, const floating* X, const floa
         rows_pass(kind, e, X, y, NULL, first, n, d, width, padded_w, b, acc, out, True, n_listed)
     else:
         rows_pass(kind, e, X, y, rows, first, n, d, width, padded_w, b, acc, out, True, n_listed)
+
+
+cdef inline void few_features_pass(int kind, floating e, const floating* X, const floating* y,
+                                   const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                                   Py_ssize_t d, const floating* w, floating b, floating* acc,
+                                   double* out, Py_ssize_t n_total) noexcept nogil:
+    """rows_pass for 1 to 4 features, each width a literal (unrolled, in registers)."""
+    if d == 1:
+        rows_pass(kind, e, X, y, rows, first, n, 1, 1, w, b, acc, out, False, n_total)
+    elif d == 2:
+        rows_pass(kind, e, X, y, rows, first, n, 2, 2, w, b, acc, out, False, n_total)
+    elif d == 3:
+        rows_pass(kind, e, X, y, rows, first, n, 3, 3, w, b, acc, out, False, n_total)
+    else:
+        rows_pass(kind, e, X, y, rows, first, n, 4, 4, w, b, acc, out, False, n_total)
 
 
 cdef inline void single_feature_pass(int kind, floating e, const floating* X, const floating* y,
@@ -256,15 +271,14 @@ cdef void span_pass(int kind, floating e, const floating* X, const floating* y, 
             else:
                 padded_pass(kind, e, X, y, rows, lo, m, d, 64, w, b, out, n_total)
         elif d == 1 and rows == NULL and floating is double:  # (float32: measured no gain)
-            single_feature_pass(kind, e, X, y, lo, m, w[0], b, out)
-        elif d == 1:
-            rows_pass(kind, e, X, y, rows, lo, m, 1, 1, w, b, acc, out, False, n_total)
-        elif d == 2:
-            rows_pass(kind, e, X, y, rows, lo, m, 2, 2, w, b, acc, out, False, n_total)
-        elif d == 3:
-            rows_pass(kind, e, X, y, rows, lo, m, 3, 3, w, b, acc, out, False, n_total)
-        elif d == 4:
-            rows_pass(kind, e, X, y, rows, lo, m, 4, 4, w, b, acc, out, False, n_total)
+            if kind == MSE:  # a copy the compiler vectorises, free of the other losses
+                single_feature_pass(MSE, e, X, y, lo, m, w[0], b, out)
+            else:
+                single_feature_pass(kind, e, X, y, lo, m, w[0], b, out)
+        elif d <= 4 and kind == MSE and rows == NULL:  # likewise
+            few_features_pass(MSE, e, X, y, NULL, lo, m, d, w, b, acc, out, n_total)
+        elif d <= 4:
+            few_features_pass(kind, e, X, y, rows, lo, m, d, w, b, acc, out, n_total)
         elif d == 5:
             narrow_pass(kind, e, X, y, rows, lo, m, 5, w, b, acc, out, n_total)
         elif d == 6:
