@@ -25,8 +25,6 @@ the bytes of X divided by the time per epoch.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import time
 import warnings
@@ -36,13 +34,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import LinearModel, Trainer
-from .._dispatch import chosen, floor
+from .._dispatch import floor
+from . import THREAD_VARIABLES, environment, installed
 
 QUICK_SIZES = [(1_000, 1), (10_000, 10), (100_000, 20)]
 FULL_SIZES = QUICK_SIZES + [(1_000_000, 20)]
 PYTHON_MAX_ROWS = 10_000
 LR = 1e-3  # small and stable for every method on standardised data
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass
@@ -145,11 +143,6 @@ def torch_epochs(X: np.ndarray, y: np.ndarray, autograd: bool) -> Epochs:
     return epochs_by_hand
 
 
-def installed(module: str) -> bool:
-    import importlib.util
-    return importlib.util.find_spec(module) is not None
-
-
 def methods(n: int, d: int) -> List[Tuple[str, str, int, Optional[int], Callable[..., Epochs]]]:
     """(name, dtype, threads, batch_size, factory(X, y)) for one size."""
     rows: List[Tuple[str, str, int, Optional[int], Callable[..., Epochs]]] = [
@@ -235,32 +228,6 @@ def table(results: Sequence[Result]) -> str:
                          f"{r.ratio_to_floor:8.2f} {speedup:>17}")
         lines.append("")
     return "\n".join(lines)
-
-
-def environment() -> Dict[str, Any]:
-    """What the numbers were measured on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu,
-        "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "kernel_isa": chosen("_pass_linear"),
-        "thread_pins": {k: os.environ.get(k, "unset") for k in THREAD_VARIABLES},
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "sklearn": _version("sklearn"),
-        "torch": _version("torch"),
-    }
-
-
-def _version(module: str) -> str:
-    if not installed(module):
-        return "not installed"
-    return str(__import__(module).__version__)
 
 
 def main(full: bool = False, json_path: Optional[str] = None,

@@ -32,6 +32,8 @@ import numpy as np
 
 import gdcore
 
+from . import environment
+
 N = 10_000
 NETWORKS = {"10-32-32-1": [10, 32, 32, 1], "20-64-1": [20, 64, 1]}
 BATCHES = {"batch32": 32, "full": None}
@@ -266,7 +268,6 @@ def format_adam(race: Dict[str, Any]) -> str:
 def main(json_path: Optional[str] = None, repeats: int = 3) -> int:
     """Print the side-by-side table (and save the medians as JSON)."""
     import json
-    from .epochs import environment
     env = environment()
     print(f"gdcore bench --mlp: CPU {env['cpu']}; numpy {env['numpy']}, scikit-learn "
           f"{env['sklearn']}, torch {env['torch']}")

@@ -38,6 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import LinearModel, MAELoss, Trainer
+from . import environment, installed
 
 DIGITS_CAP = 16.0
 DIGITS_TARGET = 6.0
@@ -80,10 +81,6 @@ class _Spec:
     needs: str  # the optional module the data comes from ("" for none)
     load: Callable[[], Tuple[np.ndarray, np.ndarray]]
     certified: Optional[Tuple[List[float], float]] = None  # NIST (w, b)
-
-
-def installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
 
 
 def _sklearn_data(name: str) -> Tuple[np.ndarray, np.ndarray]:
@@ -815,7 +812,6 @@ def to_json(results: SolveResults) -> Dict[str, Any]:
 
 
 def main(json_path: Optional[str] = None, quick: bool = False) -> int:
-    from .epochs import environment
     env = environment()
     print("gdcore bench --solve: time to solution" + (" (quick)" if quick else ""))
     print(f"CPU: {env['cpu']}; threads pinned: "

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..backends._base import Backend
 from ..losses import Loss
+from .._validation import as_data
 from ..loop import Objective
 
 
@@ -93,6 +94,15 @@ class Model:
     def _objective(self, backend: Backend, loss: Loss, X: np.ndarray, y: np.ndarray,
                    n_jobs: int = 1) -> Objective:
         raise NotImplementedError
+
+    def _loss_gradient(self, loss: Loss, X: Any, y: Any, backend: str) -> Any:
+        """``loss.gradient(self, X, y)``: one pass of the backend's sums, split by layout."""
+        from ..backends import get_backend
+        Xc, yc = as_data(X, y, self.dtype)
+        self._check_features(Xc)
+        objective = self._objective(get_backend(backend), loss, Xc, yc)
+        total, grad = objective.sums(self.params)
+        return self._split_gradient(np.asarray(grad) / Xc.shape[0])
 
     def _split_gradient(self, grad: np.ndarray) -> Any:
         raise NotImplementedError
