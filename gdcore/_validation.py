@@ -30,11 +30,37 @@ def check_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
+def check_not_masked(value: Any, name: str) -> Any:
+    """``value``, or a masked array's data if nothing is masked: masks are not honoured,
+    so a masked value is an error rather than a number silently used."""
+    if not isinstance(value, np.ma.MaskedArray):
+        return value
+    if np.ma.getmaskarray(value).any():
+        raise ValueError(f"{name} is a masked array with masked entries, which gdcore "
+                         f"would not skip: drop those rows or fill them ({name}.filled(...))")
+    return np.ma.getdata(value)
+
+
+def _from_frame(value: Any, arr: np.ndarray, name: str) -> np.ndarray:
+    """A pandas-like container of nullable columns (object once converted) as float64."""
+    isna = getattr(value, "isna", None)
+    if arr.dtype != object or not callable(isna) or not hasattr(value, "to_numpy"):
+        return arr
+    if bool(np.asarray(isna()).any()):
+        raise ValueError(f"{name} contains missing values (NA)")
+    try:
+        return np.asarray(value.to_numpy(dtype=np.float64))
+    except (TypeError, ValueError):  # not numbers: reported as such by the caller
+        return arr
+
+
 def _numeric_array(value: Any, name: str) -> np.ndarray:
+    value = check_not_masked(value, name)
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged lists and the like
         raise ValueError(f"{name} must be a rectangular array of numbers: {exc}") from exc
+    arr = _from_frame(value, arr, name)
     if arr.dtype.kind == "c":
         raise TypeError(f"{name} must be real numbers, got complex dtype {arr.dtype}")
     if arr.dtype.kind not in "biuf":
@@ -85,12 +111,35 @@ def as_data(X: Any, y: Any, dtype: np.dtype) -> Tuple[np.ndarray, np.ndarray]:
 
 def as_parameter(value: Any, dtype: np.dtype, shape: Tuple[int, ...], name: str) -> np.ndarray:
     """A new finite array of ``shape`` and ``dtype`` for a model's parameter setter."""
-    arr = np.asarray(value, dtype=dtype).reshape(-1)
+    try:
+        with np.errstate(over="ignore"):  # overflow to inf is reported below
+            arr = np.array(value, dtype=dtype).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be real numbers: {exc}") from None
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite")
     return arr
+
+
+def physical_memory() -> Optional[int]:
+    """Bytes of RAM on this machine, where the OS says."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_model_size(n_params: int, dtype: np.dtype, name: str) -> None:
+    """A model's parameters must fit in memory: checked before they are allocated
+    (a fit needs a few more copies: optimizer state, snapshot, gradient)."""
+    need = n_params * max(np.dtype(dtype).itemsize, 8)
+    ram = physical_memory()
+    if ram is not None and 4 * need > ram:
+        raise ValueError(f"{name} asks for a model of {n_params:,} parameters: fitting it "
+                         f"needs about {4 * need / 2**30:.3g} GiB, more than this machine's "
+                         f"{ram / 2**30:.3g} GiB of memory")
 
 
 def _is_real(value: Any) -> bool:

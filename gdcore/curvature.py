@@ -7,6 +7,7 @@ networks.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -28,8 +29,12 @@ def uses_gram(n_params: int) -> bool:
 
 
 def lambda_max_of_gram(gram: Any, n_samples: int) -> float:
-    """Largest eigenvalue of the MSE Hessian H = (2/N) A^T A, from G = A^T A."""
-    return 2.0 * float(np.linalg.eigvalsh(np.asarray(gram, dtype=np.float64))[-1]) / n_samples
+    """Largest eigenvalue of the MSE Hessian H = (2/N) A^T A, from G = A^T A (inf if G
+    overflowed)."""
+    G = np.asarray(gram, dtype=np.float64)
+    if not np.all(np.isfinite(G)):
+        return math.inf
+    return 2.0 * float(np.linalg.eigvalsh(G)[-1]) / n_samples
 
 
 def gram_blas(X: np.ndarray, fit_intercept: bool) -> np.ndarray:
@@ -68,6 +73,10 @@ def auto_lr(curvature: float, row_curvature: float, n_samples: int,
     if not smooth > 0:
         raise ValueError("lr='auto' needs data with some variation (the loss has no "
                          "curvature here); pass a number for lr")
+    if not math.isfinite(smooth):
+        raise ValueError("lr='auto' cannot measure the curvature of the loss: the squares "
+                         "of X overflow float64 arithmetic; rescale X (or fit a linear "
+                         "model with precondition='standardize')")
     return 1.0 / smooth
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, Optional
 
 import numpy as np
@@ -26,6 +28,7 @@ def gradient_check(model: Model, loss: Loss, X: Any, y: Any, backend: str = "cyt
     |a - b| / max(|a|, |b|, 1e-8). The losses use the forward pass only.
     Kinks (relu at 0, MAE at a zero residual) within 2h of the parameters
     make finite differences meaningless there: check at points away from them.
+    A loss that is not finite there, or a step outside (0, 1), raises ValueError.
     """
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a gdcore loss such as MSELoss(), got {loss!r}")
@@ -38,13 +41,24 @@ def gradient_check(model: Model, loss: Loss, X: Any, y: Any, backend: str = "cyt
     impl = get_backend(backend)
     Xc, yc = as_data(X, y, np.dtype(np.float64))
     model._check_features(Xc)
+    h0 = 1e-4 if step is None else step
+    if not (isinstance(h0, numbers.Real) and not isinstance(h0, bool) and 0 < h0 < 1
+            and math.isfinite(h0)):
+        raise ValueError(f"step must be a number in (0, 1), got {step!r}")
     p = np.array(model.params, dtype=np.float64)
     total, grad = impl.mlp(loss, Xc, yc, sizes, activation).sums(p)
     grad = grad / Xc.shape[0]
-    h0 = 1e-4 if step is None else float(step)
+    if not (math.isfinite(total) and np.all(np.isfinite(grad))):
+        raise ValueError(f"the loss or its gradient is not finite at the model's parameters "
+                         f"(loss sum {total}): there is nothing to check")
 
     def value(q: np.ndarray) -> float:
-        return float(np.mean(loss.terms(impl.predict_mlp(Xc, q, sizes, activation) - yc)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            v = float(np.mean(loss.terms(impl.predict_mlp(Xc, q, sizes, activation) - yc)))
+        if not math.isfinite(v):
+            raise ValueError(f"the loss is not finite ({v}) a step of {h0:g} from the "
+                             "model's parameters: finite differences cannot check it there")
+        return v
 
     worst = 0.0
     for k in range(p.size):

@@ -20,8 +20,15 @@ class History:
     Attributes
     ----------
     loss : numpy.ndarray
-        ``loss[k]`` is the loss measured during epoch k, before its update (for
-        mini-batches, the mean of the batch losses).
+        ``loss[k]`` is the loss measured during epoch ``epochs[k]``, before its
+        update (for mini-batches, the mean of the batch losses).
+    epochs : numpy.ndarray
+        The epoch of each recorded loss: every epoch, 0 .. n_epochs - 1, for
+        fits of up to 2**20 epochs; longer fits keep a bounded record (between
+        2**19 and 2**20 entries, every stride-th epoch, the stride doubling as
+        the fit goes on), as does ``path`` (at most 256 MB of parameters).
+    n_epochs : int
+        The epochs run.
     converged : bool
         The stopping rule was met (see ``Trainer``'s ``tol``).
     grad_norm, final_loss : float
@@ -38,8 +45,8 @@ class History:
         callback) or "interrupted" (by Ctrl-C).
     path : numpy.ndarray or None
         With ``Trainer(record_path=True)``, the parameters at the start of
-        every epoch: row k is ``(w..., b)`` before epoch k's update, shape
-        ``(n_epochs, n_params)``. None otherwise.
+        the recorded epochs: row k is ``(w..., b)`` before epoch ``epochs[k]``'s
+        update, shape ``(len(epochs), n_params)``. None otherwise.
     optimizer : gdcore.optim.Optimizer or None
         The optimizer that ran (with ``lr`` resolved).
     """
@@ -53,10 +60,14 @@ class History:
     status: str = field(default=CONVERGED)
     path: Optional[np.ndarray] = None
     optimizer: Any = None
+    epochs: Optional[np.ndarray] = None
+    n_epochs: int = -1
 
-    @property
-    def n_epochs(self) -> int:
-        return int(self.loss.shape[0])
+    def __post_init__(self) -> None:
+        if self.epochs is None:
+            self.epochs = np.arange(self.loss.shape[0])
+        if self.n_epochs < 0:
+            self.n_epochs = int(self.loss.shape[0])
 
     def __repr__(self) -> str:
         return (f"History(n_epochs={self.n_epochs}, converged={self.converged}, "

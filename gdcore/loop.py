@@ -10,7 +10,8 @@ or the listed ones; the loop divides by the rows, steps, records and stops.
 Semantics (the tests hold every backend to them):
 
 * full batch, epoch k: the mean loss L_k and gradient g at the parameters;
-  divergence is checked (L_k not finite, or L_k > blowup * L_0) and undoes
+  divergence is checked (L_k not finite, or L_k > blowup * max(L_0, blowup_floor))
+  and undoes
   the last step, optimizer state included; then the stopping rule is tested
   on its measure (``StopRule``: ||g|| in the fit's coordinates, or the error
   it implies): converged when it is at most ``abs_tol + rel_tol *
@@ -23,7 +24,8 @@ Semantics (the tests hold every backend to them):
   of ``batch_size`` rows (the last may be shorter) gives a mean loss and
   gradient and one step. The epoch's loss and gradient are the row-weighted
   means of its batches'; divergence is a non-finite batch loss, an epoch
-  loss above blowup times the full loss measured before the first epoch, or
+  loss above blowup times the full loss measured before the first epoch (or
+  blowup_floor, if larger), or
   non-finite parameters at the epoch's end, and restores the epoch's start.
 * the fit's coordinates are the parameters, or for a preconditioned linear
   model [w, b] the standardised v = s w, c = b + m . w (gdcore/precondition.py);
@@ -31,6 +33,10 @@ Semantics (the tests hold every backend to them):
 * only the first ``n_free`` parameters are stepped (a linear model without
   intercept keeps b).
 * ``advance(k)`` runs at most k more epochs, pausing between epochs.
+* the record keeps the loss (and, with ``record_path``, the parameters) of
+  epochs 0, stride, 2 stride, ...: every epoch until ``max_records`` are
+  kept, then every other one of them, the stride doubling each time, so a
+  fit of any length keeps between max_records / 2 and max_records.
 * after the loop, the final loss and the gradient norm over the free
   parameters are those at the returned parameters.
 """
@@ -49,6 +55,18 @@ from .optim.base import sequential_dot
 
 #: A loss this many times the first epoch's loss counts as divergence.
 BLOWUP = 1e6
+
+#: Most epochs a fit's record keeps (8 MB of losses); beyond, every other one.
+MAX_RECORDS = 1 << 20
+#: ... and at most this many bytes of recorded parameters (``record_path``).
+MAX_PATH_BYTES = 1 << 28
+
+
+def max_records(n_params: int, itemsize: int, record_path: bool) -> int:
+    """The record's bound for a fit of ``n_params`` parameters (even, >= 2)."""
+    if not record_path:
+        return MAX_RECORDS
+    return max(2, min(MAX_RECORDS, MAX_PATH_BYTES // max(n_params * itemsize, 1)) // 2 * 2)
 
 CONVERGED = "converged"
 MAX_EPOCHS = "max_epochs"
@@ -142,7 +160,9 @@ class Settings:
     stop: StopRule
     precondition: Optional[Precondition] = None
     blowup: float = BLOWUP
+    blowup_floor: float = 0.0
     record_path: bool = False
+    max_records: int = MAX_RECORDS
 
 
 def new_state(settings: Settings, params: np.ndarray) -> State:
@@ -155,8 +175,25 @@ def new_state(settings: Settings, params: np.ndarray) -> State:
     return state
 
 
+#: Sums of squares in this range are exact enough; outside it the norm is taken again
+#: on values scaled by their largest (src/_loop.pyx's norm_of, op for op).
+SQUARES_MIN, SQUARES_MAX = 1e-280, 1e280
+
+
 def _norm(g: np.ndarray) -> float:
-    return math.sqrt(sequential_dot(g, g))
+    """||g||, summed left to right, without overflow or underflow."""
+    g = np.asarray(g, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        sq = sequential_dot(g, g)
+        if SQUARES_MIN <= sq <= SQUARES_MAX:
+            return math.sqrt(sq)
+        if np.isnan(g).any():
+            return math.nan
+        big = float(np.max(np.abs(g))) if g.size else 0.0
+        if big == 0.0 or big == math.inf:
+            return big
+        scaled = g / big
+        return big * math.sqrt(sequential_dot(scaled, scaled))
 
 
 class ReferenceRun:
@@ -172,6 +209,9 @@ class ReferenceRun:
                                 else float(-(-self.n // settings.batch_size)))
         self.history: List[float] = []
         self.path: Optional[List[np.ndarray]] = [] if settings.record_path else None
+        self.epochs_run, self.stride = 0, 1
+        self.losses = [math.nan, math.nan]  # the last two epochs' (see _unrecord)
+        self.first_loss = math.nan
         self.saved: Tuple[np.ndarray, np.ndarray] = (state.array.copy(), params.copy())
         self.saved_report = (math.nan, math.nan)
         self.started = False
@@ -183,16 +223,17 @@ class ReferenceRun:
 
     @property
     def n_epochs(self) -> int:
-        return len(self.history)
+        return self.epochs_run
 
     @property
     def last_loss(self) -> float:
-        return self.history[-1] if self.history else math.nan
+        return self.losses[-1]
 
-    def records(self) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    def records(self) -> Tuple[np.ndarray, Optional[np.ndarray], int]:
+        """(losses, path or None, stride): epochs 0, stride, 2 stride, ... below n_epochs."""
         path = None if self.path is None else np.array(self.path, dtype=self.params.dtype).reshape(
             len(self.path), self.params.shape[0])
-        return np.array(self.history, dtype=np.float64), path
+        return np.array(self.history, dtype=np.float64), path, self.stride
 
     # -- one gradient, one step --
 
@@ -224,9 +265,38 @@ class ReferenceRun:
         self.params[:] = self.saved[1]
 
     def _record(self, loss: float, params: np.ndarray) -> None:
-        self.history.append(loss)
-        if self.path is not None:
-            self.path.append(params.copy())
+        """Epoch n_epochs ends with ``loss``: recorded if it falls on the stride."""
+        if self.epochs_run == 0:
+            self.first_loss = loss
+        self.losses = [self.losses[-1], loss]
+        on_stride = self.epochs_run % self.stride == 0
+        if on_stride and len(self.history) == self.s.max_records:  # keep every other one
+            self.history = self.history[::2]
+            if self.path is not None:
+                self.path = self.path[::2]
+            self.stride *= 2
+        if self.epochs_run % self.stride == 0:
+            self.history.append(loss)
+            if self.path is not None:
+                self.path.append(params.copy())
+        self.epochs_run += 1
+
+    def _unrecord(self) -> None:
+        """Forget the last epoch (its step was undone)."""
+        self.epochs_run -= 1
+        if self.epochs_run % self.stride == 0:
+            self.history.pop()
+            if self.path is not None:
+                self.path.pop()
+        self.losses = [math.nan, self.losses[0]]
+
+    def _is_bad(self, loss: float, reference: float) -> bool:
+        """Non-finite, or past blowup x max(reference, blowup_floor) (NaN: no reference yet)."""
+        if not math.isfinite(loss):
+            return True
+        if math.isnan(reference):
+            return False
+        return loss > self.s.blowup * max(reference, self.s.blowup_floor)
 
     def _x_norm(self) -> float:
         return _norm(self.params[:self.s.stop.rel_len].astype(np.float64))
@@ -237,17 +307,14 @@ class ReferenceRun:
         if M is None:
             return _norm(g)
         k, d = self.s.n_free, self.params.shape[0] - 1
-        sq = sq_coords = 0.0
+        errors = np.zeros(2 * k)
         for i in range(2 * k):
             e = 0.0
             for j in range(k):
                 e += float(M[i, j]) * float(g[j])
-            if i < k:
-                sq += e * e
-            elif i - k < d:
-                sq_coords += e * e
-        self.coords_error = math.sqrt(sq_coords)
-        return math.sqrt(sq)
+            errors[i] = e
+        self.coords_error = _norm(errors[k:k + d])
+        return _norm(errors[:k])
 
     def converged_at(self, norm: float) -> bool:
         """The stopping rule at ``norm`` (what _measure returned)."""
@@ -258,10 +325,7 @@ class ReferenceRun:
             return True
         assert self.state.coords is not None
         d = self.params.shape[0] - 1
-        sq = 0.0
-        for j in range(d):
-            sq += float(self.state.coords[j]) * float(self.state.coords[j])
-        return self.coords_error <= stop.coords_abs_tol + stop.rel_tol * math.sqrt(sq)
+        return self.coords_error <= stop.coords_abs_tol + stop.rel_tol * _norm(self.state.coords[:d])
 
     def _stop_test(self, norm: float) -> Optional[str]:
         if self.converged_at(norm):
@@ -296,13 +360,10 @@ class ReferenceRun:
             if self.n_epochs == stop_at and self.n_epochs < s.epochs:
                 return None
             loss = self._evaluate(None)
-            reference = self.history[0] if self.history else math.nan
-            if not math.isfinite(loss) or loss > s.blowup * reference:
-                if self.history:  # undo the step that blew up, optimizer state with it
+            if self._is_bad(loss, self.first_loss if self.epochs_run else math.nan):
+                if self.epochs_run:  # undo the step that blew up, optimizer state with it
                     self._restore()
-                    self.history.pop()
-                    if self.path is not None:
-                        self.path.pop()
+                    self._unrecord()
                     return (DIVERGED,) + self.saved_report
                 return DIVERGED, loss, math.nan
             status = self._stop_test(self._measure(self.zgrad))
@@ -341,7 +402,7 @@ class ReferenceRun:
                 self._step(self.n_epochs)
             if not diverged:
                 epoch_loss /= n
-                diverged = (not math.isfinite(epoch_loss) or epoch_loss > s.blowup * self.reference
+                diverged = (self._is_bad(epoch_loss, self.reference)
                             or not np.all(np.isfinite(self.params)))
             if diverged:  # back to the parameters and state this epoch started from
                 self._restore()
@@ -370,22 +431,34 @@ class ReferenceRun:
 class FitResult:
     """What a run reports when it ends (the parameters are updated in place)."""
 
-    loss: np.ndarray  # float64, one value per epoch run (the loss before its steps)
+    loss: np.ndarray  # float64, the recorded epochs' losses (before their steps)
     final_loss: float  # loss at the returned parameters
     grad_norm: float  # ||gradient|| over the free parameters, at the returned parameters
     status: str
-    path: Optional[np.ndarray] = None  # (n_epochs, n_params): parameters at each epoch's start
+    path: Optional[np.ndarray] = None  # (records, n_params): parameters at their epochs' start
+    epochs: Optional[np.ndarray] = None  # the epoch of each record (default: every epoch)
+    n_epochs: int = -1  # epochs run (default: one per record)
 
-    @property
-    def n_epochs(self) -> int:
-        return int(self.loss.shape[0])
+    def __post_init__(self) -> None:
+        if self.epochs is None:
+            self.epochs = np.arange(self.loss.shape[0])
+        if self.n_epochs < 0:
+            self.n_epochs = int(self.loss.shape[0])
 
 
 class Fit:
     """A run in progress, whichever loop runs it: what the Trainer drives in chunks."""
 
-    def __init__(self, run: Any) -> None:
-        self.run = run
+    def __init__(self, run: Any, params: np.ndarray, state: State, settings: Settings) -> None:
+        self.run, self.params, self.state, self.settings = run, params, state, settings
+
+    def parameters_changed(self) -> None:
+        """The parameters were set between two advances (a callback): the fit goes on from
+        them, its coordinates recomputed (the optimizer keeps its state)."""
+        pre = self.settings.precondition
+        if pre is not None:
+            assert self.state.coords is not None
+            self.state.coords[:] = pre.coordinates(self.params)
 
     @property
     def n_epochs(self) -> int:
@@ -408,5 +481,6 @@ class Fit:
         return self._result(CONVERGED if self.run.converged_at(fit_norm) else STOPPED, loss, norm)
 
     def _result(self, status: str, loss: float, norm: float) -> FitResult:
-        history, path = self.run.records()
-        return FitResult(history, float(loss), float(norm), status, path)
+        history, path, stride = self.run.records()
+        return FitResult(history, float(loss), float(norm), status, path,
+                         epochs=stride * np.arange(history.shape[0]), n_epochs=self.n_epochs)

@@ -19,6 +19,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
     raise ImportError("gdcore.sklearn needs scikit-learn >= 1.6: "
                       "pip install scikit-learn (or gdcore[sklearn])") from exc
 
+from ._validation import check_not_masked
 from .errors import ConvergenceWarning as GDConvergenceWarning
 from .loop import MAX_EPOCHS, STALLED
 from .losses import MAELoss, MSELoss
@@ -86,7 +87,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     feature_names_in_ : ndarray of str
         Defined when X has string column names (a pandas DataFrame).
     model_ : gdcore.LinearModel
-        The fitted model in original units (``model_.save(path)`` stores it).
+        The fitted model in original units, of the fit's dtype (``model_.save(path)``
+        stores it); ``predict`` computes in float64 from ``coef_`` and ``intercept_``.
     history_ : gdcore.History
         The trainer's record of the fit (in the scaled units of y if
         ``standardize``).
@@ -135,7 +137,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         """
         if not isinstance(self.loss, str) or self.loss not in _LOSSES:
             raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {self.loss!r}")
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = validate_data(self, check_not_masked(X, "X"), check_not_masked(y, "y"),
+                             dtype=np.float64, y_numeric=True)
         n = X.shape[0]
         batch = None if self.batch_size is None else self.batch_size
         if isinstance(batch, (int, np.integer)) and not isinstance(batch, bool) and batch > n:
@@ -147,17 +150,23 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                           backend=self.backend)
         model = LinearModel(X.shape[1], dtype=self.dtype, fit_intercept=bool(self.fit_intercept))
         y_mean, y_scale = self._target_scaling(y)
+        x_mean, x_scale = self._feature_scaling(X)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GDConvergenceWarning)  # reported below, as sklearn's
-            history = trainer.fit(model, X, (y - y_mean) / y_scale)
+            history = trainer.fit(model, X if x_scale is None else (X - x_mean) / x_scale,
+                                  (y - y_mean) / y_scale)
 
+        coef = model.w.astype(np.float64) * y_scale
+        intercept = y_mean + y_scale * float(model.b) if self.fit_intercept else 0.0
+        if x_scale is not None:
+            coef = coef / x_scale
+            intercept -= float(x_mean @ coef) if self.fit_intercept else 0.0
+        self.coef_ = coef
+        self.intercept_ = float(intercept)
         self.model_ = LinearModel(X.shape[1], dtype=self.dtype,
                                   fit_intercept=bool(self.fit_intercept))
-        self.model_.w = model.w.astype(np.float64) * y_scale
-        if self.fit_intercept:
-            self.model_.b = float(y_mean + y_scale * model.b)
-        self.coef_ = self.model_.w.astype(np.float64)
-        self.intercept_ = float(self.model_.b)
+        self.model_.w = coef
+        self.model_.b = self.intercept_
         units = y_scale ** 2 if self.loss == "mse" else y_scale
         self.loss_curve_ = history.loss * units
         self.n_iter_ = history.n_epochs
@@ -174,21 +183,37 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     def _target_scaling(self, y: np.ndarray) -> "tuple[float, float]":
         if not self.standardize:
             return 0.0, 1.0
+        big = float(np.max(np.abs(y))) or 1.0  # squares of y / big neither overflow nor underflow
         if self.fit_intercept:
-            y_mean, y_scale = float(y.mean()), float(y.std())
+            y_mean, y_scale = float(y.mean()), big * float((y / big).std())
         else:  # no intercept: scaling only, centring would change the model
-            y_mean, y_scale = 0.0, float(np.sqrt(np.mean(y * y)))
-        if not y_scale > 10 * np.finfo(np.float64).eps * max(abs(y_mean), 1.0):
-            y_scale = 1.0
+            y_mean, y_scale = 0.0, big * float(np.sqrt(np.mean((y / big) ** 2)))
+        if not (np.isfinite(y_scale) and y_scale > 10 * np.finfo(np.float64).eps * abs(y_mean)):
+            y_scale = 1.0  # constant (to rounding): nothing to scale
         return y_mean, y_scale
 
+    def _feature_scaling(self, X: np.ndarray) -> "tuple[np.ndarray, Optional[np.ndarray]]":
+        """(mean, scale) of X's columns, in float64, for a float32 fit (else scale None).
+
+        float64 fits standardise through the Trainer's change of variables, with no
+        copy of X; a float32 fit converts X anyway, and centring it first keeps the
+        digits that converting raw values (say near 1e8) would lose.
+        """
+        if not self.standardize or np.dtype(self.dtype) == np.float64:
+            return np.zeros(X.shape[1]), None
+        mean = X.mean(axis=0) if self.fit_intercept else np.zeros(X.shape[1])
+        scale = np.sqrt(np.mean((X - mean) ** 2, axis=0))
+        scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
+        return mean, scale
+
     def predict(self, X: Any) -> np.ndarray:
-        """Predictions ``X @ coef_ + intercept_`` for the rows of X, as float64.
+        """Predictions ``X @ coef_ + intercept_`` for the rows of X, in float64 (also
+        after a float32 fit: its raw-unit coefficients need the digits).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self.model_.predict(X).astype(np.float64, copy=False)
+        X = validate_data(self, check_not_masked(X, "X"), dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_

@@ -36,7 +36,7 @@ from .curvature import auto_lr, needs_row_curvature
 from .errors import ConditioningWarning
 from .losses import Loss, MAELoss, MSELoss, SmoothedMAE
 from .loop import (CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, Fit, FitResult, Settings,
-                   StopRule, new_state)
+                   StopRule, max_records, new_state)
 from .optim import (Accelerated, Adam, CosineWarmup, Optimizer, SGD, get_optimizer,
                     get_schedule)
 from .precondition import BLOCK_VALUES, Standardization, standardize
@@ -153,6 +153,7 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     stop = StopRule(abs_tol=tol)
     if std is not None:
         _check_conditioning(std, tol, X.dtype, notes)
+        _check_magnitude(std, y, tol, X.dtype, notes)
         if certified:
             kappa = std.largest / float(std.smallest)  # type: ignore[arg-type]
             # ||(w, b) - (w*, b*)|| <= tol ||(w, b)|| and ||v - v*|| <= tol ||v||, each
@@ -178,8 +179,21 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     settings = Settings(optimizer=optimizer, lr=float(lr), schedule=schedule, epochs=epochs,
                         batch_size=batch_size, seed=seed, n_free=model._n_free, stop=stop,
                         precondition=None if std is None else std.precondition(),
-                        record_path=trainer.record_path)
+                        blowup_floor=_trivial_loss(loss, y), record_path=trainer.record_path,
+                        max_records=max_records(model.params.shape[0], model.dtype.itemsize,
+                                                trainer.record_path))
     return Setup(loss, tol, settings, std, certified, smoothing, notes)
+
+
+def _trivial_loss(loss: Loss, y: np.ndarray) -> float:
+    """The loss of predicting y's mean: divergence is judged against at least this, so
+    that a fit started next to a zero loss may move without counting as a blow-up."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(np.mean(y, dtype=np.float64))
+        total = sum(float(np.sum(loss.terms(y[lo:lo + BLOCK_VALUES].astype(np.float64) - mean)))
+                    for lo in range(0, y.shape[0], BLOCK_VALUES))
+    value = total / y.shape[0]
+    return value if math.isfinite(value) else 0.0
 
 
 def _curvature_step(model: Any, backend: Any, X: np.ndarray, batch_size: Optional[int],
@@ -213,6 +227,24 @@ def _check_conditioning(std: Standardization, tol: float, dtype: np.dtype,
         message = (f"the condition number of X in standardised coordinates is {kappa:.3g}: "
                    f"{np.dtype(dtype).name} arithmetic limits the coefficients' relative "
                    f"accuracy to about {attainable:.2g}, above tol={tol:g}")
+        warnings.warn(message, ConditioningWarning, stacklevel=4)
+        notes.append(message)
+
+
+def _check_magnitude(std: Standardization, y: np.ndarray, tol: float, dtype: np.dtype,
+                     notes: List[str]) -> None:
+    """Warn when the gradient's terms x_ij r_i fall below the normal floating-point range
+    (X and y both tiny, say 1e-160): their rounding then swamps tol."""
+    x_scale = float(np.max(std.scale)) + float(np.max(np.abs(std.mean)))
+    if not x_scale > 0:
+        return
+    # in logarithms: the product itself may underflow to 0
+    log_size = math.log10(x_scale) + math.log10(_scale_of(y)) + math.log10(
+        max(tol, float(np.finfo(dtype).eps)))
+    if log_size < math.log10(float(np.finfo(dtype).tiny) * 2 ** 10):
+        message = (f"X and y are too small for {np.dtype(dtype).name} arithmetic: the "
+                   f"gradient's terms (about 1e{log_size:.0f} at tol={tol:g}) fall below its "
+                   f"normal range, so the fit cannot reach tol; rescale X and y")
         warnings.warn(message, ConditioningWarning, stacklevel=4)
         notes.append(message)
 
@@ -285,6 +317,9 @@ class SmoothingPath:
         done = [r for r in self.finished if r.n_epochs]
         return float(done[-1].loss[-1]) if done else math.nan
 
+    def parameters_changed(self) -> None:
+        self.fit.parameters_changed()
+
     def advance(self, epochs: int) -> Optional[FitResult]:
         while epochs > 0:
             before = self.fit.n_epochs
@@ -341,9 +376,12 @@ class SmoothingPath:
         total, grad = objective.sums(self.model.params)
         n, free = self.X.shape[0], self.model._n_free
         loss = np.concatenate([r.loss for r in self.finished])
+        starts = np.cumsum([0] + [r.n_epochs for r in self.finished])
+        epochs = np.concatenate([start + r.epochs for start, r in zip(starts, self.finished)])
         paths = [r.path for r in self.finished if r.path is not None]
         path = np.concatenate(paths) if paths else None
-        return FitResult(loss, total / n, float(np.linalg.norm(grad[:free] / n)), status, path)
+        return FitResult(loss, total / n, float(np.linalg.norm(grad[:free] / n)), status, path,
+                         epochs=epochs, n_epochs=int(starts[-1]))
 
 
 def lad_gap(X: np.ndarray, y: np.ndarray, params: np.ndarray, std: Standardization,

@@ -158,7 +158,9 @@ class Trainer:
             ``callback_every`` epochs, with the number of epochs finished, the
             loss recorded for the last of them and the model (holding the
             current parameters). Returning True stops the fit: the History then
-            has status "stopped" (or "converged" if the gradient is small).
+            has status "stopped" (or "converged" if the gradient is small). The
+            callback may set the model's parameters (``model.w = ...``): the fit
+            goes on from them, the optimizer keeping its state.
         callback_every : int
             Epochs between two callback calls (default 1).
 
@@ -204,9 +206,12 @@ class Trainer:
         history = History(loss=result.loss, converged=result.status == CONVERGED,
                           grad_norm=float(result.grad_norm), final_loss=float(result.final_loss),
                           lr=plan.lr, seconds=time.perf_counter() - start, status=status,
-                          path=result.path, optimizer=plan.optimizer)
+                          path=result.path, optimizer=plan.optimizer, epochs=result.epochs,
+                          n_epochs=result.n_epochs)
         if status == INTERRUPTED:
             raise FitInterrupted(history)
+        if result.status == DIVERGED and result.n_epochs == 0 and not np.isfinite(result.final_loss):
+            raise ValueError(_unusable_start(model, Xc, y, result.final_loss))
         if result.status == DIVERGED:
             raise DivergenceError(plan.lr, self._safe_lr(model, backend, Xc, batch_size, plan),
                                   history)
@@ -249,6 +254,16 @@ class Trainer:
                 f"precondition={self.precondition!r}, batch_size={self.batch_size}, "
                 f"random_state={self.random_state!r}, backend={self.backend!r}, "
                 f"record_path={self.record_path}, n_jobs={self.n_jobs})")
+
+
+def _unusable_start(model: Model, X: np.ndarray, y: Any, loss: float) -> str:
+    """Why a fit could not take one step: the loss is not finite where it starts."""
+    def largest(a: Any) -> float:
+        return float(np.max(np.abs(np.asarray(a, dtype=np.float64))))
+    return (f"the loss is {loss} at the parameters the fit starts from, before any step: "
+            f"X, y or the model's parameters are too large for {model.dtype.name} "
+            f"arithmetic (largest |X| {largest(X):.3g}, |y| {largest(y):.3g}, "
+            f"|parameter| {largest(model.params):.3g}); rescale X and y")
 
 
 def _progress_bar_factory() -> Any:
@@ -315,8 +330,12 @@ def _drive(run: Any, model: Model, bar: Any, callback: Optional[Callback], every
             return result, result.status
         if sigint["hits"]:
             return run.finish(), INTERRUPTED
-        if callback is not None and done % every == 0 and callback(done, run.last_loss, model):
-            stopped = run.finish()
-            return stopped, stopped.status
+        if callback is not None and done % every == 0:
+            before = model.params.copy()
+            if callback(done, run.last_loss, model):
+                stopped = run.finish()
+                return stopped, stopped.status
+            if not np.array_equal(before, model.params):
+                run.parameters_changed()
         per_epoch = spent / max(done, 1)
         chunk = int(min(max(target / max(per_epoch, 1e-9), 1), 1 << 40))

@@ -22,7 +22,7 @@ import numpy as np
 
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
-from libc.math cimport INFINITY, NAN, isfinite, sqrt
+from libc.math cimport INFINITY, NAN, fabs, isfinite, sqrt
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
@@ -60,7 +60,8 @@ cdef struct Stop:
     const double* error_map  # if not NULL, 2 n_free x n_free: see stop_measure
     double coords_abs_tol    # with error_map: the floor of the standardised slopes' test
     Py_ssize_t patience   # stalled after this many epochs without a smaller measure (0: never)
-    double blowup         # diverged when the loss passes blowup x the reference loss
+    double blowup         # diverged when the loss passes blowup x max(reference, blowup_floor)
+    double blowup_floor   # (the reference: the first loss; the floor: a trivial predictor's)
 
 
 cdef struct Precondition:
@@ -96,10 +97,12 @@ cdef struct Loop:
     double* grad         # the mean gradient (p values)
     double* zgrad        # ... in the fit's coordinates (n_free; grad itself when not preconditioned)
     double* epoch_grad   # the mean of an epoch's batch gradients (n_free)
-    # record
+    double* errors       # stop_measure's image of the gradient under the error map (2 n_free)
+    # record: epochs 0, stride, 2 stride, ... below n_epochs, at most max_records of them
     double* history
     void* path           # capacity x p parameters, or NULL
-    Py_ssize_t capacity, n_epochs
+    Py_ssize_t capacity, max_records, n_records, stride, n_epochs, path_itemsize
+    double first_loss, last_loss, previous_loss
     Py_ssize_t* order
     uint64_t rng
     bint started
@@ -109,21 +112,42 @@ cdef struct Loop:
     double final_loss, final_norm
 
 
-cdef inline double norm2(const double* g, Py_ssize_t n) noexcept nogil:
-    cdef double sq = 0.0
+#: Sums of squares in this range are exact enough; outside it (overflow, underflow,
+#: data near 1e-160 or 1e160) the norm is taken again on values scaled by their largest.
+cdef double SQUARES_MIN = 1e-280
+cdef double SQUARES_MAX = 1e280
+
+
+cdef double norm_of(const floating* v, Py_ssize_t n) noexcept nogil:
+    """||v||, summed left to right, without overflow or underflow."""
+    cdef double sq = 0.0, x, big = 0.0
     cdef Py_ssize_t j
     for j in range(n):
-        sq += g[j] * g[j]
-    return sqrt(sq)
+        x = <double>v[j]
+        sq += x * x
+    if SQUARES_MIN <= sq <= SQUARES_MAX:
+        return sqrt(sq)
+    for j in range(n):
+        x = fabs(<double>v[j])
+        if x != x:
+            return NAN
+        if x > big:
+            big = x
+    if big == 0.0 or big == INFINITY:
+        return big
+    sq = 0.0
+    for j in range(n):
+        x = <double>v[j] / big
+        sq += x * x
+    return big * sqrt(sq)
+
+
+cdef inline double norm2(const double* g, Py_ssize_t n) noexcept nogil:
+    return norm_of(g, n)
 
 
 cdef inline double x_norm(Loop* L, floating* params) noexcept nogil:
-    cdef double sq = 0.0, v
-    cdef Py_ssize_t j
-    for j in range(L.stop.rel_len):
-        v = <double>params[j]
-        sq += v * v
-    return sqrt(sq)
+    return norm_of(params, L.stop.rel_len)
 
 
 cdef double stop_measure(Loop* L, const double* g) noexcept nogil:
@@ -131,7 +155,7 @@ cdef double stop_measure(Loop* L, const double* g) noexcept nogil:
     error itself: rows 0 .. n_free-1 take g to (w, b) - (w*, b*) in the user's units
     (returned), the next rows to z - z* in standardised coordinates (its slopes' norm
     is kept in L.coords_error): for least squares, the Newton step."""
-    cdef double sq = 0.0, sq_coords = 0.0, e
+    cdef double e
     cdef Py_ssize_t i, j, k = L.n_free
     if L.stop.error_map == NULL:
         return norm2(g, k)
@@ -139,31 +163,31 @@ cdef double stop_measure(Loop* L, const double* g) noexcept nogil:
         e = 0.0
         for j in range(k):
             e += L.stop.error_map[i * k + j] * g[j]
-        if i < k:
-            sq += e * e
-        elif i - k < L.pre.d:
-            sq_coords += e * e
-    L.coords_error = sqrt(sq_coords)
-    return sqrt(sq)
+        L.errors[i] = e
+    L.coords_error = norm_of(L.errors + k, L.pre.d)
+    return norm_of(L.errors, k)
 
 
 cdef bint holds(Loop* L, floating* params, double norm) noexcept nogil:
     """The stopping rule at ``norm`` (stop_measure's value): relative to the parameters
     in the user's units and, with an error map, to the standardised slopes as well."""
-    cdef double sq = 0.0
-    cdef Py_ssize_t j
     if norm > L.stop.abs_tol + L.stop.rel_tol * x_norm(L, params):
         return False
     if L.stop.error_map == NULL:
         return True
-    for j in range(L.pre.d):
-        sq += L.coords[j] * L.coords[j]
-    return L.coords_error <= L.stop.coords_abs_tol + L.stop.rel_tol * sqrt(sq)
+    return L.coords_error <= (L.stop.coords_abs_tol
+                              + L.stop.rel_tol * norm_of(<const double*>L.coords, L.pre.d))
 
 
-cdef inline bint is_bad(double loss, double reference, double blowup) noexcept nogil:
-    """Non-finite, or exploded past ``blowup`` times the reference (NaN: none yet)."""
-    return not isfinite(loss) or loss > blowup * reference
+cdef inline bint is_bad(Loop* L, double loss, double reference) noexcept nogil:
+    """Non-finite, or exploded past ``blowup`` times the reference (NaN: none yet) or
+    its floor, whichever is larger: a fit started near a zero loss may still move."""
+    if not isfinite(loss):
+        return True
+    if reference != reference:
+        return False
+    return loss > L.stop.blowup * (reference if reference > L.stop.blowup_floor
+                                   else L.stop.blowup_floor)
 
 
 cdef double evaluate(Loop* L, floating* params, const Py_ssize_t* rows, Py_ssize_t first,
@@ -213,11 +237,39 @@ cdef inline void restore(Loop* L, floating* params) noexcept nogil:
     memcpy(params, L.saved_params, L.p * sizeof(floating))
 
 
+cdef void thin(Loop* L) noexcept nogil:
+    """Keep every other record (epochs 0, 2 stride, ...): the stride doubles."""
+    cdef Py_ssize_t i
+    cdef size_t row = L.p * L.path_itemsize
+    for i in range((L.n_records + 1) // 2):
+        L.history[i] = L.history[2 * i]
+        if L.path != NULL:
+            memcpy(<char*>L.path + i * row, <char*>L.path + 2 * i * row, row)
+    L.n_records = (L.n_records + 1) // 2
+    L.stride *= 2
+
+
 cdef inline void record(Loop* L, double loss, const floating* params) noexcept nogil:
-    L.history[L.n_epochs] = loss
-    if L.path != NULL:
-        memcpy(<floating*>L.path + L.n_epochs * L.p, params, L.p * sizeof(floating))
+    """Epoch n_epochs ends with ``loss``: recorded if it falls on the stride."""
+    if L.n_epochs == 0:
+        L.first_loss = loss
+    L.previous_loss, L.last_loss = L.last_loss, loss
+    if L.n_epochs % L.stride == 0 and L.n_records == L.max_records:
+        thin(L)
+    if L.n_epochs % L.stride == 0:
+        L.history[L.n_records] = loss
+        if L.path != NULL:
+            memcpy(<floating*>L.path + L.n_records * L.p, params, L.p * sizeof(floating))
+        L.n_records += 1
     L.n_epochs += 1
+
+
+cdef inline void unrecord(Loop* L) noexcept nogil:
+    """Forget the last epoch (its step was undone)."""
+    L.n_epochs -= 1
+    if L.n_epochs % L.stride == 0:
+        L.n_records -= 1
+    L.last_loss = L.previous_loss
 
 
 #: A stall is ``patience`` epochs in a row with ||g|| within this factor of its best
@@ -250,10 +302,10 @@ cdef int full_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
         if L.n_epochs == stop_at and L.n_epochs < L.epochs:
             return PAUSED
         loss = evaluate(L, params, NULL, 0, L.n)
-        if is_bad(loss, L.history[0] if L.n_epochs > 0 else NAN, L.stop.blowup):
+        if is_bad(L, loss, L.first_loss if L.n_epochs > 0 else NAN):
             if L.n_epochs > 0:  # undo the step that blew up, optimizer state with it
                 restore(L, params)
-                L.n_epochs -= 1
+                unrecord(L)
                 L.final_loss, L.final_norm = L.saved_loss, L.saved_norm
             else:
                 L.final_loss, L.final_norm = loss, NAN
@@ -302,7 +354,7 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             lo += m
         if not diverged:
             epoch_loss /= L.n
-            diverged = is_bad(epoch_loss, L.reference, L.stop.blowup)
+            diverged = is_bad(L, epoch_loss, L.reference)
             for j in range(L.p):
                 if not isfinite(params[j]):
                     diverged = True
@@ -385,12 +437,13 @@ cdef class Run:
     [COUNTERS] (gdcore/loop.py builds it); ``optimizer`` and ``schedule``
     dicts of settings (``kind`` and the names of _optim.pxd's Hyper and
     Schedule); ``precondition`` None or (scale, shift, shift_over_scale,
-    intercept). The history (and path) grow by doubling.
+    intercept). The history (and path) grow by doubling up to ``max_records``
+    (even) entries, then keep every other one as the fit goes on (see thin).
     """
 
     cdef Loop L
     cdef object objective, params, state, saved_state, saved_params, grad, zgrad
-    cdef object epoch_grad, history, path, order, precondition, error_map
+    cdef object epoch_grad, errors, history, path, order, precondition, error_map
     cdef readonly Py_ssize_t n_slots
     cdef bint is_double
 
@@ -398,8 +451,8 @@ cdef class Run:
                  Py_ssize_t n_slots, precondition, Py_ssize_t n_free, Py_ssize_t epochs,
                  Py_ssize_t batch_size, uint64_t seed, double abs_tol, double rel_tol,
                  Py_ssize_t rel_len, Py_ssize_t patience, double blowup, bint record_path,
-                 error_map=None, double coords_abs_tol=0.0,
-                 Py_ssize_t initial_capacity=1 << 16):
+                 Py_ssize_t max_records, double blowup_floor=0.0, error_map=None,
+                 double coords_abs_tol=0.0, Py_ssize_t initial_capacity=1 << 16):
         cdef Objective* obj = <Objective*>PyCapsule_GetPointer(objective.capsule(),
                                                                  OBJECTIVE_CAPSULE)
         cdef Py_ssize_t p = obj.n_params, n = obj.n_rows, k, n_coords
@@ -413,6 +466,8 @@ cdef class Run:
             raise ValueError("n_free, rel_len or n_slots out of range")
         if epochs < 0 or batch_size < 0 or batch_size > n:
             raise ValueError("epochs or batch_size out of range")
+        if max_records < 2 or max_records % 2:
+            raise ValueError("max_records must be even and at least 2")
         n_coords = n_free if precondition is not None else 0
         if not (isinstance(state, np.ndarray) and state.dtype == np.float64 and state.ndim == 1
                 and state.flags.c_contiguous
@@ -426,6 +481,7 @@ cdef class Run:
         self.L.sched = _schedule(schedule)
         self.L.stop.abs_tol, self.L.stop.rel_tol = abs_tol, rel_tol
         self.L.stop.rel_len, self.L.stop.patience, self.L.stop.blowup = rel_len, patience, blowup
+        self.L.stop.blowup_floor = blowup_floor
         self.L.stop.error_map = NULL
         if error_map is not None:
             self.error_map = np.ascontiguousarray(error_map, dtype=np.float64)
@@ -467,11 +523,17 @@ cdef class Run:
         self.L.grad = <double*><size_t>self.grad.ctypes.data
         self.L.zgrad = <double*><size_t>self.zgrad.ctypes.data
         self.L.epoch_grad = <double*><size_t>self.epoch_grad.ctypes.data
-        capacity = max(1, min(epochs, initial_capacity))
+        self.errors = np.zeros(max(2 * n_free, 1))
+        self.L.errors = <double*><size_t>self.errors.ctypes.data
+        self.L.max_records = max_records
+        capacity = max(1, min(epochs, initial_capacity, max_records))
         self.history = np.empty(capacity)
         self.path = np.empty((capacity, p), dtype=params.dtype) if record_path else None
+        self.L.path_itemsize = params.dtype.itemsize
         self._point_at_records()
-        self.L.n_epochs = 0
+        self.L.n_epochs = self.L.n_records = 0
+        self.L.stride = 1
+        self.L.first_loss = self.L.last_loss = self.L.previous_loss = NAN
         self.order = np.arange(n if batch_size else 1, dtype=np.intp)
         self.L.order = <Py_ssize_t*><size_t>self.order.ctypes.data
         self.L.rng = seed
@@ -492,7 +554,7 @@ cdef class Run:
 
     @property
     def last_loss(self):
-        return float(self.history[self.L.n_epochs - 1]) if self.L.n_epochs else float("nan")
+        return self.L.last_loss
 
     def advance(self, Py_ssize_t epochs):
         """Run at most ``epochs`` more epochs: (status, final_loss, grad_norm), or None if paused."""
@@ -500,7 +562,8 @@ cdef class Run:
         cdef int status
         cdef void* params = <void*><size_t>self.params.ctypes.data
         while True:
-            stop_at = min(target, self.L.capacity)
+            # while the records may still grow, pause when they fill up (stride 1 till then)
+            stop_at = min(target, self.L.capacity) if self.L.capacity < self.L.max_records else target
             with nogil:
                 if self.is_double:
                     status = run_loop(&self.L, <double*>params, stop_at)
@@ -513,16 +576,18 @@ cdef class Run:
             self._grow()
 
     def _grow(self):
-        capacity = min(self.L.epochs, 2 * self.L.capacity)
+        capacity = min(self.L.epochs, 2 * self.L.capacity, self.L.max_records)
         self.history = np.resize(self.history, capacity)
         if self.path is not None:
             self.path = np.resize(self.path, (capacity, self.L.p))
         self._point_at_records()
 
     def records(self):
-        """(loss history, path or None) of the epochs run so far, as new arrays."""
-        n = self.L.n_epochs
-        return self.history[:n].copy(), None if self.path is None else self.path[:n].copy()
+        """(losses, path or None, stride) recorded so far, as new arrays: epochs 0,
+        stride, 2 stride, ... below n_epochs."""
+        n = self.L.n_records
+        return (self.history[:n].copy(), None if self.path is None else self.path[:n].copy(),
+                self.L.stride)
 
     def evaluate(self):
         """(mean loss, ||gradient|| over the free parameters, what the stopping rule

@@ -57,6 +57,7 @@ class CompiledBackend:
             batch_size=settings.batch_size or 0, seed=settings.seed,
             abs_tol=settings.stop.abs_tol, rel_tol=settings.stop.rel_tol,
             rel_len=settings.stop.rel_len, patience=settings.stop.patience,
-            blowup=settings.blowup, record_path=settings.record_path,
+            blowup=settings.blowup, blowup_floor=settings.blowup_floor,
+            record_path=settings.record_path, max_records=settings.max_records,
             error_map=settings.stop.error_map, coords_abs_tol=settings.stop.coords_abs_tol)
-        return Fit(run)
+        return Fit(run, params, state, settings)

@@ -145,4 +145,4 @@ class NumpyBackend:
         return lam, row_max
 
     def start(self, objective, params: np.ndarray, state: State, settings: Settings) -> Fit:
-        return Fit(ReferenceRun(objective, params, state, settings))
+        return Fit(ReferenceRun(objective, params, state, settings), params, state, settings)

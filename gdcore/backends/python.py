@@ -183,4 +183,4 @@ class PythonBackend:
         return lam, row_max
 
     def start(self, objective, params: np.ndarray, state: State, settings: Settings) -> Fit:
-        return Fit(ReferenceRun(objective, params, state, settings))
+        return Fit(ReferenceRun(objective, params, state, settings), params, state, settings)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..backends._base import Backend
 from ..losses import Loss
+from .. import _util
 from .._validation import as_data
 from ..loop import Objective
 
@@ -109,6 +110,13 @@ class Model:
 
     def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
         raise NotImplementedError
+
+    def _finite(self, predictions: np.ndarray) -> np.ndarray:
+        """``predictions``, checked: an overflow is an error, not an inf returned."""
+        if not _util.all_finite(predictions):
+            raise ValueError(f"the predictions overflow {self.dtype.name} arithmetic "
+                             f"(X is too large for this model's parameters)")
+        return predictions
 
     def _check_features(self, X: np.ndarray) -> None:
         if X.shape[1] != self.n_features:

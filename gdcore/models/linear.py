@@ -8,7 +8,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from .._validation import as_features, as_parameter, check_dtype
+from .._validation import as_features, as_parameter, check_dtype, check_model_size
 from ..backends import get_backend
 from ..backends._base import Backend
 from ..curvature import auto_lr, needs_row_curvature
@@ -56,6 +56,7 @@ class LinearModel(Model):
             raise ValueError(f"n_features must be an integer >= 1, got {n_features!r}")
         self.n_features = int(n_features)
         self.dtype = check_dtype(dtype)
+        check_model_size(self.n_features + 1, self.dtype, "n_features")
         self.fit_intercept = bool(fit_intercept)
         self._params = np.zeros(self.n_features + 1, dtype=self.dtype)  # [w..., b]
 
@@ -91,7 +92,7 @@ class LinearModel(Model):
         """Predictions for the rows of X (1-D X is one feature)."""
         Xc = as_features(X, self.dtype)
         self._check_features(Xc)
-        return get_backend("cython").predict_linear(Xc, self._params)
+        return self._finite(get_backend("cython").predict_linear(Xc, self._params))
 
     def _objective(self, backend: Backend, loss: Loss, X: np.ndarray, y: np.ndarray,
                    n_jobs: int = 1) -> Objective:

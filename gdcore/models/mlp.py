@@ -17,7 +17,8 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import _pass_mlp
-from .._validation import as_features, as_parameter, check_dtype, check_random_state
+from .._validation import (as_features, as_parameter, check_dtype, check_model_size,
+                           check_random_state)
 from ..backends import get_backend
 from ..backends._base import Backend
 from ..backends._network import layer_slices, n_params
@@ -49,9 +50,10 @@ class MLP(Model):
 
     Attributes
     ----------
-    weights : list of arrays, ``weights[l]`` of shape (n_l, n_{l+1}), so a
-        layer computes ``a @ weights[l] + biases[l]``.
-    biases : list of arrays, ``biases[l]`` of shape (n_{l+1},).
+    weights : tuple of arrays, ``weights[l]`` of shape (n_l, n_{l+1}), so a
+        layer computes ``a @ weights[l] + biases[l]``; views of ``params``
+        (assigning ``weights`` copies into them).
+    biases : tuple of arrays, ``biases[l]`` of shape (n_{l+1},), likewise.
     params : every parameter in one flat array (the views above share it).
 
     ``lr="auto"`` for a network: each layer l, seen on its own with the
@@ -77,13 +79,45 @@ class MLP(Model):
         self.n_features = sizes[0]
         self.dtype = check_dtype(dtype)
         self.random_state = check_random_state(random_state)
+        check_model_size(n_params(sizes), self.dtype, "layer_sizes")
         self._params = np.zeros(n_params(sizes), dtype=self.dtype)
-        self.weights: List[np.ndarray] = []
-        self.biases: List[np.ndarray] = []
-        for w, b, n_in, n_out in layer_slices(sizes):
-            self.weights.append(self._params[w:b].reshape(n_in, n_out))
-            self.biases.append(self._params[b:b + n_out])
+        slices = layer_slices(sizes)
+        self._weights = tuple(self._params[w:b].reshape(n_in, n_out)
+                              for w, b, n_in, n_out in slices)
+        self._biases = tuple(self._params[b:b + n_out] for _, b, _, n_out in slices)
         self.initialize()
+
+    # weights and biases are tuples of views of params: what a fit updates. Assigning
+    # them copies into those views, so nothing can cut them loose from the buffer.
+
+    @property
+    def weights(self) -> Tuple[np.ndarray, ...]:
+        return self._weights
+
+    @weights.setter
+    def weights(self, value: Any) -> None:
+        self._set_layers(self._weights, value, "weights")
+
+    @property
+    def biases(self) -> Tuple[np.ndarray, ...]:
+        return self._biases
+
+    @biases.setter
+    def biases(self, value: Any) -> None:
+        self._set_layers(self._biases, value, "biases")
+
+    def _set_layers(self, views: Tuple[np.ndarray, ...], value: Any, name: str) -> None:
+        arrays = list(value) if isinstance(value, (list, tuple)) else None
+        if arrays is None or len(arrays) != len(views):
+            raise ValueError(f"{name} must be a list of {len(views)} arrays, one per layer")
+        new = []
+        for l, (array, view) in enumerate(zip(arrays, views)):
+            if np.shape(array) != view.shape:
+                raise ValueError(f"{name}[{l}] must have shape {view.shape}, "
+                                 f"got {np.shape(array)}")
+            new.append(as_parameter(array, self.dtype, (view.size,), f"{name}[{l}]"))
+        for view, array in zip(views, new):
+            view[...] = array.reshape(view.shape)
 
     def initialize(self) -> None:
         """Draw fresh weights from ``random_state`` (Glorot, or He for relu) and zero the biases."""
@@ -132,8 +166,8 @@ class MLP(Model):
         """The network's output for the rows of X (1-D X is one feature)."""
         Xc = as_features(X, self.dtype)
         self._check_features(Xc)
-        return get_backend("cython").predict_mlp(Xc, self._params, self.layer_sizes,
-                                                 self.activation)
+        return self._finite(get_backend("cython").predict_mlp(Xc, self._params,
+                                                              self.layer_sizes, self.activation))
 
     def _objective(self, backend: Backend, loss: Loss, X: np.ndarray, y: np.ndarray,
                    n_jobs: int = 1) -> Objective:
