@@ -101,7 +101,7 @@ cdef struct Loop:
     # record: epochs 0, stride, 2 stride, ... below n_epochs, at most max_records of them
     double* history
     void* path           # capacity x p parameters, or NULL
-    Py_ssize_t capacity, max_records, n_records, stride, n_epochs, path_itemsize
+    Py_ssize_t capacity, max_records, n_records, stride, next_record, n_epochs, path_itemsize
     double first_loss, last_loss, previous_loss
     Py_ssize_t* order
     uint64_t rng
@@ -118,7 +118,7 @@ cdef double SQUARES_MIN = 1e-280
 cdef double SQUARES_MAX = 1e280
 
 
-cdef double norm_of(const floating* v, Py_ssize_t n) noexcept nogil:
+cdef inline double norm_of(const floating* v, Py_ssize_t n) noexcept nogil:
     """||v||, summed left to right, without overflow or underflow."""
     cdef double sq = 0.0, x, big = 0.0
     cdef Py_ssize_t j
@@ -247,6 +247,7 @@ cdef void thin(Loop* L) noexcept nogil:
             memcpy(<char*>L.path + i * row, <char*>L.path + 2 * i * row, row)
     L.n_records = (L.n_records + 1) // 2
     L.stride *= 2
+    L.next_record = L.n_records * L.stride
 
 
 cdef inline void record(Loop* L, double loss, const floating* params) noexcept nogil:
@@ -254,21 +255,23 @@ cdef inline void record(Loop* L, double loss, const floating* params) noexcept n
     if L.n_epochs == 0:
         L.first_loss = loss
     L.previous_loss, L.last_loss = L.last_loss, loss
-    if L.n_epochs % L.stride == 0 and L.n_records == L.max_records:
+    if L.n_epochs == L.next_record and L.n_records == L.max_records:
         thin(L)
-    if L.n_epochs % L.stride == 0:
+    if L.n_epochs == L.next_record:  # epochs 0, stride, 2 stride, ...
         L.history[L.n_records] = loss
         if L.path != NULL:
             memcpy(<floating*>L.path + L.n_records * L.p, params, L.p * sizeof(floating))
         L.n_records += 1
+        L.next_record += L.stride
     L.n_epochs += 1
 
 
 cdef inline void unrecord(Loop* L) noexcept nogil:
     """Forget the last epoch (its step was undone)."""
     L.n_epochs -= 1
-    if L.n_epochs % L.stride == 0:
+    if L.n_epochs == L.next_record - L.stride:
         L.n_records -= 1
+        L.next_record -= L.stride
     L.last_loss = L.previous_loss
 
 
@@ -533,6 +536,7 @@ cdef class Run:
         self._point_at_records()
         self.L.n_epochs = self.L.n_records = 0
         self.L.stride = 1
+        self.L.next_record = 0
         self.L.first_loss = self.L.last_loss = self.L.previous_loss = NAN
         self.order = np.arange(n if batch_size else 1, dtype=np.intp)
         self.L.order = <Py_ssize_t*><size_t>self.order.ctypes.data
