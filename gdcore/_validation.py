@@ -46,6 +46,9 @@ def _from_frame(value: Any, arr: np.ndarray, name: str) -> np.ndarray:
     isna = getattr(value, "isna", None)
     if arr.dtype != object or not callable(isna) or not hasattr(value, "to_numpy"):
         return arr
+    dtypes = value.dtypes if hasattr(value, "columns") else [getattr(value, "dtype", None)]
+    if not all(getattr(dtype, "kind", "O") in "biuf" for dtype in dtypes):
+        return arr  # strings, categories, objects: not numbers, reported by the caller
     if bool(np.asarray(isna()).any()):
         raise ValueError(f"{name} contains missing values (NA)")
     try:

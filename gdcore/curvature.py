@@ -41,10 +41,11 @@ def gram_blas(X: np.ndarray, fit_intercept: bool) -> np.ndarray:
     """A^T A with A = [X 1], without forming A: X^T X (one BLAS call), X^T 1, N."""
     n, d = X.shape
     G = np.empty((d + fit_intercept, d + fit_intercept))
-    G[:d, :d] = X.T @ X
-    if fit_intercept:
-        G[:d, d] = G[d, :d] = X.sum(axis=0, dtype=np.float64)
-        G[d, d] = n
+    with np.errstate(over="ignore"):  # sums beyond float64: inf, reported by auto_lr
+        G[:d, :d] = X.T @ X
+        if fit_intercept:
+            G[:d, d] = G[d, :d] = X.sum(axis=0, dtype=np.float64)
+            G[d, d] = n
     return G
 
 

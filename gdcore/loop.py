@@ -196,6 +196,11 @@ def _norm(g: np.ndarray) -> float:
         return big * math.sqrt(sequential_dot(scaled, scaled))
 
 
+#: The loops compute as the C loop does, in IEEE arithmetic: an overflow is an inf (or
+#: NaN) that the loop itself judges (a divergence, an unusable start), not a warning.
+IEEE = dict(over="ignore", invalid="ignore", divide="ignore")
+
+
 class ReferenceRun:
     """The epoch loop in Python, resumable between epochs (the compiled ``_loop.Run``'s twin)."""
 
@@ -342,17 +347,19 @@ class ReferenceRun:
 
     def evaluate(self) -> Tuple[float, float, float]:
         """(mean loss, ||gradient|| of the free parameters, what the stopping rule reads)."""
-        loss = self._evaluate(None)
-        return loss, _norm(self.grad[:self.s.n_free]), self._measure(self.zgrad)
+        with np.errstate(**IEEE):
+            loss = self._evaluate(None)
+            return loss, _norm(self.grad[:self.s.n_free]), self._measure(self.zgrad)
 
     # -- the loops --
 
     def advance(self, epochs: int) -> Optional[Tuple[str, float, float]]:
         """Run at most ``epochs`` more epochs: (status, final_loss, grad_norm), or None if paused."""
         stop_at = min(self.s.epochs, self.n_epochs + epochs)
-        if not self.s.batch_size:
-            return self._full_batch(stop_at)
-        return self._mini_batch(stop_at)
+        with np.errstate(**IEEE):
+            if not self.s.batch_size:
+                return self._full_batch(stop_at)
+            return self._mini_batch(stop_at)
 
     def _full_batch(self, stop_at: int) -> Optional[Tuple[str, float, float]]:
         s = self.s

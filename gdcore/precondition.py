@@ -53,7 +53,8 @@ class Standardization:
     constant: np.ndarray
 
     def error_map(self) -> Optional[np.ndarray]:
-        """[J H^-1; H^-1] (2 n_free x n_free), None for wide X. The MSE is quadratic,
+        """[J H^-1; H^-1] (2 n_free x n_free), None for wide X (or tiny columns whose
+        errors in the user's units overflow: then the fit stops on its gradient). The MSE is quadratic,
         so at any (w, b) with gradient g in these coordinates H^-1 g = z - z*, the
         Newton step, and J maps it to the user's units (dw = dv / s, db = dc - m . dw):
         the stopping rule bounds both errors, (w, b) - (w*, b*) and z - z*."""
@@ -62,9 +63,12 @@ class Standardization:
         H = 2.0 * self.gram
         H_inv = np.linalg.pinv(H, hermitian=True) if self.rank_deficient else np.linalg.inv(H)
         d = self.scale.shape[0]
-        M = H_inv[:d] / self.scale[:, None]
-        if self.intercept:
-            M = np.vstack([M, H_inv[d] - self.mean @ M])
+        with np.errstate(over="ignore", invalid="ignore"):
+            M = H_inv[:d] / self.scale[:, None]
+            if self.intercept:
+                M = np.vstack([M, H_inv[d] - self.mean @ M])
+        if not np.all(np.isfinite(M)):
+            return None  # errors in the user's units beyond float64: none to measure
         return np.vstack([M, H_inv])
 
     def precondition(self) -> Precondition:
@@ -142,6 +146,9 @@ def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False) -> Stand
     tiny = 1e3 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), unit_scale)
     constant = ~(unit_scale > tiny) | (unit_scale == 0)
     unit_scale = np.where(constant, 1.0, unit_scale)
+    # the coordinates divide by the scales: below the normal range (subnormal data) they
+    # have no finite reciprocal, so such columns are scaled by the smallest normal number
+    unit_scale = np.maximum(unit_scale, np.finfo(np.float64).tiny / big)
     eigenvalues = corr = None
     if gram is not None:
         corr = gram / n / np.outer(unit_scale, unit_scale)

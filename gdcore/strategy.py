@@ -36,7 +36,7 @@ from .curvature import auto_lr, needs_row_curvature
 from .errors import ConditioningWarning
 from .losses import Loss, MAELoss, MSELoss, SmoothedMAE
 from .loop import (CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, Fit, FitResult, Settings,
-                   StopRule, max_records, new_state)
+                   StopRule, _norm, max_records, new_state)
 from .optim import (Accelerated, Adam, CosineWarmup, Optimizer, SGD, get_optimizer,
                     get_schedule)
 from .precondition import BLOCK_VALUES, Standardization, standardize
@@ -339,7 +339,8 @@ class SmoothingPath:
                 return self._result(CONVERGED)
             if self.n_epochs >= self.plan.epochs:
                 return self._result(MAX_EPOCHS)
-            if self.width <= 1e-3 * self.tol * result.final_loss:  # narrower cannot help
+            if (self.width <= 1e-3 * self.tol * result.final_loss  # narrower cannot help
+                    or self.width / self.SHRINK < np.finfo(np.float64).tiny):  # nor underflow
                 return self._result(STALLED)
             self.width /= self.SHRINK
             self.fit = self._stage()
@@ -380,7 +381,7 @@ class SmoothingPath:
         epochs = np.concatenate([start + r.epochs for start, r in zip(starts, self.finished)])
         paths = [r.path for r in self.finished if r.path is not None]
         path = np.concatenate(paths) if paths else None
-        return FitResult(loss, total / n, float(np.linalg.norm(grad[:free] / n)), status, path,
+        return FitResult(loss, total / n, _norm(grad[:free] / n), status, path,
                          epochs=epochs, n_epochs=int(starts[-1]))
 
 
@@ -399,6 +400,12 @@ def lad_gap(X: np.ndarray, y: np.ndarray, params: np.ndarray, std: Standardizati
     whose values solve A^T u = 0 exactly: tight once the fit sits at an
     optimal vertex.
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # see bound()
+        return _lad_gap(X, y, params, std, width, rounds, vertex)
+
+
+def _lad_gap(X: np.ndarray, y: np.ndarray, params: np.ndarray, std: Standardization,
+             width: float, rounds: int, vertex: bool) -> Tuple[float, float]:
     n, d = X.shape
     X = np.asarray(X, dtype=np.float64)  # no copy of float64 data
     corr = std.gram
@@ -418,7 +425,9 @@ def lad_gap(X: np.ndarray, y: np.ndarray, params: np.ndarray, std: Standardizati
             q = np.linalg.lstsq(corr, At(u) / n, rcond=None)[0]
             qv = q[:d] / std.scale
             u = u - (X @ qv - float(std.mean @ qv) + (q[d] if std.intercept else 0.0))
-        return float(u @ y) / n / max(1.0, float(np.max(np.abs(u))))
+        value = float(u @ y) / n / max(1.0, float(np.max(np.abs(u))))
+        # tiny scales (subnormal columns) can overflow the projection: then no bound
+        return value if math.isfinite(value) else -math.inf
 
     best = bound(-np.clip(r / width, -1.0, 1.0), max(rounds, 1))
     p = d + std.intercept

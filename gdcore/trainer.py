@@ -211,7 +211,13 @@ class Trainer:
         if status == INTERRUPTED:
             raise FitInterrupted(history)
         if result.status == DIVERGED and result.n_epochs == 0 and not np.isfinite(result.final_loss):
-            raise ValueError(_unusable_start(model, Xc, y, result.final_loss))
+            raise ValueError(_unusable(model, Xc, y, "loss", result.final_loss, "starts from, "
+                                       "before any step"))
+        if result.status != DIVERGED and not np.isfinite(result.grad_norm):
+            # the loss is finite but its gradient overflows: no step, nor stopping test, can
+            # be trusted (a NaN norm passes the kernels' stopping test), so no result either
+            raise ValueError(_unusable(model, Xc, y, "gradient norm", result.grad_norm,
+                                       "starts from" if result.n_epochs == 0 else "reached"))
         if result.status == DIVERGED:
             raise DivergenceError(plan.lr, self._safe_lr(model, backend, Xc, batch_size, plan),
                                   history)
@@ -256,11 +262,12 @@ class Trainer:
                 f"record_path={self.record_path}, n_jobs={self.n_jobs})")
 
 
-def _unusable_start(model: Model, X: np.ndarray, y: Any, loss: float) -> str:
-    """Why a fit could not take one step: the loss is not finite where it starts."""
+def _unusable(model: Model, X: np.ndarray, y: Any, what: str, value: float, where: str) -> str:
+    """Why a fit has no usable result: its loss (or gradient) is not finite at the
+    parameters it starts from (or reached)."""
     def largest(a: Any) -> float:
         return float(np.max(np.abs(np.asarray(a, dtype=np.float64))))
-    return (f"the loss is {loss} at the parameters the fit starts from, before any step: "
+    return (f"the {what} is {value} at the parameters the fit {where}: "
             f"X, y or the model's parameters are too large for {model.dtype.name} "
             f"arithmetic (largest |X| {largest(X):.3g}, |y| {largest(y):.3g}, "
             f"|parameter| {largest(model.params):.3g}); rescale X and y")

@@ -141,7 +141,9 @@ class NumpyBackend:
             return 2.0 * out / n
 
         v0 = np.array(start_vector(d + fit_intercept))
-        lam = power_iteration(hessian_times, v0, lambda v: float(np.linalg.norm(v)))
+        with np.errstate(over="ignore", invalid="ignore"):  # inf, as in the other backends:
+            lam = power_iteration(hessian_times, v0,        # auto_lr reports it
+                                  lambda v: float(np.linalg.norm(v)))
         return lam, row_max
 
     def start(self, objective, params: np.ndarray, state: State, settings: Settings) -> Fit:

@@ -183,7 +183,8 @@ class MLP(Model):
                 [g[b:b + n_out] for _, b, _, n_out in slices])
 
     def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
-        inputs = forward(self._params, self.layer_sizes, self.activation, X)[:-1]
+        with np.errstate(over="ignore", invalid="ignore"):  # inf: auto_lr says it overflows
+            inputs = forward(self._params, self.layer_sizes, self.activation, X)[:-1]
         curvature = row_curvature = 0.0
         rows = needs_row_curvature(X.shape[0], batch_size)
         for A in inputs:
