@@ -6,15 +6,17 @@ stays an optional dependency (``pip install gdcore[sklearn]``).
 
 from __future__ import annotations
 
+import re
 import warnings
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
 try:
     from sklearn.base import BaseEstimator, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.validation import (check_array, check_is_fitted, column_or_1d,
+                                          validate_data)
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError("gdcore.sklearn needs scikit-learn >= 1.6: "
                       "pip install scikit-learn (or gdcore[sklearn])") from exc
@@ -137,8 +139,15 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         """
         if not isinstance(self.loss, str) or self.loss not in _LOSSES:
             raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {self.loss!r}")
-        X, y = validate_data(self, check_not_masked(X, "X"), check_not_masked(y, "y"),
-                             dtype=np.float64, y_numeric=True)
+        X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64))
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             f"is None")
+        y = _checked(y, "y", lambda v: column_or_1d(
+            check_array(v, ensure_2d=False, dtype=np.float64, input_name="y"), warn=True))
+        if X.shape[0] != y.shape[0]:
+            raise ValueError(f"X and y have different lengths: X has {X.shape[0]} rows, "
+                             f"y has {y.shape[0]} values")
         n = X.shape[0]
         batch = None if self.batch_size is None else self.batch_size
         if isinstance(batch, (int, np.integer)) and not isinstance(batch, bool) and batch > n:
@@ -156,19 +165,26 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             history = trainer.fit(model, X if x_scale is None else (X - x_mean) / x_scale,
                                   (y - y_mean) / y_scale)
 
-        coef = model.w.astype(np.float64) * y_scale
-        intercept = y_mean + y_scale * float(model.b) if self.fit_intercept else 0.0
-        if x_scale is not None:
-            coef = coef / x_scale
-            intercept -= float(x_mean @ coef) if self.fit_intercept else 0.0
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+            coef = model.w.astype(np.float64) * y_scale
+            intercept = y_mean + y_scale * float(model.b) if self.fit_intercept else 0.0
+            if x_scale is not None:
+                coef = coef / x_scale
+                intercept -= float(x_mean @ coef) if self.fit_intercept else 0.0
+            representable = np.append(coef, intercept).astype(self.dtype)
+        if not np.all(np.isfinite(representable)):
+            raise ValueError(f"the fitted coefficients overflow {np.dtype(self.dtype).name} in "
+                             f"the units of X and y (largest |coef| "
+                             f"{float(np.max(np.abs(coef))):.3g}, |intercept| {abs(intercept):.3g})"
+                             f": rescale X or y")
         self.coef_ = coef
         self.intercept_ = float(intercept)
         self.model_ = LinearModel(X.shape[1], dtype=self.dtype,
                                   fit_intercept=bool(self.fit_intercept))
         self.model_.w = coef
         self.model_.b = self.intercept_
-        units = y_scale ** 2 if self.loss == "mse" else y_scale
-        self.loss_curve_ = history.loss * units
+        with np.errstate(over="ignore"):  # an MSE beyond float64 in y's units (y near 1e300) is inf
+            self.loss_curve_ = history.loss * y_scale * (y_scale if self.loss == "mse" else 1.0)
         self.n_iter_ = history.n_epochs
         self.history_: History = history
         if history.status in (MAX_EPOCHS, STALLED):
@@ -215,5 +231,31 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
-        X = validate_data(self, check_not_masked(X, "X"), dtype=np.float64, reset=False)
+        X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, reset=False))
         return X @ self.coef_ + self.intercept_
+
+
+#: dtype kinds that are not numbers, though scikit-learn would convert some of them:
+#: strings, bytes, dates, durations, records.
+_NOT_NUMBERS = "USMmV"
+
+
+def _checked(value: Any, name: str, check: Callable[[Any], Any]) -> Any:
+    """``check(value)``, scikit-learn's validation, after gdcore's rules (no masked entries;
+    no strings, bytes or dates), its errors naming the argument."""
+    value = check_not_masked(value, name)
+    dtypes = list(value.dtypes) if hasattr(value, "columns") else [getattr(value, "dtype", None)]
+    if dtypes == [None]:  # a list or the like
+        try:
+            dtypes = [np.asarray(value).dtype]
+        except (TypeError, ValueError):  # ragged: scikit-learn's check says so
+            dtypes = []
+    for dtype in dtypes:
+        if getattr(dtype, "kind", "O") in _NOT_NUMBERS or str(dtype) in ("string", "str"):
+            raise TypeError(f"{name} must be numeric, got dtype {dtype}")
+    try:
+        return check(value)
+    except ValueError as exc:
+        if re.search(rf"\b{name}\b", str(exc)):
+            raise
+        raise ValueError(f"{name}: {exc}") from exc

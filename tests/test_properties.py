@@ -193,6 +193,8 @@ def _entry_points(X: Any, y: Any, d: int) -> Dict[str, Callable[[], Any]]:
         "gradient": lambda: gdcore.MSELoss().gradient(model, X, y),
         "gradient_check": lambda: gdcore.gradient_check(model, gdcore.MSELoss(), X, y),
         "loss": lambda: gdcore.MAELoss()(y, y),
+        "regressor-fit": lambda: GDRegressor(epochs=3).fit(X, y),
+        "regressor-predict": lambda: fitted.predict(X),
     }
 
 
@@ -480,3 +482,54 @@ def test_pandas_strings_are_not_numbers(make):
         gdcore.Trainer(epochs=2).fit(gdcore.LinearModel(width), data, [1.0, 2.0])
     with pytest.raises(TypeError, match="y must be numeric"):
         gdcore.Trainer(epochs=2).fit(gdcore.LinearModel(1), [1.0, 2.0], pd.Series(["1", "2"]))
+
+
+# -- GDRegressor regressions --------------------------------------------------------------------
+
+
+def _regressor():
+    return pytest.importorskip("gdcore.sklearn").GDRegressor
+
+
+@pytest.mark.parametrize("target", ["X", "y"])
+@pytest.mark.parametrize("kind", ["str", "S8", "datetime64[s]", "timedelta64[s]"])
+def test_regressor_refuses_strings_and_dates(target, kind):
+    """scikit-learn parsed X of strings ('1.5') and dates as numbers; y of strings or dates
+    failed inside the fit with numpy's UFuncTypeError."""
+    X, y = np.arange(1.0, 7.0).reshape(3, 2), np.arange(1.0, 4.0)
+    X, y = (X.astype(kind), y) if target == "X" else (X, y.astype(kind))
+    with pytest.raises(TypeError, match=rf"{target} must be numeric"):
+        _regressor()(epochs=3).fit(X, y)
+
+
+@pytest.mark.parametrize("X, y, message", [
+    (np.empty((0, 2)), np.empty(0), r"X: Found array with 0 sample"),
+    (np.ones((3, 2)), np.empty(0), r"y: Found array with 0 sample"),
+    (np.ones((3, 2)), np.ones(2), r"X and y have different lengths"),
+    (np.ones((3, 2)) + 1j, np.ones(3), r"X: Complex data not supported"),
+    (np.ones((3, 2)), np.ones(3) + 1j, r"y: Complex data not supported"),
+], ids=["empty-X", "empty-y", "lengths", "complex-X", "complex-y"])
+def test_regressor_errors_name_the_argument(X, y, message):
+    """scikit-learn's own messages ('Found array with 0 sample(s)', 'Complex data not
+    supported', 'inconsistent numbers of samples') named neither X nor y."""
+    with pytest.raises(ValueError, match=message):
+        _regressor()(epochs=3).fit(X, y)
+
+
+def test_regressor_on_a_target_near_1e300(strict_warnings):
+    """loss_curve_ = loss * y_scale ** 2 raised OverflowError (a Python float power)."""
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0) % 3 * 1e300
+    reg = _regressor()().fit(X, y)
+    assert np.all(np.isfinite(reg.coef_)) and math.isfinite(reg.intercept_)
+    assert reg.loss_curve_.shape == (reg.n_iter_,)
+
+
+@pytest.mark.parametrize("dtype, sx, sy", [("float32", 1e-30, 1e30), ("float64", 1e-200, 1e200)])
+def test_regressor_coefficients_beyond_the_dtype_are_an_error_naming_x_and_y(dtype, sx, sy):
+    """The coefficients in the user's units overflowed the model's dtype: the error said
+    'w must be finite', an argument the user never passed."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 2))
+    y = X @ np.array([1.0, -2.0]) + 0.1 * rng.standard_normal(20)
+    with pytest.raises(ValueError, match=rf"coefficients overflow {dtype} .* rescale X or y"):
+        _regressor()(dtype=dtype).fit(X * sx, y * sy)
