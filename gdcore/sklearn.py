@@ -139,12 +139,15 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         """
         if not isinstance(self.loss, str) or self.loss not in _LOSSES:
             raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {self.loss!r}")
-        X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64))
+        # C order: the column means and X @ coef_ then sum in the same order whatever the
+        # layout X came in, so any layout gives the same fit and predictions, bit for bit
+        X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C"))
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              f"is None")
         y = _checked(y, "y", lambda v: column_or_1d(
-            check_array(v, ensure_2d=False, dtype=np.float64, input_name="y"), warn=True))
+            check_array(v, ensure_2d=False, dtype=np.float64, order="C", input_name="y"),
+            warn=True))
         if X.shape[0] != y.shape[0]:
             raise ValueError(f"X and y have different lengths: X has {X.shape[0]} rows, "
                              f"y has {y.shape[0]} values")
@@ -231,7 +234,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
-        X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, reset=False))
+        X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C",
+                                                     reset=False))
         return X @ self.coef_ + self.intercept_
 
 

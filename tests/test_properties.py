@@ -363,6 +363,220 @@ def test_every_fit_is_finite_or_a_documented_error(data, problem):
     assert_unmodified(before[1], y)
 
 
+# -- the engines agree ---------------------------------------------------------------------------
+
+#: Agreement of the engines after at most 20 epochs, relative to the parameters' norm.
+#: float64: each pass sums at most 30 rows in a different order (cython's SIMD lanes,
+#: BLAS, Python left to right), a relative rounding of at most n eps ~ 7e-15 per sum; with
+#: lr <= 1/L_B a step does not amplify a difference in the parameters (MSE: I - lr H is
+#: non-expansive; MAE: the slopes are +-1 or 0 whatever the rounding, away from ties),
+#: so 20 epochs stay below 20 x 7e-15 x the cancellation in the gradient: 1e-9 leaves
+#: room for 1e3 of the latter. float32: cython rounds the parameters to float32 each
+#: step, numpy sums in float32, python in doubles: 20 epochs x 30 rows x 6e-8 ~ 4e-5.
+ENGINE_RTOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 2e-4}
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return bool(np.linalg.norm(a - b) <= rtol * max(np.linalg.norm(a), np.linalg.norm(b), 1e-300))
+
+
+@budget(60)
+@given(problem=plain_problems(max_n=30, max_d=5), data=st.data())
+def test_the_three_engines_take_the_same_steps(problem, data):
+    """Plain steps with a given lr and epochs, full batch or mini-batches from a seed:
+    cython, numpy and python agree (to ENGINE_RTOL) on the parameters and every loss."""
+    X, y = problem
+    n, d = X.shape
+    dtype = np.dtype(data.draw(st.sampled_from(DTYPES)))
+    fit_intercept = data.draw(st.booleans())
+    loss = data.draw(st.sampled_from([gdcore.MSELoss(), gdcore.MAELoss()]))
+    batch_size = data.draw(st.one_of(st.none(), st.integers(1, n)))
+    safe = gdcore.Trainer(optimizer="gd", precondition=None, batch_size=batch_size).learning_rate(
+        gdcore.LinearModel(d, fit_intercept=fit_intercept), X)
+    # (below 1/L: a step of exactly 1/L lands one-row problems on the optimum, where a zero
+    # gradient in one engine and 1e-17 in another stop tol=0 at different epochs)
+    lr = safe * data.draw(st.sampled_from([0.05, 0.3, 0.9]))
+    settings = dict(loss=loss, lr=lr, epochs=data.draw(st.integers(1, 20)), tol=0.0,
+                    batch_size=batch_size, random_state=data.draw(st.integers(0, 2 ** 63)))
+    runs = {}
+    for backend in gdcore.backends():
+        model = gdcore.LinearModel(d, dtype=dtype, fit_intercept=fit_intercept)
+        history = gdcore.Trainer(backend=backend, **settings).fit(model, X, y)
+        runs[backend] = (model.params.copy(), history)
+    params, history = runs["cython"]
+    for backend in ("numpy", "python"):
+        other, other_history = runs[backend]
+        assert other_history.n_epochs == history.n_epochs, backend
+        assert _close(other, params, ENGINE_RTOL[dtype]), (backend, other, params)
+        np.testing.assert_allclose(other_history.loss, history.loss, rtol=ENGINE_RTOL[dtype],
+                                   atol=ENGINE_RTOL[dtype] * history.loss[0], err_msg=backend)
+
+
+@budget(25)
+@given(problem=plain_problems(max_n=20, max_d=3), data=st.data())
+def test_the_three_engines_fit_a_network_alike(problem, data):
+    X, y = problem
+    hidden = data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=2))
+    activation = data.draw(st.sampled_from(ACTIVATIONS))
+    batch_size = data.draw(st.one_of(st.none(), st.integers(1, X.shape[0])))
+    runs = []
+    for backend in gdcore.backends():
+        net = gdcore.MLP([X.shape[1], *hidden, 1], activation=activation, random_state=1)
+        X1 = X / np.max(np.abs(X))  # data of order one: steps of lr 0.01 stay stable
+        h = gdcore.Trainer(lr=0.01, epochs=10, tol=0.0, batch_size=batch_size, random_state=3,
+                           backend=backend).fit(net, X1, y / np.max(np.abs(y)))
+        runs.append((net.params.copy(), h.loss))
+    for params, losses in runs[1:]:
+        assert _close(params, runs[0][0], 1e-9)
+        np.testing.assert_allclose(losses, runs[0][1], rtol=1e-9)
+
+
+@budget(25)
+@given(problem=plain_problems(max_n=30, max_d=4), loss=st.sampled_from(["mse", "mae"]))
+def test_the_engines_certify_the_same_default_fit(problem, loss):
+    """The default fit (lr="auto") stops on a certificate: each engine's (w, b) is within
+    tol of the optimum relative to ||(w, b)|| (the MSE's least squares, the MAE's objective),
+    so the engines' MSE fits are within 2 tol (1 + tol) of each other."""
+    X, y = problem
+    assume(X.shape[0] > X.shape[1] + 2)
+    results = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gdcore.ConvergenceWarning)
+        for backend in gdcore.backends():
+            model = gdcore.LinearModel(X.shape[1])
+            loss_ = gdcore.MSELoss() if loss == "mse" else gdcore.MAELoss()
+            history = gdcore.Trainer(loss=loss_, backend=backend).fit(model, X, y)
+            results.append((model.params.copy(), history))
+    assume(all(h.converged for _, h in results))
+    tol = 1e-6
+    for params, history in results[1:]:
+        if loss == "mse":
+            assert _close(params, results[0][0], 2.5 * tol)
+        else:
+            assert history.final_loss == pytest.approx(results[0][1].final_loss, rel=2.5 * tol)
+
+
+# -- save/load and pickle give back the same model ---------------------------------------------
+
+
+@budget(30)
+@given(problem=plain_problems(max_n=20, max_d=4), data=st.data())
+def test_save_load_and_pickle_give_back_the_same_model(tmp_dir, problem, data):
+    X, y = problem
+    make_model = data.draw(model_factories(X.shape[1]))
+    model = make_model()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gdcore.Trainer(epochs=data.draw(st.integers(0, 20)), lr=0.01).fit(model, X / np.max(
+            np.abs(X)), y)
+    path = f"{tmp_dir}/model-{data.draw(st.integers(0, 3))}.gdm"
+    if data.draw(st.booleans()):
+        model.save(path)
+    else:
+        from gdcore.persist import save
+        save(model, path)
+    for clone in (gdcore.load(path), pickle.loads(pickle.dumps(model))):
+        assert type(clone) is type(model) and clone.dtype == model.dtype
+        assert clone.params.tobytes() == model.params.tobytes()
+        assert clone.predict(X).tobytes() == model.predict(X).tobytes()
+        assert clone._state()[0] == model._state()[0]  # the configuration
+        clone.params[...] = 0  # its own buffer
+        assert model.params.tobytes() != clone.params.tobytes() or not np.any(model.params)
+
+
+# -- GDRegressor obeys the same ----------------------------------------------------------------
+
+
+@budget(40)
+@given(data=st.data(), problem=problems(max_n=25, wide=False),
+       x_layout=st.sampled_from(sorted(LAYOUTS)), y_layout=st.sampled_from(sorted(LAYOUTS)))
+def test_the_regressor_is_finite_or_an_error_whatever_the_layout(tmp_dir, data, problem, x_layout,
+                                                                  y_layout):
+    """Any data in any layout or container: the same fit bit for bit as the C array (or the
+    same error, naming its argument), inputs unmodified, finite coefficients and
+    predictions; pickle and model_.save give back the same predictions and parameters."""
+    GDRegressor = _regressor()
+    X, y = problem
+    params = dict(loss=data.draw(st.sampled_from(["mse", "mae"])),
+                  dtype=data.draw(st.sampled_from(["float64", "float32"])),
+                  fit_intercept=data.draw(st.booleans()),
+                  standardize=data.draw(st.booleans()),
+                  epochs=data.draw(st.one_of(st.none(), st.integers(0, 30))),
+                  backend=data.draw(st.sampled_from(["cython", "numpy"])))
+    if data.draw(st.booleans()):
+        params.update(batch_size=data.draw(st.integers(1, 40)), random_state=7)
+
+    def run(Xv, yv):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                reg = GDRegressor(**params).fit(Xv, yv)
+            except DOCUMENTED_ERRORS as exc:
+                check_error(exc)
+                return ("error", type(exc), _message(exc)), None
+        from sklearn.exceptions import ConvergenceWarning
+        check_warnings(caught, allowed=(ConvergenceWarning, gdcore.ConditioningWarning))
+        assert np.all(np.isfinite(reg.coef_)) and math.isfinite(reg.intercept_)
+        assert np.all(np.isfinite(reg.model_.params))
+        predictions = reg.predict(Xv)
+        return ("fit", reg.coef_.tobytes(), reg.intercept_, predictions.tobytes(),
+                reg.n_iter_), reg
+
+    reference, _ = run(X, y)
+    Xv, yv = LAYOUTS[x_layout](X, tmp_dir), LAYOUTS[y_layout](y, tmp_dir)
+    before = snapshot(Xv), snapshot(yv)
+    result, reg = run(Xv, yv)
+    assert result == reference
+    assert_unmodified(before[0], Xv)
+    assert_unmodified(before[1], yv)
+    if reg is not None:
+        clone = pickle.loads(pickle.dumps(reg))
+        assert clone.predict(Xv).tobytes() == reg.predict(Xv).tobytes()
+        reg.model_.save(f"{tmp_dir}/regressor.gdm")
+        assert gdcore.load(f"{tmp_dir}/regressor.gdm").params.tobytes() == \
+            reg.model_.params.tobytes()
+
+
+# -- nothing crashes the interpreter ----------------------------------------------------------
+
+CRASH_PROBE = """
+import warnings, numpy as np, gdcore
+warnings.simplefilter("ignore")
+rng = np.random.default_rng(0)
+def variants(a):
+    yield a
+    yield np.frombuffer(b"\\0" + a.tobytes(), dtype=a.dtype, offset=1).reshape(a.shape)
+    yield a.astype(a.dtype.newbyteorder(">"))
+    yield np.asfortranarray(a)[::-1]
+    yield np.lib.stride_tricks.as_strided(a, shape=a.shape, strides=(0,) * a.ndim)
+for n, d in [(1, 1), (2, 5), (3, 257), (40, 3)]:
+    for scale in (5e-324, 1e-300, 1.0, 1e150, 3.4e38, 1.7e308):
+        X = rng.standard_normal((n, d)) * scale
+        y = rng.standard_normal(n) * scale
+        for dtype in (np.float64, np.float32):
+            for Xv in variants(X.astype(dtype) if scale < 1e38 or dtype == np.float64 else X):
+                for kw in ({}, {"lr": 1e300, "epochs": 3}, {"batch_size": 1, "epochs": 2, "random_state": 0},
+                           {"loss": gdcore.MAELoss(), "epochs": 50}):
+                    for model in (gdcore.LinearModel(d, dtype=dtype),
+                                  gdcore.MLP([d, 3, 1], dtype=dtype, random_state=0)):
+                        try:
+                            gdcore.Trainer(**kw).fit(model, Xv, y)
+                            model.predict(Xv)
+                        except (ValueError, TypeError, gdcore.DivergenceError):
+                            pass
+print("survived")
+"""
+
+
+def test_the_compiled_code_survives_hostile_layouts_in_a_subprocess():
+    """Unaligned, byte-swapped, negative-strided and zero-strided buffers, subnormal to 1.7e308
+    values, n = 1, d = 257, through the compiled kernels: a crash would kill only the child."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(CRASH_PROBE)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stderr[-2000:])
+
+
 # -- regressions: defects the properties above found, minimised -----------------------------------
 
 
@@ -533,3 +747,16 @@ def test_regressor_coefficients_beyond_the_dtype_are_an_error_naming_x_and_y(dty
     y = X @ np.array([1.0, -2.0]) + 0.1 * rng.standard_normal(20)
     with pytest.raises(ValueError, match=rf"coefficients overflow {dtype} .* rescale X or y"):
         _regressor()(dtype=dtype).fit(X * sx, y * sy)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_regressor_fits_and_predicts_fortran_data_bit_for_bit_like_c_data(dtype):
+    """X in Fortran order reached X.mean(axis=0) (the float32 fit's centring) and
+    X @ coef_ (predict) as such: sums in another order, another last bit."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 7)) * 1e4 + 3e5
+    y = X @ np.arange(7.0) + rng.standard_normal(300)
+    a = _regressor()(dtype=dtype).fit(X, y)
+    b = _regressor()(dtype=dtype).fit(np.asfortranarray(X), y)
+    assert a.coef_.tobytes() == b.coef_.tobytes() and a.intercept_ == b.intercept_
+    assert a.predict(X).tobytes() == b.predict(np.asfortranarray(X)).tobytes()
