@@ -103,7 +103,7 @@ def outcome(make_model: Callable[[], gdcore.Model], X: Any, y: Any,
 # -- layouts and containers agree, nothing is modified ----------------------------------------
 
 
-@budget(60)
+@budget(500)
 @given(data=st.data(), problem=problems(max_n=25, wide=False),
        x_layout=st.sampled_from(sorted(LAYOUTS)), y_layout=st.sampled_from(sorted(LAYOUTS)))
 def test_any_layout_or_container_fits_bit_for_bit_like_a_c_array(tmp_dir, data, problem,
@@ -144,7 +144,7 @@ def typed_arrays(draw: Any, shape: Tuple[int, ...]) -> np.ndarray:
     return out
 
 
-@budget(40)
+@budget(200)
 @given(data=st.data(), n=st.integers(1, 20), d=st.integers(1, 4))
 def test_integer_bool_and_small_float_data_fit_like_their_conversion(tmp_dir, data, n, d):
     """Integer types (to int64 max), bool, float16 and float32 data: the same fit as the
@@ -215,8 +215,7 @@ def _assert_rejected(call: Callable[[], Any], name: str) -> None:
 def _ragged(a: np.ndarray) -> list:
     """Rows (or values) of unequal lengths."""
     listed = a.tolist()
-    listed[0] = listed[0] + [1.0] if a.ndim == 2 else [listed[0], 1.0]
-    return listed
+    return listed + [[1.0] * (a.shape[1] + 1)] if a.ndim == 2 else [listed[0], [1.0, 2.0]]
 
 
 BAD_KINDS = {
@@ -236,7 +235,7 @@ BAD_KINDS = {
 }
 
 
-@budget(40)
+@budget(60)
 @given(problem=plain_problems(max_n=8, max_d=3), kind=st.sampled_from(sorted(BAD_KINDS)),
        target=st.sampled_from(["X", "y"]))
 def test_data_of_the_wrong_kind_is_rejected_naming_the_argument(problem, kind, target):
@@ -260,7 +259,7 @@ def test_data_of_the_wrong_kind_is_rejected_naming_the_argument(problem, kind, t
 NONFINITE = [math.nan, math.inf, -math.inf]
 
 
-@budget(40)
+@budget(60)
 @given(data=st.data(), problem=plain_problems(max_n=10, max_d=3),
        value=st.sampled_from(NONFINITE), target=st.sampled_from(["X", "y"]),
        layout=st.sampled_from(["c", "fortran", "list", "pandas", "pandas-nullable",
@@ -315,7 +314,7 @@ def test_empty_data_is_rejected_naming_the_argument(target, X, y):
         _assert_rejected(call, name)
 
 
-@budget(20)
+@budget(40)
 @given(problem=plain_problems(max_n=10, max_d=3), target=st.sampled_from(["X", "y"]),
        how=st.sampled_from(["pd.NA", "masked"]), data=st.data())
 def test_missing_values_are_rejected_naming_the_argument(problem, target, how, data):
@@ -344,7 +343,7 @@ def test_missing_values_are_rejected_naming_the_argument(problem, target, how, d
 # -- any fit: finite results or a documented error, documented warnings only ---------------------
 
 
-@budget(150)
+@budget(2000)
 @given(data=st.data(), problem=problems())
 def test_every_fit_is_finite_or_a_documented_error(data, problem):
     """Any data (extreme scales, subnormals, constant columns, d > n, d > 256), any model,
@@ -381,7 +380,7 @@ def _close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
     return bool(np.linalg.norm(a - b) <= rtol * max(np.linalg.norm(a), np.linalg.norm(b), 1e-300))
 
 
-@budget(60)
+@budget(300)
 @given(problem=plain_problems(max_n=30, max_d=5), data=st.data())
 def test_the_three_engines_take_the_same_steps(problem, data):
     """Plain steps with a given lr and epochs, full batch or mini-batches from a seed:
@@ -407,13 +406,19 @@ def test_the_three_engines_take_the_same_steps(problem, data):
     params, history = runs["cython"]
     for backend in ("numpy", "python"):
         other, other_history = runs[backend]
-        assert other_history.n_epochs == history.n_epochs, backend
         assert _close(other, params, ENGINE_RTOL[dtype]), (backend, other, params)
-        np.testing.assert_allclose(other_history.loss, history.loss, rtol=ENGINE_RTOL[dtype],
+        if other_history.n_epochs != history.n_epochs:
+            # tol=0 stops only on an exactly zero gradient: at the optimum, to rounding,
+            # where one engine's sums can cancel exactly and another's leave an ulp
+            shorter = min(other_history, history, key=lambda h: h.n_epochs)
+            assert shorter.converged and shorter.grad_norm == 0.0, backend
+        common = min(other_history.n_epochs, history.n_epochs)
+        np.testing.assert_allclose(other_history.loss[:common], history.loss[:common],
+                                   rtol=ENGINE_RTOL[dtype],
                                    atol=ENGINE_RTOL[dtype] * history.loss[0], err_msg=backend)
 
 
-@budget(25)
+@budget(50)
 @given(problem=plain_problems(max_n=20, max_d=3), data=st.data())
 def test_the_three_engines_fit_a_network_alike(problem, data):
     X, y = problem
@@ -432,7 +437,7 @@ def test_the_three_engines_fit_a_network_alike(problem, data):
         np.testing.assert_allclose(losses, runs[0][1], rtol=1e-9)
 
 
-@budget(25)
+@budget(50)
 @given(problem=plain_problems(max_n=30, max_d=4), loss=st.sampled_from(["mse", "mae"]))
 def test_the_engines_certify_the_same_default_fit(problem, loss):
     """The default fit (lr="auto") stops on a certificate: each engine's (w, b) is within
@@ -460,7 +465,7 @@ def test_the_engines_certify_the_same_default_fit(problem, loss):
 # -- save/load and pickle give back the same model ---------------------------------------------
 
 
-@budget(30)
+@budget(60)
 @given(problem=plain_problems(max_n=20, max_d=4), data=st.data())
 def test_save_load_and_pickle_give_back_the_same_model(tmp_dir, problem, data):
     X, y = problem
@@ -468,8 +473,11 @@ def test_save_load_and_pickle_give_back_the_same_model(tmp_dir, problem, data):
     model = make_model()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gdcore.Trainer(epochs=data.draw(st.integers(0, 20)), lr=0.01).fit(model, X / np.max(
-            np.abs(X)), y)
+        try:
+            gdcore.Trainer(epochs=data.draw(st.integers(0, 20)), lr=0.01).fit(
+                model, X / np.max(np.abs(X)), y / np.max(np.abs(y)))
+        except gdcore.DivergenceError:
+            pass  # the model keeps its last finite parameters: they round-trip too
     path = f"{tmp_dir}/model-{data.draw(st.integers(0, 3))}.gdm"
     if data.draw(st.booleans()):
         model.save(path)
@@ -488,7 +496,7 @@ def test_save_load_and_pickle_give_back_the_same_model(tmp_dir, problem, data):
 # -- GDRegressor obeys the same ----------------------------------------------------------------
 
 
-@budget(40)
+@budget(120)
 @given(data=st.data(), problem=problems(max_n=25, wide=False),
        x_layout=st.sampled_from(sorted(LAYOUTS)), y_layout=st.sampled_from(sorted(LAYOUTS)))
 def test_the_regressor_is_finite_or_an_error_whatever_the_layout(tmp_dir, data, problem, x_layout,
