@@ -196,9 +196,10 @@ def _norm(g: np.ndarray) -> float:
         return big * math.sqrt(sequential_dot(scaled, scaled))
 
 
-#: The loops compute as the C loop does, in IEEE arithmetic: an overflow is an inf (or
-#: NaN) that the loop itself judges (a divergence, an unusable start), not a warning.
-IEEE = dict(over="ignore", invalid="ignore", divide="ignore")
+def _ieee() -> np.errstate:
+    """The loops compute as the C loop does, in IEEE arithmetic: an overflow is an inf (or
+    NaN) that the loop itself judges (a divergence, an unusable start), not a warning."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 class ReferenceRun:
@@ -347,7 +348,7 @@ class ReferenceRun:
 
     def evaluate(self) -> Tuple[float, float, float]:
         """(mean loss, ||gradient|| of the free parameters, what the stopping rule reads)."""
-        with np.errstate(**IEEE):
+        with _ieee():
             loss = self._evaluate(None)
             return loss, _norm(self.grad[:self.s.n_free]), self._measure(self.zgrad)
 
@@ -356,7 +357,7 @@ class ReferenceRun:
     def advance(self, epochs: int) -> Optional[Tuple[str, float, float]]:
         """Run at most ``epochs`` more epochs: (status, final_loss, grad_norm), or None if paused."""
         stop_at = min(self.s.epochs, self.n_epochs + epochs)
-        with np.errstate(**IEEE):
+        with _ieee():
             if not self.s.batch_size:
                 return self._full_batch(stop_at)
             return self._mini_batch(stop_at)
