@@ -21,8 +21,10 @@ Everything about compiling lives here, in one place:
   so its optimizer steps round exactly as their NumPy references do. Nothing
   that changes results beyond rounding is enabled: no -ffinite-math-only (the
   kernels test for NaN and infinity), no flush-to-zero.
-* OpenMP (``n_jobs``) when the compiler supports it; without it the kernels
-  run serially. ``GDCORE_OPENMP=0`` turns it off.
+* Threads (``n_jobs``): the row pass runs its own POSIX threads (src/_pool.h).
+  ``gdcore._util`` links OpenMP, when the compiler supports it, only to read
+  the OpenMP thread limit that ``n_jobs=-1`` respects (OMP_NUM_THREADS,
+  threadpoolctl). ``GDCORE_OPENMP=0`` builds without it.
 """
 
 import os
@@ -107,7 +109,9 @@ def _openmp_flags():
     return (["-fopenmp"], ["-fopenmp"]) if ok else ([], [])
 
 
-OMP_COMPILE, OMP_LINK = _openmp_flags()
+PTHREAD = (["-pthread"], ["-pthread"]) if GCC_LIKE else ([], [])
+THREADS = {"_pass_linear": PTHREAD, "_util": _openmp_flags()}
+THREADS.update({kernel: ([], []) for kernel in KERNELS if kernel not in THREADS})
 
 SHARED = "gdcore._cyutility"  # the memoryview machinery, compiled once for every module
 
@@ -133,8 +137,8 @@ for kernel, per_isa in KERNELS.items():
             f"gdcore.{kernel}{suffix}",
             [_source(kernel, suffix)],
             include_dirs=["src"],
-            extra_compile_args=BASE_FLAGS + KERNEL_FLAGS[kernel] + isa_flags + OMP_COMPILE,
-            extra_link_args=OMP_LINK,
+            extra_compile_args=BASE_FLAGS + KERNEL_FLAGS[kernel] + isa_flags + THREADS[kernel][0],
+            extra_link_args=THREADS[kernel][1],
         ))
 
 extensions = cythonize(

@@ -191,15 +191,40 @@ def check_batch_size(batch_size: Any, n_samples: Optional[int] = None) -> Option
     return int(batch_size)
 
 
+MAX_JOBS = 256  # the compiled pass's limit (src/_pool.h)
+
+
 def check_n_jobs(n_jobs: Any) -> int:
-    """Threads for a full pass: a count >= 1, or -1 for every core this process may use."""
+    """``n_jobs`` as given: a thread count from 1 to MAX_JOBS, or -1 (see effective_n_jobs)."""
     if isinstance(n_jobs, numbers.Integral) and not isinstance(n_jobs, bool):
-        if n_jobs == -1:
-            return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-                os.cpu_count() or 1)
-        if int(n_jobs) >= 1:
+        if n_jobs == -1 or 1 <= n_jobs <= MAX_JOBS:
             return int(n_jobs)
-    raise ValueError(f"n_jobs must be an integer >= 1 or -1 (every core), got {n_jobs!r}")
+    raise ValueError(f"n_jobs must be an integer from 1 to {MAX_JOBS}, or -1 (every CPU "
+                     f"this process may use), got {n_jobs!r}")
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask, and a cgroup CPU quota if any."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:  # cgroup v2: "<quota> <period>" or "max ..."
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def effective_n_jobs(n_jobs: int) -> int:
+    """Threads a fit runs, decided when it starts: at most one per usable CPU; -1 takes
+    them all, within OpenMP's limit (OMP_NUM_THREADS, threadpoolctl) as scikit-learn does."""
+    cpus = usable_cpus()
+    if n_jobs == -1:
+        limit = _util.openmp_thread_limit()
+        return min(cpus, limit) if limit > 0 else cpus
+    return min(n_jobs, cpus)
 
 
 def check_random_state(random_state: Any) -> Any:

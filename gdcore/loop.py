@@ -325,7 +325,7 @@ class ReferenceRun:
     def converged_at(self, norm: float) -> bool:
         """The stopping rule at ``norm`` (what _measure returned)."""
         stop = self.s.stop
-        if norm > stop.abs_tol + stop.rel_tol * self._x_norm():
+        if not norm <= stop.abs_tol + stop.rel_tol * self._x_norm():  # NaN: never
             return False
         if stop.error_map is None:
             return True

@@ -14,7 +14,8 @@ import numpy as np
 
 from . import strategy
 from ._validation import (as_data, as_features, check_batch_size, check_epochs, check_lr,
-                          check_n_jobs, check_random_state, check_tol, seed_from)
+                          check_n_jobs, check_random_state, check_tol, effective_n_jobs,
+                          seed_from)
 from .backends import get_backend
 from .errors import ConvergenceWarning, DivergenceError, FitInterrupted
 from .history import INTERRUPTED, History
@@ -79,10 +80,15 @@ class Trainer:
     random_state : None, an int or a numpy Generator: the seed of the
         mini-batch order (reshuffled every epoch, reproducible for an int).
     backend : "cython" (default), "numpy" or "python".
-    n_jobs : threads sharing each full pass over X (compiled backend, OpenMP
-        builds): 1 (default), a count, or -1 for every core. Mini-batch steps
-        run on one thread. The rows are summed in a fixed order whatever the
-        thread count, so results are identical for every n_jobs.
+    n_jobs : threads sharing each full pass over X (compiled backend): 1
+        (default), a count up to 256, or -1 for every CPU the process may use
+        (its affinity mask and cgroup quota, within OpenMP's thread limit as
+        set by OMP_NUM_THREADS or threadpoolctl); never more than one thread
+        per usable CPU, decided when a fit starts. Mini-batch steps run on one
+        thread. The rows are summed in a fixed order whatever the thread count,
+        so results are identical for every n_jobs. The calling thread never
+        waits for a descheduled helper (it takes over the helper's rows), so
+        a busy machine costs little.
     record_path : keep the parameters of every epoch in ``History.path``
         (default False: nothing is recorded and nothing is paid).
     """
@@ -240,7 +246,8 @@ class Trainer:
         backend = get_backend(self.backend)
         plan = strategy.setup(self, model, backend, Xc, yc, batch_size,
                               seed_from(self.random_state))
-        run = strategy.start(backend, model, Xc, yc, plan, self.n_jobs, plan.tol)
+        run = strategy.start(backend, model, Xc, yc, plan, effective_n_jobs(self.n_jobs),
+                             plan.tol)
         return plan, run, (Xc, batch_size, backend)
 
     def _safe_lr(self, model: Model, backend: Any, X: np.ndarray, batch_size: Optional[int],

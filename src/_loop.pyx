@@ -171,7 +171,7 @@ cdef double stop_measure(Loop* L, const double* g) noexcept nogil:
 cdef bint holds(Loop* L, floating* params, double norm) noexcept nogil:
     """The stopping rule at ``norm`` (stop_measure's value): relative to the parameters
     in the user's units and, with an error map, to the standardised slopes as well."""
-    if norm > L.stop.abs_tol + L.stop.rel_tol * x_norm(L, params):
+    if not norm <= L.stop.abs_tol + L.stop.rel_tol * x_norm(L, params):  # NaN: never
         return False
     if L.stop.error_map == NULL:
         return True

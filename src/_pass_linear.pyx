@@ -15,16 +15,16 @@ Rows are summed in a fixed tree, whatever the thread count: runs of rows
 accumulate in the data's precision (up to SUB rows for float32, which keeps
 float32 SIMD width; a whole CHUNK for float64), each run is flushed into the
 double partial of its CHUNK, and the partials of the chunks are added in
-chunk order. Chunks are the unit of parallel work (handed out dynamically: a
-late thread cannot stall the others), so the result is bit-identical for 1
-or N threads.
+chunk order. Chunks are the unit of parallel work (_pool.h: claimed from a
+counter, and the caller takes over what a late thread has not finished, so a
+descheduled thread never stalls the pass), so the result is bit-identical for
+1 or N threads.
 """
 
 import numpy as np
 
 from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
-from cython.parallel cimport prange, threadid
 from libc.math cimport fabs, sqrt
 from libc.stdint cimport uint64_t
 
@@ -39,10 +39,23 @@ cdef enum:
     NARROW = 16    # widths up to this are compiled as constants (see span_pass)
     PADDED = 64    # widths NARROW .. PADDED read rows padded to 8k values (padded_pass)
     PREFETCH_ROWS = 24  # padded_pass asks for the row this far ahead
+    THREAD_BYTES = 1 << 21  # of X per thread at least: waking a thread costs microseconds
 
 
 cdef extern from *:
     void __builtin_prefetch(const void* address) nogil
+
+
+cdef extern from "_pool.h" nogil:
+    ctypedef void (*ChunkFunction)(void* ctx, Py_ssize_t chunk, int thread, double* out) noexcept nogil
+    ctypedef struct gd_pool:
+        const double** result
+        int n_workers
+    gd_pool* gd_pool_new(int n_workers, Py_ssize_t n_chunks, Py_ssize_t width,
+                         ChunkFunction fn, void* ctx)
+    void gd_pool_run(gd_pool* pool)
+    void gd_pool_free(gd_pool* pool)
+    int MAX_THREADS "GD_POOL_MAX_THREADS"
 
 
 cdef extern from "_simd.h" nogil:
@@ -320,13 +333,15 @@ ctypedef void (*SpanFloat)(int kind, float e, const float* X, const float* y,
 
 cdef struct Pass:
     # Work buffers of a pass, allocated once per objective, and span_pass for its
-    # dtype, called through these pointers from the serial and the threaded loops
+    # dtype, called through these pointers from the serial and the threaded passes
     # alike: copies inlined into each would be vectorised (and so rounded) apart.
-    int n_threads
     double* partials   # n_chunks x (d + 2) doubles
-    void* scratch      # n_threads x d values of the data's dtype
+    void* scratch      # d values of the data's dtype per thread, `stride` apart
+    Py_ssize_t stride  # d rounded up to whole cache lines: threads share none
     SpanDouble span_double
     SpanFloat span_float
+    gd_pool* pool      # NULL: every pass on the calling thread
+    void* params       # the parameters of the pass the pool is running (d + 1 values)
 
 
 cdef inline void chunk_pass(Pass* work, int kind, floating e, const floating* X,
@@ -347,23 +362,24 @@ cdef double batch_pass(int kind, floating e, const floating* X, const floating* 
     """Loss sum over the rows; gradient sums into grad[:d] (w) and grad[d] (b).
 
     X is ``n_total`` x ``d``. ``rows`` NULL means rows first .. first+n_rows-1
-    in order, split into CHUNKs over ``work.n_threads`` threads; otherwise the
-    rows listed at rows[first:first + n_rows] (a mini-batch of an order that
-    lists all ``n_total`` rows), on the calling thread.
+    in order, in CHUNKs (a pass over all rows is shared with the pool's threads,
+    if any); otherwise the rows listed at rows[first:first + n_rows] (a
+    mini-batch of an order that lists all ``n_total`` rows), on the calling
+    thread.
     """
     cdef Py_ssize_t n_chunks = (n_rows + CHUNK - 1) // CHUNK, c, j, lo
-    cdef double* part
+    cdef const double* part
     cdef floating* scratch = <floating*>work.scratch
     cdef double loss = 0.0
-    for c in range(n_chunks * (d + 2)):
-        work.partials[c] = 0.0
-    if rows == NULL and work.n_threads > 1 and n_chunks > 1:
-        for c in prange(n_chunks, num_threads=work.n_threads, schedule="dynamic"):
-            lo = c * CHUNK
-            chunk_pass(work, kind, e, X, y, NULL, first + lo, min(CHUNK, n_rows - lo), d, w,
-                       <floating>b, scratch + threadid() * d, work.partials + c * (d + 2),
-                       n_total)
+    cdef bint pooled = rows == NULL and work.pool != NULL and first == 0 and n_rows == n_total
+    if pooled:
+        for j in range(d):
+            (<floating*>work.params)[j] = w[j]
+        (<floating*>work.params)[d] = <floating>b
+        gd_pool_run(work.pool)
     else:
+        for c in range(n_chunks * (d + 2)):
+            work.partials[c] = 0.0
         for c in range(n_chunks):
             lo = c * CHUNK
             chunk_pass(work, kind, e, X, y, rows, first + lo, min(CHUNK, n_rows - lo), d, w,
@@ -371,7 +387,7 @@ cdef double batch_pass(int kind, floating e, const floating* X, const floating* 
     for j in range(d + 1):
         grad[j] = 0.0
     for c in range(n_chunks):
-        part = work.partials + c * (d + 2)
+        part = work.pool.result[c] if pooled else work.partials + c * (d + 2)
         for j in range(d + 1):
             grad[j] += part[j]
         loss += part[d + 1]
@@ -404,20 +420,42 @@ cdef double sums_float(void* ctx, const void* params, const Py_ssize_t* rows,
                       data.n, data.d, rows, first, n, p, p[data.d], grad, &data.work)
 
 
+cdef inline void pool_chunk(LinearData* data, Py_ssize_t c, int thread, double* out,
+                            const floating* p) noexcept nogil:
+    """Chunk c of a full pass, for the pool's thread ``thread``, at the pool's parameters."""
+    cdef Py_ssize_t lo = c * CHUNK
+    chunk_pass(&data.work, data.kind, <floating>data.e, <const floating*>data.X,
+               <const floating*>data.y, NULL, lo, min(CHUNK, data.n - lo), data.d, p,
+               p[data.d], <floating*>data.work.scratch + thread * data.work.stride, out, data.n)
+
+
+cdef void chunk_double(void* ctx, Py_ssize_t c, int thread, double* out) noexcept nogil:
+    cdef LinearData* data = <LinearData*>ctx
+    pool_chunk(data, c, thread, out, <const double*>data.work.params)
+
+
+cdef void chunk_float(void* ctx, Py_ssize_t c, int thread, double* out) noexcept nogil:
+    cdef LinearData* data = <LinearData*>ctx
+    pool_chunk(data, c, thread, out, <const float*>data.work.params)
+
+
 cdef class LinearObjective:
     """The loss of a linear model on (X, y), for the epoch loop and for single evaluations.
 
     ``X`` (C-contiguous, float32 or float64, n x d) and ``y`` (n, same dtype)
     are kept, never written. ``loss`` names a kind of _loss.h, ``e`` its
-    parameter. Full passes run on ``n_threads`` threads (OpenMP builds).
+    parameter. Full passes share their chunks among up to ``n_threads`` threads
+    (see _pool.h), at most one per chunk and per THREAD_BYTES of X; ``n_threads``
+    then tells how many run.
     """
 
     cdef Objective objective
     cdef LinearData data
-    cdef object X, y, partials, scratch
+    cdef object X, y, partials, scratch, params
     cdef readonly object dtype
+    cdef readonly int n_threads
 
-    def __cinit__(self, str loss, double e, X, y, int n_threads=1):
+    def __cinit__(self, str loss, double e, X, y, Py_ssize_t n_threads=1):
         cdef Py_ssize_t n, d, n_chunks
         if not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray) and X.ndim == 2
                 and y.ndim == 1 and X.dtype == y.dtype and X.dtype in (np.float32, np.float64)
@@ -425,28 +463,43 @@ cdef class LinearObjective:
                 and X.shape[0] == y.shape[0] and X.shape[0] > 0 and X.shape[1] > 0):
             raise ValueError("LinearObjective needs C-contiguous X (n x d) and y (n) "
                              "of one float dtype, n and d >= 1")
-        if n_threads < 1:
-            raise ValueError("n_threads must be >= 1")
+        if not 1 <= n_threads <= MAX_THREADS:
+            raise ValueError(f"n_threads must be between 1 and {MAX_THREADS}")
         n, d = X.shape[0], X.shape[1]
         n_chunks = (n + CHUNK - 1) // CHUNK
+        n_threads = max(1, min(n_threads, n_chunks, X.nbytes // THREAD_BYTES))
         self.X, self.y, self.dtype = X, y, X.dtype
         self.partials = np.empty(n_chunks * (d + 2), dtype=np.float64)
-        self.scratch = np.empty(n_threads * d, dtype=X.dtype)
+        self.data.work.stride = (d + 15) // 16 * 16   # 64 bytes or more
+        self.scratch = np.empty(n_threads * self.data.work.stride, dtype=X.dtype)
+        self.params = np.empty(d + 1, dtype=X.dtype)
         self.data.kind = loss_code(loss)
         self.data.e = e
         self.data.X = <const void*><size_t>X.ctypes.data
         self.data.y = <const void*><size_t>y.ctypes.data
         self.data.n, self.data.d = n, d
-        self.data.work.n_threads = n_threads
         self.data.work.partials = <double*><size_t>self.partials.ctypes.data
         self.data.work.scratch = <void*><size_t>self.scratch.ctypes.data
+        self.data.work.params = <void*><size_t>self.params.ctypes.data
         self.data.work.span_double = span_pass[double]
         self.data.work.span_float = span_pass[float]
+        self.data.work.pool = NULL
+        if n_threads > 1:
+            self.data.work.pool = gd_pool_new(
+                n_threads - 1, n_chunks, d + 2,
+                chunk_double if X.dtype == np.float64 else chunk_float, &self.data)
+            if self.data.work.pool == NULL:
+                raise MemoryError("no memory for the threads' sums")
+            n_threads = 1 + self.data.work.pool.n_workers  # fewer if the system refused some
+        self.n_threads = n_threads
         self.objective.sums = sums_double if X.dtype == np.float64 else sums_float
         self.objective.ctx = &self.data
         self.objective.n_rows = n
         self.objective.n_params = d + 1
         self.objective.itemsize = X.dtype.itemsize
+
+    def __dealloc__(self):
+        gd_pool_free(self.data.work.pool)
 
     def capsule(self):
         """The Objective, for the epoch loop (valid while this object lives)."""

@@ -3,7 +3,8 @@
 
 ``all_finite`` checks arrays without a temporary, ``loss_value`` is a loss
 of predictions, ``cpu_level`` tells gdcore/_dispatch.py which kernel builds
-the CPU runs, and ``shuffled`` exposes the kernels' row order to the tests.
+the CPU runs, ``openmp_thread_limit`` the limit ``n_jobs=-1`` respects, and
+``shuffled`` exposes the kernels' row order to the tests.
 """
 
 import numpy as np
@@ -70,3 +71,21 @@ cdef extern from *:
 def cpu_level():
     """x86-64 micro-architecture level of this CPU (1, 3 or 4; 0 if not x86)."""
     return gdcore_cpu_level()
+
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int gdcore_openmp_limit(void) { return omp_get_max_threads(); }
+    #else
+    static int gdcore_openmp_limit(void) { return 0; }
+    #endif
+    """
+    int gdcore_openmp_limit() nogil
+
+
+def openmp_thread_limit():
+    """OpenMP's thread limit for this thread (OMP_NUM_THREADS, or what threadpoolctl
+    set), or 0 in a build without OpenMP."""
+    return gdcore_openmp_limit()

@@ -112,39 +112,6 @@ def test_every_width_gives_the_reference_gradient(variant, d, n, dtype):
             np.testing.assert_allclose(grad, ref_grad, rtol=rtol * 10, atol=rtol * 10 * scale)
 
 
-def test_threads_give_bit_identical_results():
-    """Rows are summed per fixed chunk and chunks in order: the thread count cannot show."""
-    X, y, _, _ = make_problem(20_000, 5, 3, noise=0.5)  # five chunks of 4096 rows
-    results = []
-    for n_jobs in (1, 2, 3, 1, 2):
-        model = gdcore.LinearModel(5)
-        hist = gdcore.Trainer(lr=0.05, epochs=30, tol=0.0, n_jobs=n_jobs).fit(model, X, y)
-        results.append((hist.loss, model.w.copy(), model.b, hist.final_loss))
-    for loss, w, b, final in results[1:]:
-        np.testing.assert_array_equal(loss, results[0][0])
-        np.testing.assert_array_equal(w, results[0][1])
-        assert b == results[0][2] and final == results[0][3]
-
-
-def test_threads_in_the_loss_gradient_pass():
-    X, y, _, _ = make_problem(10_000, 3, 4, noise=0.5)
-    params = np.array([0.1, -0.2, 0.3, 0.5])
-    one = _dispatch.pass_linear.LinearObjective("mse", 0.0, X, y, 1).sums(params)
-    two = _dispatch.pass_linear.LinearObjective("mse", 0.0, X, y, 2).sums(params)
-    assert one[0] == two[0]
-    np.testing.assert_array_equal(one[1], two[1])
-
-
-@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2", None])
-def test_n_jobs_is_validated(bad):
-    with pytest.raises(ValueError, match="n_jobs"):
-        gdcore.Trainer(n_jobs=bad)
-
-
-def test_n_jobs_minus_one_means_every_core():
-    assert gdcore.Trainer(n_jobs=-1).n_jobs >= 1
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_read_floor_reads_every_value(dtype):
     X = np.random.default_rng(0).standard_normal((1001, 7)).astype(dtype)

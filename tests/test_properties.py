@@ -618,9 +618,6 @@ def test_a_gradient_that_overflows_where_the_fit_starts_is_an_error(strict_warni
                                                                [1e300, -1e300], y)
 
 
-@pytest.mark.xfail(strict=True, reason="src/_loop.pyx holds(): `if norm > abs_tol + ...: "
-                   "return False` lets a NaN norm pass the stopping test (loop.py's twin "
-                   "converged_at mirrors it); the Trainer now refuses such results")
 @pytest.mark.parametrize("backend", ["cython", "python"])
 def test_the_loops_do_not_call_a_nan_gradient_converged(backend):
     from gdcore.backends import get_backend
