@@ -77,7 +77,7 @@ def npy(array: Any) -> bytes:
 
 def npy_raw(header: str, data: bytes = b"", version: bytes = b"\1\0") -> bytes:
     """An .npy member with the header text given, as numpy would pad it."""
-    text = header.encode("latin-1")
+    text = header.encode("utf-8")
     text += b" " * (-(len(text) + 11) % 64) + b"\n"
     size = len(text).to_bytes(2 if version == b"\1\0" else 4, "little")
     return b"\x93NUMPY" + version + size + text + data
