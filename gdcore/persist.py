@@ -259,6 +259,9 @@ def _read_header(archive: zipfile.ZipFile,
     if cls is None:
         raise ValueError(f"unknown model class {reprlib.repr(name)} "
                          f"(known: {sorted(MODEL_CLASSES)})")
+    if getattr(cls._state_layout, "__func__", None) is getattr(Model._state_layout, "__func__"):
+        raise ValueError(f"model class {name} cannot be loaded: it does not say which "
+                         f"arrays its files hold (Model._state_layout)")
     config, metadata = header.get("config"), header.get("metadata", {})
     if not isinstance(config, dict) or not isinstance(metadata, dict):
         raise ValueError("malformed gdcore model file (config or metadata)")
@@ -325,7 +328,8 @@ def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dtype: np.dtype
 _NPY_MAGIC = b"\x93NUMPY"
 # the dict numpy writes (its keys sorted), spaces and last comma optional; fortran_order is
 # False for every array of a model file (0-d and 1-D)
-_NPY_DICT = re.compile(r"\{\s*'descr':\s*'([<>|=]?[biufcOSUV]\d{0,9})',\s*'fortran_order':\s*False,"
+_NPY_DICT = re.compile(r"\{\s*'descr':\s*'([<>|=]?[biufcOSUV]\d{0,9})',"
+                       r"\s*'fortran_order':\s*False,"
                        r"\s*'shape':\s*\(\s*((?:\d{1,19}\s*,\s*)*(?:\d{1,19}\s*)?)\)\s*,?\s*\}\s*")
 
 

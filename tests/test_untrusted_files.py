@@ -378,6 +378,16 @@ def test_every_byte_of_a_valid_file_flipped_gives_a_model_or_a_value_error(tmp_p
     assert 0 < loaded < len(data) // 2
 
 
+def test_a_model_class_that_cannot_describe_its_arrays_is_not_loaded(tmp_path):
+    class Opaque(gdcore.Model):  # only the older hooks: its arrays cannot be checked first
+        @classmethod
+        def _from_state(cls, config, arrays):
+            return cls()
+
+    refused(linear_file(tmp_path, dict(GOOD, **{"class": "Opaque"})),
+            "Opaque cannot be loaded.*_state_layout")
+
+
 # --- files written by save load back ----------------------------------------------
 
 
