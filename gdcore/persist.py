@@ -269,15 +269,15 @@ def _read_header(archive: zipfile.ZipFile,
 
 
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_OPENING, _CLOSING = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 
 
 def _json_depth(text: str) -> int:
     """How deep a JSON text nests, counted without recursion, so that json.loads is
     never given a text deep enough to exhaust the stack."""
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)).encode("ascii")
-    opens = np.isin(np.frombuffer(brackets, np.uint8), (ord("["), ord("{")))
-    return int(np.cumsum(np.where(opens, 1, -1)).max(initial=0))
+    skeleton = np.frombuffer(_JSON_STRING.sub("", text).encode("ascii", "replace"), np.uint8)
+    steps = np.isin(skeleton, _OPENING).astype(np.int8) - np.isin(skeleton, _CLOSING)
+    return int(np.cumsum(steps, dtype=np.int32).max(initial=0))
 
 
 def _parse_json(text: str) -> Any:
