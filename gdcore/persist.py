@@ -333,15 +333,28 @@ _NPY_DICT = re.compile(r"\{\s*'descr':\s*'([<>|=]?[biufcOSUV]\d{0,9})',"
                        r"\s*'shape':\s*\(\s*((?:\d{1,19}\s*,\s*)*(?:\d{1,19}\s*)?)\)\s*,?\s*\}\s*")
 
 
+def _npy_header(text: str) -> Optional[Tuple[np.dtype, Tuple[int, ...]]]:
+    """The dtype and shape an .npy header says, or None if it is not the plain dict numpy
+    writes (numpy's own parser evaluates Python literals, which crafted text can make
+    raise SyntaxError, MemoryError or RecursionError)."""
+    match = _NPY_DICT.fullmatch(text)
+    if match is None:
+        return None
+    try:
+        dtype = np.dtype(match.group(1))
+    except TypeError:  # letters and digits that name no dtype
+        return None
+    return dtype, tuple(int(n) for n in match.group(2).replace(",", " ").split())
+
+
 def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
               accept: Callable[[np.dtype, Tuple[int, ...]], None],
               limit: int) -> Tuple[np.dtype, np.ndarray]:
     """The dtype and raw bytes of an .npy member of at most ``limit`` bytes of data.
 
-    Its declared size is checked before it is decompressed; its header, parsed
-    strictly (numpy's own parser evaluates Python literals) and checked by
-    ``accept`` before its data is read; its data read in chunks, exactly as
-    many bytes as the header says, nothing allocated beyond them.
+    Its declared size is checked before it is decompressed; its header, bounded
+    and parsed strictly, is checked by ``accept`` before its data is read; its
+    data is read in chunks, exactly as many bytes as the header says.
     """
     if info.file_size > 12 + MAX_NPY_HEADER + limit:
         raise ValueError(f"not a gdcore model file ({info.filename} declares "
@@ -355,18 +368,14 @@ def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
             prefix += member.read(2)
         length = int.from_bytes(prefix[8:], "little")
         text = member.read(length).decode("latin-1") if length <= MAX_NPY_HEADER else ""
-        match = _NPY_DICT.fullmatch(text)
-        try:
-            dtype = np.dtype(match.group(1)) if match else None
-        except TypeError:
-            dtype = None
-        if match is None or dtype is None or len(text) != length:
+        parsed = _npy_header(text) if len(text) == length else None
+        if parsed is None:
             raise ValueError(f"not a gdcore model file ({info.filename} has no plain .npy "
                              f"header: {reprlib.repr(text or prefix)})")
+        dtype, shape = parsed
         if dtype.hasobject:
             raise ValueError(f"not a gdcore model file ({info.filename} holds Python objects, "
                              f"which are never loaded)")
-        shape = tuple(int(n) for n in match.group(2).replace(",", " ").split())
         accept(dtype, shape)
         nbytes = math.prod(shape) * dtype.itemsize
         if info.file_size != len(prefix) + length + nbytes:
