@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E
 
 import gdcore  # noqa: E402
 from gdcore.persist import HEADER  # noqa: E402
-from craft import (DEFLATED, STORED, archive, entries_of, entry, header_npy, npy,  # noqa: E402
+from craft import (DEFLATED, STORED, archive, entries_of, entry, header_npy,  # noqa: E402
                    npy_raw, saved)
 
 EXAMPLES = int(os.environ.get("GDCORE_FUZZ_EXAMPLES", 200))
