@@ -2,32 +2,54 @@
 
 A model file is a NumPy ``.npz`` (zip) archive holding
 
-* ``__gdcore__``: a JSON document, stored as a 0-d unicode array, with
+* ``__gdcore__.npy``: a JSON document, stored as a 0-d unicode array, with
   ``{"format": "gdcore-model", "version": 1, "class": <model class name>,
   "config": {...}, "metadata": {...}}``;
-* one numeric array per entry of the model's ``_state()`` arrays.
+* one ``<name>.npy`` numeric array per entry of the model's ``_state()`` arrays.
 
-It is read with ``numpy.load(..., allow_pickle=False)`` and ``json.loads``,
-and the model is rebuilt by the registered class's ``_from_state``, which
-validates shapes and values: loading never executes code from the file. A
-file that is not such an archive, or whose contents do not make a valid
-model, raises ValueError naming the file.
+Model files come from strangers, so ``read`` trusts nothing in them and reads
+the archive itself, with ``zipfile`` and a strict parser of .npy headers
+(never ``numpy.load``, never pickle). It reads a regular file only (a FIFO
+would block it forever), with a small zip directory and stored or deflated
+members only; first the JSON header, bounded in size and nesting, whose
+config gives the names, dtype and shapes of the arrays the model needs
+(``Model._state_layout``, which refuses models too large for memory); then
+each array, its member's declared size and .npy header checked against them
+before a byte of data is read, and its data read in chunks. The model is
+rebuilt by the class's ``_from_state``, which validates the values: whatever
+is wrong with a file, ``read`` raises ValueError naming the file, in time
+and memory bounded by the file and by the model its header describes.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import reprlib
+import stat
 import zipfile
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+import zlib
+from typing import IO, Any, Callable, Dict, Mapping, Optional, Tuple, Type, Union
 
 import numpy as np
 
+from ._validation import physical_memory
 from .models import MODEL_CLASSES, Model
 
 FORMAT = "gdcore-model"
 VERSION = 1
 HEADER = "__gdcore__"
+
+#: Limits on what a model file may declare, checked before it is read. A model
+#: has a few members and a small header (metadata is for column names and the like).
+MAX_HEADER_CHARS = 1 << 22  # the JSON header; save refuses to write a larger one
+MAX_DEPTH = 64  # nesting of the JSON header: json's parser recurses once per level
+MAX_DIRECTORY = 1 << 16  # bytes of the zip directory, which zipfile reads whole
+MAX_NPY_HEADER = 1 << 12  # bytes of a member's .npy header (numpy writes 128)
+_CHUNK = 1 << 20  # bytes of a member read at once
+_DEFLATE_RATIO = 1032  # deflate never expands data more than this
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -39,21 +61,29 @@ def save(model: Model, path: PathLike, metadata: Optional[Mapping[str, Any]] = N
     ----------
     model : Model
         Any gdcore model (LinearModel, or a model class implementing the
-        ``_state`` / ``_from_state`` hooks).
+        ``_state`` / ``_state_layout`` / ``_from_state`` hooks).
     path : str or path-like
         Written as given (no extension is added).
     metadata : mapping, optional
-        JSON-able extra information stored with the model.
+        JSON-able extra information stored with the model, at most
+        ``MAX_HEADER_CHARS`` characters and ``MAX_DEPTH`` levels deep as JSON.
     """
     if not isinstance(model, Model):
         raise TypeError(f"model must be a gdcore model, got {type(model).__name__}")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata must be a mapping (such as a dict) or None, "
+                        f"got {type(metadata).__name__}")
     config, arrays = model._state()
     header = {"format": FORMAT, "version": VERSION, "class": model._registry_name,
               "config": config, "metadata": dict(metadata or {})}
     try:
         text = json.dumps(header, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise ValueError(f"metadata must be JSON-able: {exc}") from exc
+    if len(text) > MAX_HEADER_CHARS or _json_depth(text) > MAX_DEPTH:
+        raise ValueError(f"metadata is too large to be read back: a model file's header is "
+                         f"at most {MAX_HEADER_CHARS:,} characters and {MAX_DEPTH} levels "
+                         f"deep as JSON")
     if HEADER in arrays:
         raise ValueError(f"{HEADER!r} is reserved and cannot name a model array")
     payload: Dict[str, Any] = {HEADER: np.array(text), **arrays}
@@ -72,37 +102,14 @@ def read(path: PathLike) -> Tuple[Model, Dict[str, Any]]:
         The file is not a gdcore model file, or its contents are invalid.
     """
     name = os.fspath(path)
-    if os.path.exists(name) and not zipfile.is_zipfile(name):
-        raise ValueError(f"{name}: not a gdcore model file (not an .npz archive)")
+    f, size = _open_regular(name)
     try:
-        with np.load(name, allow_pickle=False) as archive:
-            if HEADER not in archive.files:
-                raise ValueError("no gdcore header")
-            header = json.loads(str(archive[HEADER][()]))
-            arrays = {key: archive[key] for key in archive.files if key != HEADER}
-    except FileNotFoundError:
-        raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError, TypeError) as exc:
-        raise ValueError(f"{name}: not a gdcore model file ({exc})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValueError(f"{name}: not a gdcore model file (wrong format tag)")
-    if header.get("version") != VERSION:
-        raise ValueError(f"{name}: unsupported gdcore model file version {header.get('version')!r}")
-    cls = MODEL_CLASSES.get(str(header.get("class")))
-    if cls is None:
-        raise ValueError(f"{name}: unknown model class {header.get('class')!r} "
-                         f"(known: {sorted(MODEL_CLASSES)})")
-    for key, arr in arrays.items():
-        if arr.dtype.kind not in "biuf":
-            raise ValueError(f"{name}: array {key!r} is not numeric (dtype {arr.dtype})")
-    config, metadata = header.get("config"), header.get("metadata", {})
-    if not isinstance(config, dict) or not isinstance(metadata, dict):
-        raise ValueError(f"{name}: malformed gdcore model file (config or metadata)")
-    try:
-        model = cls._from_state(config, arrays)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"{name}: invalid {cls.__name__} in the file: {exc}") from None
-    return model, metadata
+        with f, _archive(f) as archive:
+            return _read_archive(archive, size)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:  # as zipfile and zlib see it
+        raise ValueError(f"{name}: not a gdcore model file (corrupt archive: {exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 def load(path: PathLike) -> Model:
@@ -126,3 +133,264 @@ def load(path: PathLike) -> Model:
         message names the file).
     """
     return read(path)[0]
+
+
+# --- the file and the archive -----------------------------------------------------
+
+
+def _open_regular(name: Any) -> Tuple[IO[bytes], int]:
+    """The file open for reading, and its size, if it is a regular file that could hold
+    a model: a FIFO would block the open or the reads forever, a device never end."""
+    _check_regular(name, os.stat(name))
+    # non-blocking: a FIFO put in the file's place after the check cannot block the open
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    f = os.fdopen(fd, "rb")
+    try:
+        st = os.fstat(fd)
+        _check_regular(name, st)
+    except BaseException:
+        f.close()
+        raise
+    return f, st.st_size
+
+
+def _check_regular(name: Any, st: os.stat_result) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else
+                "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file")
+        raise ValueError(f"{name}: not a gdcore model file ({kind})")
+    # models refuse to need more than this machine's memory (check_model_size)
+    limit = physical_memory() or 1 << 40
+    if st.st_size > limit:
+        raise ValueError(f"{name}: not a gdcore model file ({st.st_size:,} bytes, larger than "
+                         f"any model this machine could hold)")
+
+
+def _archive(f: IO[bytes]) -> zipfile.ZipFile:
+    """The zip archive in ``f``, its directory checked small before zipfile reads it whole
+    (with zipfile's own reader of the end record: the sizes zipfile will use)."""
+    try:
+        end = zipfile._EndRecData(f)  # type: ignore[attr-defined]
+    except OSError:  # what zipfile.ZipFile makes of it too
+        end = None
+    if not end:
+        raise ValueError("not a gdcore model file (not an .npz archive)")
+    if end[zipfile._ECD_SIZE] > MAX_DIRECTORY:  # type: ignore[attr-defined]
+        raise ValueError(f"not a gdcore model file (a zip directory of "
+                         f"{end[zipfile._ECD_SIZE]:,} bytes)")  # type: ignore[attr-defined]
+    try:
+        return zipfile.ZipFile(f)
+    except (zipfile.BadZipFile, NotImplementedError) as exc:  # a zip feature zipfile lacks
+        raise ValueError(f"not a gdcore model file (not an .npz archive: {exc})") from None
+
+
+_UNREADABLE_FLAGS = 0x1 | 0x20 | 0x40  # encrypted, patch data, strong encryption
+
+
+def _members(archive: zipfile.ZipFile, size: int) -> Dict[str, zipfile.ZipInfo]:
+    """The archive's members by array name, each checked before any is decompressed: a
+    method zipfile reads, and sizes the file can hold (a lying size would be a bomb)."""
+    members: Dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        key = info.filename[:-4]
+        if not info.filename.endswith(".npy") or key in members:
+            raise ValueError(f"not a gdcore model file (unexpected or repeated member "
+                             f"{reprlib.repr(info.filename)})")
+        if info.flag_bits & _UNREADABLE_FLAGS:
+            raise ValueError(f"not a gdcore model file ({info.filename} is encrypted)")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ValueError(f"not a gdcore model file ({info.filename} is compressed with "
+                             f"method {info.compress_type}: only stored and deflate are read)")
+        expands = 1 if info.compress_type == zipfile.ZIP_STORED else _DEFLATE_RATIO
+        if (not 0 <= info.header_offset <= size - info.compress_size
+                or info.file_size > expands * info.compress_size + 64):
+            raise ValueError(f"not a gdcore model file ({info.filename} declares sizes the "
+                             f"file cannot hold)")
+        members[key] = info
+    return members
+
+
+def _read_archive(archive: zipfile.ZipFile, size: int) -> Tuple[Model, Dict[str, Any]]:
+    members = _members(archive, size)
+    if HEADER not in members:
+        raise ValueError("not a gdcore model file (no gdcore header)")
+    cls, config, metadata = _read_header(archive, members.pop(HEADER))
+    dtype, shapes = _checked(cls, cls._state_layout, config)
+    if set(members) != set(shapes):
+        raise ValueError(f"invalid {cls.__name__} in the file: it needs the arrays "
+                         f"{sorted(shapes)}, the file holds {reprlib.repr(sorted(members))}")
+    arrays = {key: _read_array(archive, members[key], dtype, shape, cls)
+              for key, shape in shapes.items()}
+    return _checked(cls, cls._from_state, config, arrays), metadata
+
+
+def _checked(cls: Type[Model], hook: Callable[..., Any], *args: Any) -> Any:
+    """A model hook's result; its complaints about the file's contents as ValueError."""
+    try:
+        return hook(*args)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"invalid {cls.__name__} in the file: {exc}") from None
+
+
+# --- the header -------------------------------------------------------------------
+
+
+def _read_header(archive: zipfile.ZipFile,
+                 info: zipfile.ZipInfo) -> Tuple[Type[Model], Dict[str, Any], Dict[str, Any]]:
+    """The model class, config and metadata the JSON header names."""
+    def accept(dtype: np.dtype, shape: Tuple[int, ...]) -> None:
+        if dtype.kind != "U" or shape != () or dtype.itemsize > 4 * MAX_HEADER_CHARS:
+            raise ValueError(f"not a gdcore model file (its header is {shape} of {dtype}, "
+                             f"not text of at most {MAX_HEADER_CHARS:,} characters)")
+
+    dtype, data = _read_npy(archive, info, accept, 4 * MAX_HEADER_CHARS)
+    try:
+        text = data.tobytes().decode("utf-32-be" if dtype.str[0] == ">" else "utf-32-le")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not a gdcore model file (its header is not text: {exc})") from None
+    header = _parse_json(text.rstrip("\0"))  # numpy's strings end at their first trailing NUL
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError("not a gdcore model file (wrong format tag)")
+    if header.get("version") != VERSION:
+        raise ValueError(f"unsupported gdcore model file version "
+                         f"{reprlib.repr(header.get('version'))}")
+    name = header.get("class")
+    cls = MODEL_CLASSES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"unknown model class {reprlib.repr(name)} "
+                         f"(known: {sorted(MODEL_CLASSES)})")
+    if getattr(cls._state_layout, "__func__", None) is getattr(Model._state_layout, "__func__"):
+        raise ValueError(f"model class {name} cannot be loaded: it does not say which "
+                         f"arrays its files hold (Model._state_layout)")
+    config, metadata = header.get("config"), header.get("metadata", {})
+    if not isinstance(config, dict) or not isinstance(metadata, dict):
+        raise ValueError("malformed gdcore model file (config or metadata)")
+    return cls, config, metadata
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_OPENING, _CLOSING = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+
+
+def _json_depth(text: str) -> int:
+    """How deep a JSON text nests, counted without recursion, so that json.loads is
+    never given a text deep enough to exhaust the stack."""
+    skeleton = np.frombuffer(_JSON_STRING.sub("", text).encode("ascii", "replace"), np.uint8)
+    steps = np.isin(skeleton, _OPENING).astype(np.int8) - np.isin(skeleton, _CLOSING)
+    return int(np.cumsum(steps, dtype=np.int32).max(initial=0))
+
+
+def _parse_json(text: str) -> Any:
+    if _json_depth(text) > MAX_DEPTH:
+        raise ValueError(f"not a gdcore model file (its header nests deeper than "
+                         f"{MAX_DEPTH} levels)")
+    try:
+        return json.loads(text, parse_int=_json_int, parse_float=_json_float,
+                          parse_constant=_json_constant)
+    except ValueError as exc:
+        raise ValueError(f"not a gdcore model file (its header is not valid JSON: {exc})") \
+            from None
+
+
+def _json_int(digits: str) -> int:
+    if len(digits) > 19:  # sizes and counts: no model is that large
+        raise ValueError(f"the integer {digits[:20]}... is too large")
+    return int(digits)
+
+
+def _json_float(digits: str) -> float:
+    value = float(digits)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {digits[:20]} overflows")
+    return value
+
+
+def _json_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number save writes")
+
+
+# --- the arrays -------------------------------------------------------------------
+
+
+def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dtype: np.dtype,
+                shape: Tuple[int, ...], cls: Type[Model]) -> np.ndarray:
+    """The array in ``info``, which must have ``shape`` and floats of ``dtype``'s size."""
+    def accept(found: np.dtype, found_shape: Tuple[int, ...]) -> None:
+        if found.kind != "f" or found.itemsize != dtype.itemsize or found_shape != shape:
+            raise ValueError(f"invalid {cls.__name__} in the file: {info.filename} holds "
+                             f"{found} of shape {found_shape}, its config says {dtype} of "
+                             f"shape {shape}")
+
+    found, data = _read_npy(archive, info, accept, math.prod(shape) * dtype.itemsize)
+    return data.view(found).reshape(shape)
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+# the dict numpy writes (its keys sorted), spaces and last comma optional; fortran_order is
+# False for every array of a model file (0-d and 1-D)
+_NPY_DICT = re.compile(r"\{\s*'descr':\s*'([<>|=]?[biufcOSUV]\d{0,9})',"
+                       r"\s*'fortran_order':\s*False,"
+                       r"\s*'shape':\s*\(\s*((?:\d{1,19}\s*,\s*)*(?:\d{1,19}\s*)?)\)\s*,?\s*\}\s*")
+
+
+def _npy_header(text: str) -> Optional[Tuple[np.dtype, Tuple[int, ...]]]:
+    """The dtype and shape an .npy header says, or None if it is not the plain dict numpy
+    writes (numpy's own parser evaluates Python literals, which crafted text can make
+    raise SyntaxError, MemoryError or RecursionError)."""
+    match = _NPY_DICT.fullmatch(text)
+    if match is None:
+        return None
+    try:
+        dtype = np.dtype(match.group(1))
+    except TypeError:  # letters and digits that name no dtype
+        return None
+    return dtype, tuple(int(n) for n in match.group(2).replace(",", " ").split())
+
+
+def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+              accept: Callable[[np.dtype, Tuple[int, ...]], None],
+              limit: int) -> Tuple[np.dtype, np.ndarray]:
+    """The dtype and raw bytes of an .npy member of at most ``limit`` bytes of data.
+
+    Its declared size is checked before it is decompressed; its header, bounded
+    and parsed strictly, is checked by ``accept`` before its data is read; its
+    data is read in chunks, exactly as many bytes as the header says.
+    """
+    if info.file_size > 12 + MAX_NPY_HEADER + limit:
+        raise ValueError(f"not a gdcore model file ({info.filename} declares "
+                         f"{info.file_size:,} bytes, more than its array can need)")
+    with archive.open(info) as member:
+        prefix = member.read(10)
+        version = prefix[6:8]
+        if prefix[:6] != _NPY_MAGIC or version not in (b"\1\0", b"\2\0", b"\3\0"):
+            raise ValueError(f"not a gdcore model file ({info.filename} is not an .npy array)")
+        if version != b"\1\0":
+            prefix += member.read(2)
+        length = int.from_bytes(prefix[8:], "little")
+        text = member.read(length).decode("latin-1") if length <= MAX_NPY_HEADER else ""
+        parsed = _npy_header(text) if len(text) == length else None
+        if parsed is None:
+            raise ValueError(f"not a gdcore model file ({info.filename} has no plain .npy "
+                             f"header: {reprlib.repr(text or prefix)})")
+        dtype, shape = parsed
+        if dtype.hasobject:
+            raise ValueError(f"not a gdcore model file ({info.filename} holds Python objects, "
+                             f"which are never loaded)")
+        accept(dtype, shape)
+        nbytes = math.prod(shape) * dtype.itemsize
+        if info.file_size != len(prefix) + length + nbytes:
+            raise ValueError(f"not a gdcore model file ({info.filename} declares "
+                             f"{info.file_size:,} bytes, its .npy header "
+                             f"{len(prefix) + length + nbytes:,})")
+        data = np.empty(nbytes, np.uint8)
+        done = 0
+        while done < nbytes:
+            chunk = member.read(min(_CHUNK, nbytes - done))
+            if not chunk:
+                raise ValueError(f"not a gdcore model file ({info.filename} is truncated)")
+            data[done:done + len(chunk)] = np.frombuffer(chunk, np.uint8)
+            done += len(chunk)
+        if member.read(1):
+            raise ValueError(f"not a gdcore model file ({info.filename} holds more data than "
+                             f"its header says)")
+    return dtype, data

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import reprlib
 from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type, Union
 
 import numpy as np
@@ -37,11 +38,14 @@ class Model:
     raw coordinates; ``_split_gradient`` turns a flat gradient into what
     ``Loss.gradient`` returns.
 
-    Persistence (``save`` / ``gdcore.load``) goes through two more hooks:
+    Persistence (``save`` / ``gdcore.load``) goes through three more hooks:
     ``_state()`` returns ``(config, arrays)`` (a JSON-able dict and a dict of
-    numeric arrays) and the classmethod ``_from_state(config, arrays)``
-    rebuilds the model, validating what it is given. Subclasses register
-    under their class name, which is what a saved file names.
+    numeric arrays); the classmethod ``_state_layout(config)`` validates a
+    config and gives the dtype and shapes of the arrays it implies, so that a
+    loader checks a file's arrays before reading them; the classmethod
+    ``_from_state(config, arrays)`` rebuilds the model, validating what it is
+    given. Subclasses register under their class name, which is what a saved
+    file names.
     """
 
     n_features: int
@@ -89,8 +93,29 @@ class Model:
         raise NotImplementedError
 
     @classmethod
+    def _state_layout(cls, config: Config) -> Tuple[np.dtype, Dict[str, Tuple[int, ...]]]:
+        """The dtype and shapes of the arrays ``_from_state(config, ...)`` takes, from the
+        config alone, which it validates (ValueError for a config that makes no model,
+        one too large for memory included): a file's arrays are checked against them
+        before a byte of them is read."""
+        raise NotImplementedError
+
+    @classmethod
     def _from_state(cls, config: Config, arrays: Arrays) -> "Model":
         raise NotImplementedError
+
+    @classmethod
+    def _check_state(cls, config: Config, arrays: Arrays) -> np.dtype:
+        """``_state_layout(config)``'s dtype, ``arrays`` checked against its names and shapes."""
+        dtype, shapes = cls._state_layout(config)
+        if set(arrays) != set(shapes):
+            raise ValueError(f"a {cls.__name__} needs the arrays {sorted(shapes)}, "
+                             f"got {sorted(arrays)}")
+        for key, shape in shapes.items():
+            if np.shape(arrays[key]) != shape:
+                raise ValueError(f"array {key} must have shape {shape}, "
+                                 f"got {np.shape(arrays[key])}")
+        return dtype
 
     def _objective(self, backend: Backend, loss: Loss, X: np.ndarray, y: np.ndarray,
                    n_jobs: int = 1) -> Objective:
@@ -122,3 +147,18 @@ class Model:
         if X.shape[1] != self.n_features:
             raise ValueError(f"X has {X.shape[1]} features but the model has "
                              f"n_features={self.n_features}")
+
+
+def config_fields(config: Config, *keys: str) -> Tuple[Any, ...]:
+    """The values of ``keys`` in a saved config (ValueError naming any that is missing)."""
+    missing = [key for key in keys if key not in config]
+    if missing:
+        raise ValueError(f"the config lacks {', '.join(missing)}")
+    return tuple(config[key] for key in keys)
+
+
+def config_dtype(name: Any) -> np.dtype:
+    """A saved dtype: its name only, never something numpy would parse at length."""
+    if not isinstance(name, str) or name not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {reprlib.repr(name)}")
+    return np.dtype(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from ..backends._base import Backend
 from ..curvature import auto_lr, needs_row_curvature
 from ..losses import Loss
 from ..loop import Objective
-from .base import Arrays, Config, Model
+from .base import Arrays, Config, Model, config_dtype, config_fields
 
 
 class LinearModel(Model):
@@ -51,10 +51,7 @@ class LinearModel(Model):
     _params: np.ndarray
 
     def __init__(self, n_features: int, dtype: Any = np.float64, fit_intercept: bool = True) -> None:
-        if (not isinstance(n_features, numbers.Integral) or isinstance(n_features, bool)
-                or n_features < 1):
-            raise ValueError(f"n_features must be an integer >= 1, got {n_features!r}")
-        self.n_features = int(n_features)
+        self.n_features = _check_n_features(n_features)
         self.dtype = check_dtype(dtype)
         check_model_size(self.n_features + 1, self.dtype, "n_features")
         self.fit_intercept = bool(fit_intercept)
@@ -113,12 +110,19 @@ class LinearModel(Model):
         return config, {"w": self._params[:-1].copy(), "b": self._params[-1:].copy()}
 
     @classmethod
+    def _state_layout(cls, config: Config) -> Tuple[np.dtype, Dict[str, Tuple[int, ...]]]:
+        n_features, dtype, fit_intercept = config_fields(config, "n_features", "dtype",
+                                                         "fit_intercept")
+        n, dt = _check_n_features(n_features), config_dtype(dtype)
+        check_model_size(n + 1, dt, "n_features")
+        if not isinstance(fit_intercept, bool):
+            raise ValueError(f"fit_intercept must be true or false, got {fit_intercept!r}")
+        return dt, {"w": (n,), "b": (1,)}
+
+    @classmethod
     def _from_state(cls, config: Config, arrays: Arrays) -> "LinearModel":
-        if set(arrays) != {"w", "b"} or arrays["b"].shape != (1,):
-            raise ValueError(f"a LinearModel needs arrays w and b (one value), "
-                             f"got {sorted(arrays)}")
-        model = cls(config["n_features"], dtype=config["dtype"],
-                    fit_intercept=config["fit_intercept"])
+        dtype = cls._check_state(config, arrays)
+        model = cls(config["n_features"], dtype=dtype, fit_intercept=config["fit_intercept"])
         model.w = arrays["w"]
         model.b = float(arrays["b"][0])
         return model
@@ -126,3 +130,10 @@ class LinearModel(Model):
     def __repr__(self) -> str:
         return (f"LinearModel(n_features={self.n_features}, dtype={self.dtype.name}, "
                 f"w={np.array2string(self.w, precision=6, threshold=8)}, b={self.b:.6g})")
+
+
+def _check_n_features(n_features: Any) -> int:
+    if (not isinstance(n_features, numbers.Integral) or isinstance(n_features, bool)
+            or n_features < 1):
+        raise ValueError(f"n_features must be an integer >= 1, got {n_features!r}")
+    return int(n_features)

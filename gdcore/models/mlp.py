@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, List, Optional, Sequence, Tuple
+import reprlib
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from ..backends.numpy import forward
 from ..curvature import auto_lr, needs_row_curvature
 from ..losses import Loss
 from ..loop import Objective
-from .base import Arrays, Config, Model
+from .base import Arrays, Config, Model, config_dtype, config_fields
 
 #: The hidden-layer activations (their names in the compiled pass).
 ACTIVATIONS = tuple(_pass_mlp.ACTIVATIONS)
@@ -72,8 +73,7 @@ class MLP(Model):
     def __init__(self, layer_sizes: Sequence[int], activation: str = "tanh",
                  dtype: Any = np.float64, random_state: Any = None) -> None:
         sizes = _check_sizes(layer_sizes)
-        if not isinstance(activation, str) or activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        _check_activation(activation)
         self.layer_sizes: Tuple[int, ...] = tuple(sizes)
         self.activation = activation
         self.n_features = sizes[0]
@@ -151,10 +151,18 @@ class MLP(Model):
         return config, {"params": self._params.copy()}
 
     @classmethod
+    def _state_layout(cls, config: Config) -> Tuple[np.dtype, Dict[str, Tuple[int, ...]]]:
+        layer_sizes, activation, dtype = config_fields(config, "layer_sizes", "activation",
+                                                       "dtype")
+        sizes, dt = _check_sizes(layer_sizes), config_dtype(dtype)
+        _check_activation(activation)
+        check_model_size(n_params(sizes), dt, "layer_sizes")
+        return dt, {"params": (n_params(sizes),)}
+
+    @classmethod
     def _from_state(cls, config: Config, arrays: Arrays) -> "MLP":
-        if set(arrays) != {"params"}:
-            raise ValueError(f"an MLP needs one array, params, got {sorted(arrays)}")
-        model = cls(config["layer_sizes"], activation=config["activation"], dtype=config["dtype"])
+        dtype = cls._check_state(config, arrays)
+        model = cls(config["layer_sizes"], activation=config["activation"], dtype=dtype)
         model.params = arrays["params"]
         return model
 
@@ -210,6 +218,12 @@ def _check_sizes(layer_sizes: Any) -> List[int]:
     if sizes[-1] != 1:
         raise ValueError(f"the last layer size must be 1 (one output), got {sizes[-1]}")
     return [int(s) for s in sizes]
+
+
+def _check_activation(activation: Any) -> None:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, "
+                         f"got {reprlib.repr(activation)}")
 
 
 def _rebuild_mlp(config: Config, arrays: Arrays, random_state: Any) -> MLP:
