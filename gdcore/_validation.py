@@ -137,11 +137,12 @@ def physical_memory() -> Optional[int]:
 def check_model_size(n_params: int, dtype: np.dtype, name: str) -> None:
     """A model's parameters must fit in memory: checked before they are allocated
     (a fit needs a few more copies: optimizer state, snapshot, gradient)."""
-    need = n_params * max(np.dtype(dtype).itemsize, 8)
+    need = 4 * int(n_params) * max(np.dtype(dtype).itemsize, 8)  # an int: no overflow
     ram = physical_memory()
-    if ram is not None and 4 * need > ram:
-        raise ValueError(f"{name} asks for a model of {n_params:,} parameters: fitting it "
-                         f"needs about {4 * need / 2**30:.3g} GiB, more than this machine's "
+    if ram is not None and need > ram:
+        size = (f"{n_params:,} parameters: fitting it needs about {need // 2**30:,} GiB"
+                if need < 2**80 else "more parameters than any memory holds")
+        raise ValueError(f"{name} asks for a model of {size}, more than this machine's "
                          f"{ram / 2**30:.3g} GiB of memory")
 
 

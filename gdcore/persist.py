@@ -169,13 +169,14 @@ def _check_regular(name: Any, st: os.stat_result) -> None:
 def _archive(f: IO[bytes]) -> zipfile.ZipFile:
     """The zip archive in ``f``, its directory checked small before zipfile reads it whole
     (with zipfile's own reader of the end record: the sizes zipfile will use)."""
+    end_record = getattr(zipfile, "_EndRecData", None)  # private: absent, zipfile alone
     try:
-        end = zipfile._EndRecData(f)  # type: ignore[attr-defined]
+        end = end_record(f) if end_record else True
     except OSError:  # what zipfile.ZipFile makes of it too
         end = None
     if not end:
         raise ValueError("not a gdcore model file (not an .npz archive)")
-    if end[zipfile._ECD_SIZE] > MAX_DIRECTORY:  # type: ignore[attr-defined]
+    if end_record and end[zipfile._ECD_SIZE] > MAX_DIRECTORY:  # type: ignore[attr-defined]
         raise ValueError(f"not a gdcore model file (a zip directory of "
                          f"{end[zipfile._ECD_SIZE]:,} bytes)")  # type: ignore[attr-defined]
     try:
