@@ -315,9 +315,9 @@ def test_models_too_large_for_memory_are_refused_before_allocating():
         gdcore.LinearModel(2 ** 50)
     with pytest.raises(ValueError, match="layer_sizes .* more than this machine's"):
         gdcore.MLP([10 ** 6, 10 ** 6, 1])
-    with pytest.raises(ValueError, match="n_features .* more than any memory holds"):
+    with pytest.raises(ValueError, match="n_features .* more parameters than any memory holds"):
         gdcore.LinearModel(10 ** 400)  # no OverflowError on the way to the message
-    with pytest.raises(ValueError, match="layer_sizes .* more than any memory holds"):
+    with pytest.raises(ValueError, match="layer_sizes .* more parameters than any memory holds"):
         gdcore.MLP([10 ** 200, 10 ** 200, 1])
 
 
