@@ -153,12 +153,31 @@ def _npy(header_text=None, shape=None):
     return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode()
 
 
+def _patched_central_directory(path, offset, value):
+    """A saved model whose zip central directory says ``value`` at ``offset`` of each entry
+    (8: the flag bits, bit 0 = encrypted; 10: the compression method)."""
+    save_model(path, features=["a", "b"])
+    raw = bytearray(open(path, "rb").read())
+    at = raw.find(b"PK\x01\x02")
+    while at >= 0:
+        raw[at + offset:at + offset + 2] = value.to_bytes(2, "little")
+        at = raw.find(b"PK\x01\x02", at + 4)
+    open(path, "wb").write(bytes(raw))
+    return str(path)
+
+
 @pytest.mark.parametrize("kind,message", [
     ("nested header", "nested too deeply"),
     ("huge array", "larger than memory"),
+    ("encrypted", "is encrypted"),
+    ("compression", "compression method is not supported"),
 ])
 def test_corrupt_model_files_in_predict(capsys, tmp_path, data, kind, message):
-    if kind == "nested header":
+    if kind == "encrypted":
+        model = _patched_central_directory(tmp_path / "m.gdm", 8, 1)
+    elif kind == "compression":
+        model = _patched_central_directory(tmp_path / "m.gdm", 10, 99)
+    elif kind == "nested header":
         model = _zip(tmp_path / "m.gdm", {"__gdcore__.npy": _npy("[" * 100_000 + "]" * 100_000)})
     else:
         header = json.dumps({"format": "gdcore-model", "version": 1, "class": "LinearModel",

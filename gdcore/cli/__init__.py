@@ -28,6 +28,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, with its errors on one line (and exit status 2, as argparse does)."""
 
     def error(self, message: str) -> NoReturn:
+        message = message.replace("\r", "\\r").replace("\n", "\\n")  # an argument may hold one
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

@@ -11,7 +11,7 @@ from typing import IO, Any, Dict, List, Optional, Tuple
 from ..backends import backends
 from ..errors import DivergenceError, FitInterrupted
 from ..history import INTERRUPTED, History
-from ..models import LinearModel
+from ..models import LinearModel, Model
 from ..persist import read as read_model
 from .inputs import (LOSSES, Dataset, UsageError, add_data_options, add_fit_options,
                      check_input, check_output, check_range, columns, load_dataset, read_csv,
@@ -191,6 +191,27 @@ def add_predict(p: argparse.ArgumentParser) -> None:
                    help="where to write the predictions (default: standard output)")
 
 
+def load_model(path: str) -> Tuple[Model, Dict[str, Any]]:
+    """gdcore's reader of model files, its documented ValueError a UsageError.
+
+    It does not yet turn every malformed file into a ValueError: the zip and JSON
+    decoders under it can still raise their own errors, named here one by one.
+    """
+    try:
+        return read_model(path)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"cannot load the model: {exc}") from None
+    except RecursionError:  # a header nested beyond the JSON decoder's depth
+        reason = "its header is nested too deeply"
+    except MemoryError:  # an array header declaring more than memory holds
+        reason = "it declares arrays larger than memory"
+    except NotImplementedError as exc:  # zip features gdcore never writes ("zip file version")
+        reason = str(exc)
+    except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required"
+        reason = str(exc)
+    raise UsageError(f"cannot load the model: {path}: not a gdcore model file ({reason})")
+
+
 def model_columns(meta: Dict[str, Any], n_features: int, path: str) -> Optional[List[str]]:
     """The feature names saved with a model, checked against its width (None if absent)."""
     names = meta.get("features")
@@ -211,16 +232,7 @@ def run_predict(args: argparse.Namespace) -> int:
     check_input(args.model, "MODEL")
     if args.output is not None:
         check_output(args.output, "-o")
-    try:
-        model, meta = read_model(args.model)
-    except (ValueError, OSError) as exc:
-        raise UsageError(f"cannot load the model: {exc}") from None
-    except RecursionError:  # a header nested beyond the JSON decoder's depth
-        raise UsageError(f"cannot load the model: {args.model}: not a gdcore model file "
-                         f"(its header is nested too deeply)") from None
-    except MemoryError:  # an array header declaring more than memory holds
-        raise UsageError(f"cannot load the model: {args.model}: not a gdcore model file "
-                         f"(it declares arrays larger than memory)") from None
+    model, meta = load_model(args.model)
     names = model_columns(meta, model.n_features, args.model)
     target = meta.get("target", "")
     if not isinstance(target, str):

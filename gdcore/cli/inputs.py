@@ -12,6 +12,7 @@ import csv
 import math
 import os
 import stat
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
@@ -95,8 +96,8 @@ def read_csv(path: str, name: str = "DATA.csv") -> Tuple[List[str], np.ndarray]:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.reader(f))
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{path!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} "
-                         f"at offset {exc.start})") from None
+        raise UsageError(f"{path!r} is not UTF-8 text (it holds the byte "
+                         f"{exc.object[exc.start]:#04x}): a binary file?") from None
     except (OSError, csv.Error) as exc:
         raise UsageError(f"cannot read {path!r}: {_reason(exc)}") from None
     rows = [r for r in rows if any(cell.strip() for cell in r)]  # blank lines
@@ -105,7 +106,7 @@ def read_csv(path: str, name: str = "DATA.csv") -> Tuple[List[str], np.ndarray]:
     header = [cell.strip() for cell in rows[0]]
     if any(not h for h in header):
         raise UsageError(f"{path!r}: the header row has an empty column name")
-    dupes = sorted({h for h in header if header.count(h) > 1})
+    dupes = sorted(h for h, k in Counter(header).items() if k > 1)
     if dupes:
         raise UsageError(f"{path!r}: duplicate column names in the header: {_names(dupes)}")
     if len(rows) < 2:
@@ -149,7 +150,7 @@ def load_dataset(path: str, target: str, features: Optional[str]) -> Dataset:
              else [c for c in header if c != target])
     if target in names:
         raise UsageError(f"--features must not include the target column {target!r}")
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, k in Counter(names).items() if k > 1)
     if dupes:
         raise UsageError(f"--features names a column twice: {_names(dupes)}")
     if not names:
