@@ -191,7 +191,9 @@ def _model_file(draw, path):
                                max_leaves=6)
     metadata = {"features": ["a", "b", "y"][:n], "target": "y"}
     if draw(st.booleans()):  # what a file may say
-        metadata = {"features": draw(st.one_of(st.lists(NAMES, max_size=4), json_values)),
+        columns = st.lists(st.sampled_from(["a", "b", "y"]), max_size=4)  # of any length
+        metadata = {"features": draw(st.one_of(columns, st.lists(NAMES, max_size=4),
+                                               json_values)),
                     "target": draw(st.one_of(st.just("y"), json_values))}
     gdcore.persist.save(model, path, metadata=draw(st.sampled_from([metadata, {}])))
     if kind == "mutated":
