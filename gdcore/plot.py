@@ -18,7 +18,9 @@ ignored. A JSON file holding that list (or ``{"results": [...]}``) is read by
 from __future__ import annotations
 
 import json
+import math
 import os
+import reprlib
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -331,16 +333,19 @@ def _check_bench(results: Any) -> List[Mapping[str, Any]]:
                          '{"method", "n", "d", "seconds_per_epoch"}')
     for i, rec in enumerate(results):
         if not isinstance(rec, Mapping):
-            raise ValueError(f"benchmark record {i} is not a mapping: {rec!r}")
+            raise ValueError(f"benchmark record {i} is not a mapping: {reprlib.repr(rec)}")
         missing = [k for k in BENCH_KEYS if k not in rec]
         if missing:
-            raise ValueError(f"benchmark record {i} lacks {', '.join(missing)}: {dict(rec)!r}")
-        n, t = rec["n"], rec["seconds_per_epoch"]
-        if not isinstance(n, (int, float)) or isinstance(n, bool) or n <= 0:
-            raise ValueError(f"benchmark record {i}: n must be a positive number, got {n!r}")
-        if not isinstance(t, (int, float)) or isinstance(t, bool) or not t > 0:
-            raise ValueError(f"benchmark record {i}: seconds_per_epoch must be a positive "
-                             f"number, got {t!r}")
+            raise ValueError(f"benchmark record {i} lacks {', '.join(missing)}: "
+                             f"{reprlib.repr(dict(rec))}")
+        if not isinstance(rec["method"], str):
+            raise ValueError(f"benchmark record {i}: method must be a string, "
+                             f"got {reprlib.repr(rec['method'])}")
+        for key in ("n", "d", "seconds_per_epoch"):  # numbers, sorted and drawn on log axes
+            v = rec[key]
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < math.inf:
+                raise ValueError(f"benchmark record {i}: {key} must be a positive finite "
+                                 f"number, got {reprlib.repr(v)}")
     return results
 
 
@@ -352,6 +357,8 @@ def load_bench(path: Union[str, "os.PathLike[str]"]) -> List[Dict[str, Any]]:
             data = json.load(f)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{name}: not JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{name}: JSON nested too deeply to be benchmark results") from None
     try:
         return [dict(r) for r in _check_bench(data)]
     except ValueError as exc:

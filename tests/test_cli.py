@@ -16,11 +16,15 @@ import pytest
 import gdcore
 
 GDCORE = [sys.executable, "-m", "gdcore"]
+# the child imports the gdcore under test (this tree's), not an installed one
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
+    [os.path.dirname(os.path.dirname(os.path.abspath(gdcore.__file__)))]
+    + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
 
 
 def run(*args, cwd, ok=True):
     out = subprocess.run(GDCORE + [str(a) for a in args], capture_output=True, text=True,
-                         cwd=cwd, timeout=120)
+                         cwd=cwd, timeout=120, env=ENV)
     if ok:
         assert out.returncode == 0, out.stderr
     return out
@@ -98,7 +102,8 @@ def test_fit_options(data, tmp_path):
     (["fit", "{data}", "--target", "y", "--lr", "1e3", "-o", "m"], "diverged"),
     (["fit", "{data}", "--target", "y", "--loss", "huber", "-o", "m"], "argument --loss"),
     (["fit", "{data}", "-o", "m"], "--target"),
-    (["fit", "{data}", "--target", "y", "-o", "/nonexistent/dir/m"], "cannot write the model"),
+    (["fit", "{data}", "--target", "y", "-o", "/nonexistent/dir/m"],
+     "the folder '/nonexistent/dir' does not exist"),
     (["predict", "{data}", "{data}"], "not a gdcore model file"),
     (["predict", "nothing.gdm", "{data}"], "'nothing.gdm' does not exist"),
     (["predict", "{model}", "{other}"], "has no column 'b'"),
@@ -153,7 +158,7 @@ def test_ctrl_c_saves_the_last_finished_epoch(tmp_path):
                                       "--lr", "1e-4", "--tol", "0", "--epochs", "200000",
                                       "--progress", "-o", str(tmp_path / "m.gdm")],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True,
+                            text=True, env=ENV,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     watchdog = threading.Timer(120, proc.kill)
     watchdog.start()

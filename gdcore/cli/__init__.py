@@ -13,7 +13,9 @@ with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Callable, List, NoReturn, Optional, Sequence
 
@@ -26,6 +28,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, with its errors on one line (and exit status 2, as argparse does)."""
 
     def error(self, message: str) -> NoReturn:
+        message = message.replace("\r", "\\r").replace("\n", "\\n")  # an argument may hold one
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -59,17 +62,38 @@ def build_parser() -> Parser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (it never raises SystemExit).
+
+    Warnings are shown after a command that succeeds, one line each; on an
+    error, the error's one line is all there is on stderr.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a mistake argparse reported (2)
+        return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
         parser.print_help()
         return 2
-    try:
-        return int(args.run(args))
-    except UsageError as exc:
-        print(f"gdcore {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    args.argv = argv  # for bench, which re-runs itself with pinned threads
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            status = int(args.run(args))
+            sys.stdout.flush()
+        except UsageError as exc:
+            print(f"gdcore {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:  # Ctrl-C outside a fit (a fit stops cleanly by itself)
+            print(f"gdcore {args.command}: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # the reader of stdout went away: `gdcore predict ... | head`
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+            return 128 + 13  # as a program killed by SIGPIPE
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"gdcore {args.command}: warning: {' '.join(message.split())}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
-from typing import IO, Tuple
+from typing import IO, Any, Dict, List, Optional, Tuple
 
 from ..backends import backends
 from ..errors import DivergenceError, FitInterrupted
 from ..history import INTERRUPTED, History
-from ..models import LinearModel
+from ..models import LinearModel, Model
 from ..persist import read as read_model
-from .inputs import (LOSSES, Dataset, UsageError, add_data_options, add_fit_options, columns,
-                     load_dataset, read_csv, trainer_from)
+from .inputs import (LOSSES, Dataset, UsageError, add_data_options, add_fit_options,
+                     check_input, check_output, check_range, columns, load_dataset, read_csv,
+                     trainer_from)
 
 
 def fit_dataset(args: argparse.Namespace, record_path: bool = False,
@@ -21,6 +23,8 @@ def fit_dataset(args: argparse.Namespace, record_path: bool = False,
     """Read args.data and fit as the options say; ``one_feature`` names a plot needing one.
 
     Ctrl-C stops the fit cleanly: the History then has status "interrupted".
+    The library's documented errors (ValueError for data it cannot fit,
+    DivergenceError) become UsageErrors.
     """
     if not args.target:
         raise UsageError("--target COLUMN is required")
@@ -31,11 +35,14 @@ def fit_dataset(args: argparse.Namespace, record_path: bool = False,
     if args.batch_size is not None and args.batch_size > len(ds.y):
         raise UsageError(f"--batch-size {args.batch_size} is larger than the number of "
                          f"rows ({len(ds.y)})")
-    model = LinearModel(ds.X.shape[1], dtype=args.dtype, fit_intercept=not args.no_intercept)
-    trainer = trainer_from(args, record_path)
+    check_range(ds.X, args.dtype, ds.features, args.data)
+    check_range(ds.y[:, None], args.dtype, [ds.target], args.data)
     try:
+        model = LinearModel(ds.X.shape[1], dtype=args.dtype,
+                            fit_intercept=not args.no_intercept)
+        trainer = trainer_from(args, record_path)
         history = trainer.fit(model, ds.X, ds.y, progress=args.progress)
-    except DivergenceError as exc:
+    except (ValueError, DivergenceError) as exc:  # e.g. data overflowing float64
         raise UsageError(str(exc)) from None
     except ImportError as exc:  # --progress without tqdm
         raise UsageError(str(exc)) from None
@@ -65,6 +72,7 @@ def run_demo(args: argparse.Namespace) -> int:
         raise UsageError("--plot draws the optimizers' race: add --optimizers")
     if args.optimizers:
         if args.plot is not None:
+            check_output(args.plot, "--plot")
             try:  # before the race, not after it
                 from .. import plot  # noqa: F401
             except ImportError as exc:
@@ -101,7 +109,17 @@ def run_bench(args: argparse.Namespace) -> int:
         raise UsageError("--quick goes with --solve (the per-epoch benchmark is quick by default)")
     if args.solve and (args.mlp or args.plot):
         raise UsageError("--solve runs its own table: drop --mlp and --plot")
-    _pin_threads()
+    if args.mlp and args.plot:
+        raise UsageError("--plot draws the per-epoch benchmark: drop --mlp")
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None:  # before the benchmark, not after it
+            check_output(path, option)
+    if args.plot is not None:
+        try:
+            from .. import plot  # noqa: F401
+        except ImportError as exc:
+            raise UsageError(str(exc)) from None
+    _pin_threads(args.argv)
     if args.mlp:
         from ..benchmarks.mlp import main as bench_mlp
         return bench_mlp(args.json)
@@ -112,13 +130,16 @@ def run_bench(args: argparse.Namespace) -> int:
     return bench(args.full, args.json, args.plot)
 
 
-def _pin_threads() -> None:
-    """Re-run with BLAS and OpenMP at one thread: they are fixed when NumPy loads."""
+def _pin_threads(argv: List[str]) -> None:
+    """Re-run with BLAS and OpenMP at one thread: they are fixed when NumPy loads.
+
+    ``argv`` is what main() was given (not sys.argv: main may be called in-process).
+    """
     from ..benchmarks.epochs import THREAD_VARIABLES
     if all(os.environ.get(k) == "1" for k in THREAD_VARIABLES):
         return
     env = dict(os.environ, **{k: "1" for k in THREAD_VARIABLES})
-    os.execve(sys.executable, [sys.executable, "-m", "gdcore", *sys.argv[1:]], env)
+    os.execve(sys.executable, [sys.executable, "-m", "gdcore", *argv], env)
 
 
 def add_fit(p: argparse.ArgumentParser) -> None:
@@ -150,6 +171,7 @@ def save_model(model: LinearModel, ds: Dataset, args: argparse.Namespace) -> Non
 
 
 def run_fit(args: argparse.Namespace) -> int:
+    check_output(args.output, "-o")
     ds, model, history = fit_dataset(args)
     describe_fit(ds, model, history, args, sys.stdout)
     save_model(model, ds, args)
@@ -169,31 +191,72 @@ def add_predict(p: argparse.ArgumentParser) -> None:
                    help="where to write the predictions (default: standard output)")
 
 
-def run_predict(args: argparse.Namespace) -> int:
-    if not os.path.exists(args.model):
-        raise UsageError(f"MODEL {args.model!r} does not exist")
+def load_model(path: str) -> Tuple[Model, Dict[str, Any]]:
+    """gdcore's reader of model files, its documented ValueError a UsageError.
+
+    It does not yet turn every malformed file into a ValueError: the zip and JSON
+    decoders under it can still raise their own errors, named here one by one.
+    """
     try:
-        model, meta = read_model(args.model)
+        return read_model(path)
     except (ValueError, OSError) as exc:
         raise UsageError(f"cannot load the model: {exc}") from None
-    header, data = read_csv(args.data)
+    except RecursionError:  # a header nested beyond the JSON decoder's depth
+        reason = "its header is nested too deeply"
+    except MemoryError:  # an array header declaring more than memory holds
+        reason = "it declares arrays larger than memory"
+    except NotImplementedError as exc:  # zip features gdcore never writes ("zip file version")
+        reason = str(exc)
+    except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required"
+        reason = str(exc)
+    raise UsageError(f"cannot load the model: {path}: not a gdcore model file ({reason})")
+
+
+def model_columns(meta: Dict[str, Any], n_features: int, path: str) -> Optional[List[str]]:
+    """The feature names saved with a model, checked against its width (None if absent)."""
     names = meta.get("features")
-    if isinstance(names, list) and all(isinstance(n, str) for n in names):
+    if names is None:
+        return None
+    if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
+        raise UsageError(f"MODEL {path!r}: its saved feature names are not a list of "
+                         f"column names")
+    if len(set(names)) != len(names):
+        raise UsageError(f"MODEL {path!r}: its saved feature names repeat a name")
+    if len(names) != n_features:
+        raise UsageError(f"MODEL {path!r} names {len(names)} feature(s) but has "
+                         f"{n_features}: the file is inconsistent")
+    return names
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    check_input(args.model, "MODEL")
+    if args.output is not None:
+        check_output(args.output, "-o")
+    model, meta = load_model(args.model)
+    names = model_columns(meta, model.n_features, args.model)
+    target = meta.get("target", "")
+    if not isinstance(target, str):
+        raise UsageError(f"MODEL {args.model!r}: its saved target name is not a string")
+    header, data = read_csv(args.data)
+    if names is not None:
         X = columns(header, data, names, args.data)
     elif data.shape[1] == model.n_features:
-        X = data
+        X, names = data, header
     else:
         raise UsageError(f"the model has {model.n_features} features but {args.data!r} "
                          f"has {data.shape[1]} columns")
-    pred = model.predict(X)
-    column = f"{meta['target']}_predicted" if isinstance(meta.get("target"), str) else "prediction"
-    lines = [column] + [repr(float(v)) for v in pred]
+    check_range(X, model.dtype.name, names, args.data)
+    try:
+        pred = model.predict(X)
+    except ValueError as exc:  # the predictions overflow
+        raise UsageError(str(exc)) from None
+    rows = [[f"{target}_predicted" if target else "prediction"]] + [[repr(float(v))] for v in pred]
     if args.output is None:
-        sys.stdout.write("\n".join(lines) + "\n")
+        csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
         return 0
     try:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
+        with open(args.output, "w", encoding="utf-8", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows(rows)
     except OSError as exc:
         raise UsageError(f"cannot write {args.output!r}: {exc.strerror}") from None
     print(f"wrote {len(pred)} predictions to {args.output}")
@@ -216,15 +279,15 @@ def add_plot(p: argparse.ArgumentParser) -> None:
 
 
 def run_plot(args: argparse.Namespace) -> int:
+    check_output(args.output, "-o")
     try:
         from .. import plot
     except ImportError as exc:
         raise UsageError(str(exc)) from None
     if args.kind == "bench":
+        check_input(args.data, "RESULTS.json")
         try:
             ax = plot.plot_bench(plot.load_bench(args.data))
-        except FileNotFoundError:
-            raise UsageError(f"RESULTS.json {args.data!r} does not exist") from None
         except (ValueError, OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot use the benchmark results: {exc}") from None
     else:
@@ -233,19 +296,23 @@ def run_plot(args: argparse.Namespace) -> int:
         if history.status == INTERRUPTED:
             print("interrupted: no plot written", file=sys.stderr)
             return 130
-        if args.kind == "loss":
-            ax = plot.plot_loss(history)
-        elif args.kind == "fit":
-            ax = plot.plot_fit(model, ds.X, ds.y)
-            ax.set_xlabel(ds.features[0])
-            ax.set_ylabel(ds.target)
-        else:
-            ax = plot.plot_path(history, ds.X, ds.y, loss=LOSSES[args.loss](), model=model)
+        if args.kind == "loss" and history.n_epochs == 0:
+            raise UsageError("the fit ran no epoch (--epochs 0, or it started at the optimum): "
+                             "no loss to plot")
+        try:
+            if args.kind == "loss":
+                ax = plot.plot_loss(history)
+            elif args.kind == "fit":
+                ax = plot.plot_fit(model, ds.X, ds.y)
+                ax.set_xlabel(ds.features[0])
+                ax.set_ylabel(ds.target)
+            else:
+                ax = plot.plot_path(history, ds.X, ds.y, loss=LOSSES[args.loss](), model=model)
+        except ValueError as exc:  # the plots' documented error: data they cannot draw
+            raise UsageError(f"cannot draw the {args.kind} plot: {exc}") from None
     try:
         plot.save(ax, args.output)
     except OSError as exc:
         raise UsageError(f"cannot write {args.output!r}: {exc.strerror}") from None
     print(f"wrote {args.output}")
     return 0
-
-

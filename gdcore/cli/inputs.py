@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
+import stat
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
@@ -27,26 +30,85 @@ class UsageError(Exception):
     """A mistake in what the user typed or gave: reported in one line, exit status 2."""
 
 
+# ------------------------------------------------------------------ paths --
+
+def _reason(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _clip(text: str, size: int = 40) -> str:
+    return text if len(text) <= size else text[:size] + "..."
+
+
+def _names(names: Sequence[str], most: int = 20) -> str:
+    """Column names for a one-line message: quoted (a name may hold a newline), at most 20."""
+    shown = ", ".join(repr(_clip(n)) for n in names[:most])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > most else "")
+
+
+def check_input(path: str, name: str) -> None:
+    """An input must be an existing regular file: a FIFO would block the read, a
+    directory or device would fail it (or never end)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise UsageError(f"{name} {path!r} does not exist") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise UsageError(f"cannot read {name} {path!r}: {_reason(exc)}") from None
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{name} {path!r} is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{name} {path!r} is not a regular file (a pipe or device?)")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"cannot read {name} {path!r}: permission denied")
+
+
+def check_output(path: str, option: str) -> None:
+    """Before the work starts, an output's folder must exist and be writable: a long
+    benchmark or fit must not end in an error about where to save it."""
+    if not path or "\0" in path:
+        raise UsageError(f"{option} needs a file name, got {path!r}")
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path!r} is a directory, not a file")
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path!r}: the folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path!r}: the folder {folder!r} is not writable")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return  # to be created
+    except OSError as exc:  # e.g. a link in a loop
+        raise UsageError(f"cannot write {option} {path!r}: {_reason(exc)}") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode)):  # /dev/null is fine, a FIFO blocks
+        raise UsageError(f"{option} {path!r} is not a regular file")
+    if not os.access(path, os.W_OK):
+        raise UsageError(f"{option} {path!r} is not writable")
+
+
 # ------------------------------------------------------------------ CSV files --
 
 def read_csv(path: str, name: str = "DATA.csv") -> Tuple[List[str], np.ndarray]:
     """A CSV file with a header row and numbers below it: (column names, float64 rows)."""
+    check_input(path, name)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise UsageError(f"{name} {path!r} does not exist") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(f"cannot read {path!r}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path!r} is not UTF-8 text (it holds the byte "
+                         f"{exc.object[exc.start]:#04x}): a binary file?") from None
+    except (OSError, csv.Error) as exc:
+        raise UsageError(f"cannot read {path!r}: {_reason(exc)}") from None
     rows = [r for r in rows if any(cell.strip() for cell in r)]  # blank lines
     if not rows:
         raise UsageError(f"{path!r} is empty: expected a header row and data rows")
     header = [cell.strip() for cell in rows[0]]
     if any(not h for h in header):
         raise UsageError(f"{path!r}: the header row has an empty column name")
-    dupes = sorted({h for h in header if header.count(h) > 1})
+    dupes = sorted(h for h, k in Counter(header).items() if k > 1)
     if dupes:
-        raise UsageError(f"{path!r}: duplicate column names in the header: {', '.join(dupes)}")
+        raise UsageError(f"{path!r}: duplicate column names in the header: {_names(dupes)}")
     if len(rows) < 2:
         raise UsageError(f"{path!r} has a header row but no data rows")
     data = np.empty((len(rows) - 1, len(header)))
@@ -61,7 +123,7 @@ def read_csv(path: str, name: str = "DATA.csv") -> Tuple[List[str], np.ndarray]:
                 value = math.nan
             if not math.isfinite(value):
                 raise UsageError(f"{path!r}, data row {i + 1}, column {header[j]!r}: "
-                                 f"not a finite number: {cell!r}")
+                                 f"not a finite number: {_clip(cell)!r}")
             data[i, j] = value
     return header, data
 
@@ -70,7 +132,7 @@ def columns(header: List[str], data: np.ndarray, names: Sequence[str], path: str
     """The named columns of ``data`` (2-D), or a UsageError naming the missing one."""
     missing = [c for c in names if c not in header]
     if missing:
-        raise UsageError(f"{path!r} has no column {missing[0]!r} (columns: {', '.join(header)})")
+        raise UsageError(f"{path!r} has no column {missing[0]!r} (columns: {_names(header)})")
     return np.ascontiguousarray(data[:, [header.index(c) for c in names]])
 
 
@@ -88,10 +150,24 @@ def load_dataset(path: str, target: str, features: Optional[str]) -> Dataset:
              else [c for c in header if c != target])
     if target in names:
         raise UsageError(f"--features must not include the target column {target!r}")
+    dupes = sorted(n for n, k in Counter(names).items() if k > 1)
+    if dupes:
+        raise UsageError(f"--features names a column twice: {_names(dupes)}")
     if not names:
         raise UsageError(f"{path!r} has no feature column besides the target {target!r}")
     y = columns(header, data, [target], path)[:, 0]
     return Dataset(columns(header, data, names, path), y, names, target)
+
+
+def check_range(X: np.ndarray, dtype: str, names: Sequence[str], path: str) -> None:
+    """Numbers beyond float32's range would become infinite in a float32 model: say which."""
+    limit = np.finfo(dtype).max
+    beyond = np.argwhere(np.abs(X) > limit)
+    if len(beyond):
+        i, j = beyond[0]
+        raise UsageError(f"{path!r}, data row {i + 1}, column {names[j]!r}: {X[i, j]:g} is "
+                         f"beyond the range of {dtype} (+-{limit:.4g}); use --dtype float64 "
+                         f"or rescale the data")
 
 
 # -------------------------------------------------------------- option types --
@@ -125,8 +201,8 @@ def _tol(text: str) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
 
 
