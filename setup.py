@@ -5,6 +5,9 @@ Everything about compiling lives here, in one place:
 * Cython directives: the release build turns off bounds, wraparound and
   initialisation checks; ``GDCORE_DEBUG_CHECKS=1`` builds with them on (and
   C asserts kept, -O0 -g), which CI does once to run the tests against it.
+  ``GDCORE_SANITIZE=1`` adds AddressSanitizer and UndefinedBehaviorSanitizer
+  (any report aborts); the interpreter then needs libasan preloaded, as
+  .ci/run does.
 * Portable wheels with fast kernels: on x86-64 the modules whose speed
   depends on the vector width (the linear row pass and the read floor) are
   compiled three times from the same source, for the baseline ISA (any
@@ -65,6 +68,9 @@ VARIANTS = {"": []}
 if X86_64 and GCC_LIKE and _flag("GDCORE_ISA_VARIANTS", "1"):
     VARIANTS["_v3"] = ["-march=x86-64-v3"]
     VARIANTS["_v4"] = ["-march=x86-64-v4", "-mprefer-vector-width=512"]
+
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer"] if _flag("GDCORE_SANITIZE", "") and GCC_LIKE else []
 
 if DEBUG:
     BASE_FLAGS = ["-O0", "-g", "-UNDEBUG"]
@@ -130,15 +136,17 @@ def _source(kernel, suffix):
     return stub
 
 
-extensions = [Extension(SHARED, [os.path.join("build", "cython", "_cyutility.c")])]
+extensions = [Extension(SHARED, [os.path.join("build", "cython", "_cyutility.c")],
+                        extra_compile_args=SANITIZE, extra_link_args=SANITIZE)]
 for kernel, per_isa in KERNELS.items():
     for suffix, isa_flags in (VARIANTS if per_isa else {"": []}).items():
         extensions.append(Extension(
             f"gdcore.{kernel}{suffix}",
             [_source(kernel, suffix)],
             include_dirs=["src"],
-            extra_compile_args=BASE_FLAGS + KERNEL_FLAGS[kernel] + isa_flags + THREADS[kernel][0],
-            extra_link_args=THREADS[kernel][1],
+            extra_compile_args=(BASE_FLAGS + KERNEL_FLAGS[kernel] + isa_flags
+                                + THREADS[kernel][0] + SANITIZE),
+            extra_link_args=THREADS[kernel][1] + SANITIZE,
         ))
 
 extensions = cythonize(

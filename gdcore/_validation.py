@@ -198,7 +198,7 @@ MAX_JOBS = 256  # the compiled pass's limit (src/_pool.h)
 def check_n_jobs(n_jobs: Any) -> int:
     """``n_jobs`` as given: a thread count from 1 to MAX_JOBS, or -1 (see effective_n_jobs)."""
     if isinstance(n_jobs, numbers.Integral) and not isinstance(n_jobs, bool):
-        if n_jobs == -1 or 1 <= n_jobs <= MAX_JOBS:
+        if n_jobs == -1 or 1 <= int(n_jobs) <= MAX_JOBS:
             return int(n_jobs)
     raise ValueError(f"n_jobs must be an integer from 1 to {MAX_JOBS}, or -1 (every CPU "
                      f"this process may use), got {n_jobs!r}")

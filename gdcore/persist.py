@@ -169,16 +169,17 @@ def _check_regular(name: Any, st: os.stat_result) -> None:
 def _archive(f: IO[bytes]) -> zipfile.ZipFile:
     """The zip archive in ``f``, its directory checked small before zipfile reads it whole
     (with zipfile's own reader of the end record: the sizes zipfile will use)."""
-    end_record = getattr(zipfile, "_EndRecData", None)  # private: absent, zipfile alone
-    try:
-        end = end_record(f) if end_record else True
-    except OSError:  # what zipfile.ZipFile makes of it too
-        end = None
-    if not end:
-        raise ValueError("not a gdcore model file (not an .npz archive)")
-    if end_record and end[zipfile._ECD_SIZE] > MAX_DIRECTORY:  # type: ignore[attr-defined]
-        raise ValueError(f"not a gdcore model file (a zip directory of "
-                         f"{end[zipfile._ECD_SIZE]:,} bytes)")  # type: ignore[attr-defined]
+    end_record: Any = getattr(zipfile, "_EndRecData", None)  # private: absent, zipfile alone
+    if end_record is not None:
+        try:
+            end = end_record(f)
+        except OSError:  # what zipfile.ZipFile makes of it too
+            end = None
+        if not end:
+            raise ValueError("not a gdcore model file (not an .npz archive)")
+        directory = end[getattr(zipfile, "_ECD_SIZE")]
+        if directory > MAX_DIRECTORY:
+            raise ValueError(f"not a gdcore model file (a zip directory of {directory:,} bytes)")
     try:
         return zipfile.ZipFile(f)
     except (zipfile.BadZipFile, NotImplementedError) as exc:  # a zip feature zipfile lacks

@@ -192,24 +192,11 @@ def add_predict(p: argparse.ArgumentParser) -> None:
 
 
 def load_model(path: str) -> Tuple[Model, Dict[str, Any]]:
-    """gdcore's reader of model files, its documented ValueError a UsageError.
-
-    It does not yet turn every malformed file into a ValueError: the zip and JSON
-    decoders under it can still raise their own errors, named here one by one.
-    """
+    """gdcore's reader of model files, its documented errors a UsageError."""
     try:
         return read_model(path)
     except (ValueError, OSError) as exc:
         raise UsageError(f"cannot load the model: {exc}") from None
-    except RecursionError:  # a header nested beyond the JSON decoder's depth
-        reason = "its header is nested too deeply"
-    except MemoryError:  # an array header declaring more than memory holds
-        reason = "it declares arrays larger than memory"
-    except NotImplementedError as exc:  # zip features gdcore never writes ("zip file version")
-        reason = str(exc)
-    except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required"
-        reason = str(exc)
-    raise UsageError(f"cannot load the model: {path}: not a gdcore model file ({reason})")
 
 
 def model_columns(meta: Dict[str, Any], n_features: int, path: str) -> Optional[List[str]]:
