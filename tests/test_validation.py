@@ -299,3 +299,18 @@ def test_list_inputs_not_modified(backend):
     Xl0, yl0 = [row[:] for row in Xl], yl[:]
     fit(Xl, yl, n_features=2, backend=backend, batch_size=3, random_state=0)
     assert Xl == Xl0 and yl == yl0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_unaligned_buffers_reach_the_kernels_aligned(dtype):
+    """The kernels load whole values; UBSan reported a misaligned load before the copy."""
+    from gdcore._validation import as_data
+    def unaligned(values):
+        return np.frombuffer(b"\0" + values.tobytes(), dtype=dtype, offset=1)
+    X = unaligned(np.arange(1, 13, dtype=dtype)).reshape(6, 2)
+    y = unaligned(np.arange(6, dtype=dtype))
+    assert not X.flags.aligned and not y.flags.aligned
+    Xc, yc = as_data(X, y, np.dtype(dtype))
+    assert Xc.flags.aligned and Xc.flags.c_contiguous and yc.flags.aligned
+    np.testing.assert_array_equal(Xc, X)
+    np.testing.assert_array_equal(yc, y)
