@@ -151,3 +151,18 @@ def test_a_busy_machine_changes_no_result():
         for spinner in spinners:
             spinner.kill()
             spinner.wait()
+
+
+def test_the_threads_benchmark_measures_both_counts_in_pairs():
+    from gdcore.benchmarks.threads import paired
+    r = paired(9000, 3, 2, target=0.002)
+    assert set(r) == {"one", "many", "ratio", "worst"}
+    assert r["one"] > 0 and r["many"] > 0 and r["worst"] >= r["ratio"] > 0
+
+
+@pytest.mark.parametrize("options", [["--threads", "--mlp"], ["--threads", "--solve"],
+                                     ["--threads", "--plot", "x.png"]])
+def test_the_threads_benchmark_is_a_table_of_its_own(options, capsys):
+    from gdcore.cli import main
+    assert main(["bench", *options]) == 2
+    assert "--threads" in capsys.readouterr().err

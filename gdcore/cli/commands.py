@@ -99,6 +99,9 @@ def add_bench(p: argparse.ArgumentParser) -> None:
                    help="with --solve: three small problems, one repeat (for CI)")
     p.add_argument("--mlp", action="store_true",
                    help="instead, neural networks: gdcore's MLP against scikit-learn and PyTorch")
+    p.add_argument("--threads", action="store_true",
+                   help="instead, n_jobs against one thread, on the machine as it is and "
+                        "with its other CPUs kept busy (with --full: 1,000,000 x 20 too)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--plot", metavar="FILE.png",
                    help="draw time per epoch against N (needs matplotlib)")
@@ -107,10 +110,12 @@ def add_bench(p: argparse.ArgumentParser) -> None:
 def run_bench(args: argparse.Namespace) -> int:
     if args.quick and not args.solve:
         raise UsageError("--quick goes with --solve (the per-epoch benchmark is quick by default)")
-    if args.solve and (args.mlp or args.plot):
-        raise UsageError("--solve runs its own table: drop --mlp and --plot")
-    if args.mlp and args.plot:
-        raise UsageError("--plot draws the per-epoch benchmark: drop --mlp")
+    chosen = [name for name in ("--solve", "--mlp", "--threads")
+              if getattr(args, name[2:])]
+    if len(chosen) > 1:
+        raise UsageError(f"{' and '.join(chosen)} are separate tables: choose one")
+    if chosen and args.plot:
+        raise UsageError(f"--plot draws the per-epoch benchmark: drop {chosen[0]}")
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None:  # before the benchmark, not after it
             check_output(path, option)
@@ -120,6 +125,9 @@ def run_bench(args: argparse.Namespace) -> int:
         except ImportError as exc:
             raise UsageError(str(exc)) from None
     _pin_threads(args.argv)
+    if args.threads:
+        from ..benchmarks.threads import main as bench_threads
+        return bench_threads(args.full, args.json)
     if args.mlp:
         from ..benchmarks.mlp import main as bench_mlp
         return bench_mlp(args.json)
