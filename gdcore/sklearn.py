@@ -83,8 +83,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     intercept_ : float
     n_iter_ : int
         Epochs run.
-    loss_curve_ : ndarray of shape (n_iter_,)
-        Loss of every epoch, in the units of ``y``.
+    loss_curve_ : ndarray
+        Loss of every epoch, in the units of ``y`` (of every recorded epoch past
+        2**20 epochs: ``history_.epochs`` says which).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has string column names (a pandas DataFrame).
@@ -236,7 +237,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C",
                                                      reset=False))
-        return X @ self.coef_ + self.intercept_
+        with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+            predictions = X @ self.coef_ + self.intercept_
+        if not np.all(np.isfinite(predictions)):
+            raise ValueError("the predictions overflow float64 arithmetic (X is too large "
+                             "for this model's coefficients)")
+        return predictions
 
 
 #: dtype kinds that are not numbers, though scikit-learn would convert some of them:

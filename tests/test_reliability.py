@@ -182,6 +182,15 @@ def test_predictions_that_overflow_are_an_error():
         net.predict([[1e200]])
 
 
+def test_regressor_predictions_that_overflow_are_an_error():
+    pytest.importorskip("sklearn")
+    from gdcore.sklearn import GDRegressor
+    X = np.array([[1.0], [2.0], [3.0]])
+    est = GDRegressor().fit(X, [2.0, 4.0, 6.0])
+    with pytest.raises(ValueError, match="overflow float64"):
+        est.predict([[1e308]])
+
+
 # -- divergence, judged fairly -------------------------------------------------------------
 
 
