@@ -49,7 +49,7 @@ SCHEDULES = {"constant": CONSTANT, "inverse_scaling": INVERSE_SCALING,
              "plateau": PLATEAU}
 #: The optimizer state's scalars, in the order of _optim.pxd's Counter.
 COUNTERS = ("step", "momentum_t", "lr_factor", "plateau_best", "plateau_bad",
-            "plateau_cooldown")
+            "plateau_cooldown", "beta1_power", "beta2_power")
 assert len(COUNTERS) == N_COUNTERS
 
 

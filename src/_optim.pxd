@@ -36,7 +36,9 @@ cdef enum:                # Counter: the scalars of the state, after its vectors
     PLATEAU_BEST = 3      # PLATEAU: the best epoch loss
     PLATEAU_BAD = 4       # PLATEAU: epochs since it improved
     PLATEAU_COOLDOWN = 5  # PLATEAU: epochs left before it may reduce again
-    N_COUNTERS = 6
+    BETA1_POWER = 6       # ADAM: beta1^t and beta2^t, kept as running products (1 at the
+    BETA2_POWER = 7       #   start): two multiplies a step, not two calls of pow
+    N_COUNTERS = 8
 
 
 cdef struct Hyper:
@@ -103,8 +105,10 @@ cdef inline void step(const Hyper* h, floating* x, const double* g, double** slo
                 d = d + o.momentum * buf if o.nesterov else buf
             x[j] = <floating>(x[j] + (-lr) * d)
     elif o.kind == ADAM:
-        bc1 = 1 - pow(o.beta1, t + 1)
-        bc2_sqrt = sqrt(1 - pow(o.beta2, t + 1))
+        counters[BETA1_POWER] = counters[BETA1_POWER] * o.beta1
+        counters[BETA2_POWER] = counters[BETA2_POWER] * o.beta2
+        bc1 = 1 - counters[BETA1_POWER]
+        bc2_sqrt = sqrt(1 - counters[BETA2_POWER])
         step_size = lr / bc1
         for j in range(n):
             d = g[j]

@@ -42,8 +42,10 @@ class Adam(Optimizer):
     def update(self, x: np.ndarray, g: np.ndarray, state: State, lr: float) -> None:
         beta1, beta2 = self.betas
         t = state.step
-        step_size = lr / (1 - beta1 ** (t + 1))
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** (t + 1))
+        state["beta1_power"] = state["beta1_power"] * beta1  # beta^(t+1), as a running product
+        state["beta2_power"] = state["beta2_power"] * beta2
+        step_size = lr / (1 - state["beta1_power"])
+        bias_correction2_sqrt = math.sqrt(1 - state["beta2_power"])
         d = g
         if self.weight_decay != 0:
             if self.decoupled:

@@ -73,6 +73,7 @@ class State:
         self["momentum_t"] = 1.0
         self["lr_factor"] = 1.0
         self["plateau_best"] = math.inf
+        self["beta1_power"] = self["beta2_power"] = 1.0
 
     def __getitem__(self, counter: str) -> float:
         return float(self.counters[COUNTERS.index(counter)])
