@@ -104,30 +104,32 @@ def test_threads_end_with_their_objective():
     assert native_threads() == before
 
 
-def run_python(code, **env):
+def run_python(code, cwd, **env):
+    """``code`` in a new interpreter, away from the source tree (so it imports the
+    installed gdcore, as CI has it)."""
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                         text=True, timeout=120, env={**os.environ, **env})
+                         text=True, timeout=120, env={**os.environ, **env}, cwd=cwd)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
-def test_minus_one_respects_the_cpu_affinity():
+def test_minus_one_respects_the_cpu_affinity(tmp_path):
     code = """
         import os
         from gdcore._validation import effective_n_jobs
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
         print(effective_n_jobs(-1), effective_n_jobs(8))
     """
-    assert run_python(code) == "1 1"
+    assert run_python(code, tmp_path) == "1 1"
 
 
-def test_minus_one_respects_the_openmp_limit():
+def test_minus_one_respects_the_openmp_limit(tmp_path):
     from gdcore import _util
     if _util.openmp_thread_limit() == 0:
         pytest.skip("built without OpenMP")
     code = "from gdcore._validation import effective_n_jobs; print(effective_n_jobs(-1))"
-    assert run_python(code, OMP_NUM_THREADS="1") == "1"
+    assert run_python(code, tmp_path, OMP_NUM_THREADS="1") == "1"
     threadpoolctl = pytest.importorskip("threadpoolctl")
     with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
         assert effective_n_jobs(-1) == 1
