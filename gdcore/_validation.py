@@ -222,6 +222,8 @@ def usable_cpus() -> int:
 def effective_n_jobs(n_jobs: int) -> int:
     """Threads a fit runs, decided when it starts: at most one per usable CPU; -1 takes
     them all, within OpenMP's limit (OMP_NUM_THREADS, threadpoolctl) as scikit-learn does."""
+    if n_jobs == 1:
+        return 1
     cpus = usable_cpus()
     if n_jobs == -1:
         limit = _util.openmp_thread_limit()

@@ -24,6 +24,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import _util
 from .loop import Precondition
 
 #: Up to this many features the centred Gram matrix (O(N d^2), BLAS) gives
@@ -122,25 +123,15 @@ def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False) -> Stand
     more for ``row_max`` when ``rows`` (mini-batch steps).
     """
     n, d = X.shape
-    big = np.zeros(d)
-    for B in _blocks(X):
-        np.maximum(big, np.max(np.abs(B), axis=0), out=big)
-    big = np.where(big > 0, big, 1.0)  # the columns, divided by it, lie in [-1, 1]
-    mean = np.zeros(d)
-    if fit_intercept:
-        for B in _blocks(X):
-            mean += np.sum(B / big, axis=0)
-        mean /= n
     wide = d > GRAM_MAX_FEATURES
-    gram = None if wide else np.zeros((d, d))
-    squares = np.zeros(d)
-    for B in _blocks(X):
-        C = B / big - mean  # centred, in units of ``big``
-        if gram is not None:
+    # the columns divided by ``big`` lie in [-1, 1]; centred, less ``mean``
+    big, mean, squares = _util.column_scan(X, fit_intercept, squares=wide)
+    gram = None
+    if not wide:
+        gram = np.zeros((d, d))
+        for B in _blocks(X):
+            C = B / big - mean
             gram += C.T @ C
-        else:
-            squares += np.einsum("ij,ij->j", C, C)
-    if gram is not None:
         squares = np.diag(gram).copy()
     unit_scale = np.sqrt(squares / n)
     tiny = 1e3 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), unit_scale)

@@ -32,6 +32,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
+from . import _util
 from .curvature import auto_lr, needs_row_curvature
 from .errors import ConditioningWarning
 from .losses import Loss, MAELoss, MSELoss, SmoothedMAE
@@ -86,10 +87,7 @@ class Setup:
 def _scale_of(y: np.ndarray) -> float:
     """A scale of y for tolerances: its standard deviation (or magnitude, if constant),
     computed without overflow or underflow whatever the scale."""
-    blocks = [y[lo:lo + BLOCK_VALUES] for lo in range(0, y.shape[0], BLOCK_VALUES)]
-    big = max(float(np.max(np.abs(b))) for b in blocks) or 1.0
-    mean = sum(float(np.sum(b / big)) for b in blocks) / y.shape[0]
-    squares = sum(float(np.dot(c, c)) for c in (b / big - mean for b in blocks))
+    big, mean, squares = (float(v[0]) for v in _util.column_scan(y.reshape(-1, 1), True, True))
     sd = math.sqrt(squares / y.shape[0]) * big
     return sd if sd > 0 else max(abs(mean) * big, 1.0)
 
@@ -152,8 +150,9 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     notes: List[str] = []
     stop = StopRule(abs_tol=tol)
     if std is not None:
+        y_scale = _scale_of(y)
         _check_conditioning(std, tol, X.dtype, notes)
-        _check_magnitude(std, y, tol, X.dtype, notes)
+        _check_magnitude(std, y_scale, tol, X.dtype, notes)
         if certified:
             kappa = std.largest / float(std.smallest)  # type: ignore[arg-type]
             # ||(w, b) - (w*, b*)|| <= tol ||(w, b)|| and ||v - v*|| <= tol ||v||, each
@@ -162,7 +161,7 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
             # the rule asks for half of tol: the measured gradient carries rounding, which
             # H^-1 amplifies (on NIST's Wampler5, by up to a quarter of tol)
             target = tol / CERTIFICATE_MARGIN
-            floor = 1e-3 * target * _scale_of(y)
+            floor = 1e-3 * target * y_scale
             # a stall (precision's floor) is judged for the accelerated method only: the
             # others' errors wander (momentum, Adam) for longer than any patience
             accelerated = isinstance(optimizer, Accelerated)
@@ -171,7 +170,7 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
                             rel_len=model._n_free, patience=patience,
                             error_map=std.error_map(), coords_abs_tol=floor)
         elif isinstance(loss, MSELoss):  # wide X: no mu, a gradient relative to y's scale
-            stop = StopRule(abs_tol=tol * 2.0 * _scale_of(y))
+            stop = StopRule(abs_tol=tol * 2.0 * y_scale)
     schedule = get_schedule(trainer.schedule)
     if trainer.schedule is None and choice == "auto" and user_lr == "auto" and linear \
             and batch_size is not None:
@@ -231,7 +230,7 @@ def _check_conditioning(std: Standardization, tol: float, dtype: np.dtype,
         notes.append(message)
 
 
-def _check_magnitude(std: Standardization, y: np.ndarray, tol: float, dtype: np.dtype,
+def _check_magnitude(std: Standardization, y_scale: float, tol: float, dtype: np.dtype,
                      notes: List[str]) -> None:
     """Warn when the gradient's terms x_ij r_i fall below the normal floating-point range
     (X and y both tiny, say 1e-160): their rounding then swamps tol."""
@@ -239,7 +238,7 @@ def _check_magnitude(std: Standardization, y: np.ndarray, tol: float, dtype: np.
     if not x_scale > 0:
         return
     # in logarithms: the product itself may underflow to 0
-    log_size = math.log10(x_scale) + math.log10(_scale_of(y)) + math.log10(
+    log_size = math.log10(x_scale) + math.log10(y_scale) + math.log10(
         max(tol, float(np.finfo(dtype).eps)))
     if log_size < math.log10(float(np.finfo(dtype).tiny) * 2 ** 10):
         message = (f"X and y are too small for {np.dtype(dtype).name} arithmetic: the "

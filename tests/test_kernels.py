@@ -226,3 +226,25 @@ def test_no_kernel_reads_past_X_y_or_the_row_order(tmp_path):
                           capture_output=True, text=True, timeout=300,
                           cwd=tmp_path)  # (not the source tree: the installed gdcore)
     assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_column_scan_against_numpy(dtype):
+    """Standardising's scan: largest magnitudes (1 for zero columns), means and centred
+    sums of squares of the columns in units of those magnitudes, at any scale."""
+    from gdcore import _util
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((1000, 5)) * np.array([1.0, 1e-3, 1e3, 0.0, 1.0]) + [0, 0, 5, 0, 2]
+    scale = 1e300 if dtype == np.float64 else 1e30
+    for Xs in (X, X * scale, X / scale):
+        Xs = np.ascontiguousarray(Xs, dtype=dtype)
+        big, mean, squares = _util.column_scan(Xs, True, True)
+        ref_big = np.abs(Xs.astype(np.float64)).max(axis=0)
+        ref_big[ref_big == 0] = 1.0
+        unit = Xs.astype(np.float64) / ref_big
+        np.testing.assert_array_equal(big, ref_big)
+        np.testing.assert_allclose(mean, unit.mean(axis=0), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(squares, ((unit - unit.mean(axis=0)) ** 2).sum(axis=0),
+                                   rtol=1e-12, atol=1e-12)
+        _, no_mean, no_squares = _util.column_scan(Xs, False)
+        assert not no_mean.any() and not no_squares.any()
