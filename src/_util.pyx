@@ -29,6 +29,25 @@ def all_finite(const floating[::1] values):
     return ok
 
 
+cdef void column_sums(const floating[:, ::1] X, const double[::1] big,
+                      const double[::1] shift, bint square, double[::1] part,
+                      double[::1] out) noexcept nogil:
+    """out[j] = sum_i u_ij (or u_ij^2), u_ij = X[i, j] / big[j] - shift[j], summed in runs
+    of 256 rows: the rounding of the sums grows as n / 256 + 256, not as n."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j, lo = 0
+    cdef double u
+    while lo < n:
+        for j in range(d):
+            part[j] = 0.0
+        for i in range(lo, min(lo + 256, n)):
+            for j in range(d):
+                u = X[i, j] / big[j] - shift[j]
+                part[j] += u * u if square else u
+        for j in range(d):
+            out[j] += part[j]
+        lo += 256
+
+
 def column_scan(const floating[:, ::1] X, bint centre, bint squares=False):
     """(big, mean, sq): each column's largest magnitude (1 for a column of zeros), if
     ``centre`` the mean of the column divided by it (else zeros), and if ``squares``
@@ -39,11 +58,10 @@ def column_scan(const floating[:, ::1] X, bint centre, bint squares=False):
     they lie in memory (numpy's reductions along axis 0 take several times as
     long on a small X, and this runs before every standardised fit).
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j, lo, RUN = 256
-    big_out = np.zeros(d)
-    mean_out = np.zeros(d)
-    sq_out = np.zeros(d)
-    cdef double[::1] big = big_out, mean = mean_out, sq = sq_out, part = np.zeros(d)
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
+    big_out, mean_out, sq_out = np.zeros(d), np.zeros(d), np.zeros(d)
+    cdef double[::1] big = big_out, mean = mean_out, sq = sq_out
+    cdef double[::1] part = np.zeros(d), zero = np.zeros(d)
     cdef double v
     with nogil:
         for i in range(n):
@@ -54,31 +72,12 @@ def column_scan(const floating[:, ::1] X, bint centre, bint squares=False):
         for j in range(d):
             if big[j] == 0:
                 big[j] = 1.0
-        if centre:  # in runs of RUN rows: the rounding of the sums grows as n / RUN + RUN
-            lo = 0
-            while lo < n:
-                for j in range(d):
-                    part[j] = 0.0
-                for i in range(lo, min(lo + RUN, n)):
-                    for j in range(d):
-                        part[j] += X[i, j] / big[j]
-                for j in range(d):
-                    mean[j] += part[j]
-                lo += RUN
+        if centre:
+            column_sums(X, big, zero, False, part, mean)
             for j in range(d):
                 mean[j] /= n
         if squares:
-            lo = 0
-            while lo < n:
-                for j in range(d):
-                    part[j] = 0.0
-                for i in range(lo, min(lo + RUN, n)):
-                    for j in range(d):
-                        v = X[i, j] / big[j] - mean[j]
-                        part[j] += v * v
-                for j in range(d):
-                    sq[j] += part[j]
-                lo += RUN
+            column_sums(X, big, mean, True, part, sq)
     return big_out, mean_out, sq_out
 
 
