@@ -93,7 +93,9 @@ cdef inline void step(const Hyper* h, floating* x, const double* g, double** slo
     cdef double* s2 = slot[2]
     cdef Py_ssize_t j
     cdef double t = counters[STEP], d, buf, denom, bc1, bc2_sqrt, step_size, clr
-    cdef double dot, t_next, beta, x_new
+    cdef double dot, t_next, beta, x_new, shrink, w1, m, v, v_max
+    cdef floating xj
+    cdef bint coupled, low
     if o.kind == SGD:
         for j in range(n):
             d = g[j]
@@ -110,22 +112,22 @@ cdef inline void step(const Hyper* h, floating* x, const double* g, double** slo
         bc1 = 1 - counters[BETA1_POWER]
         bc2_sqrt = sqrt(1 - counters[BETA2_POWER])
         step_size = lr / bc1
+        # The options' tests choose between values computed either way (no branch in
+        # the loop, so it vectorises); each value is the formula's, rounded alike.
+        coupled = o.weight_decay != 0 and not o.decoupled
+        shrink = 1 - lr * o.weight_decay if o.decoupled else 1.0  # x * 1.0 is x exactly
+        w1 = 1 - o.beta1
+        low = w1 < 0.5
         for j in range(n):
-            d = g[j]
-            if o.weight_decay != 0:
-                if o.decoupled:
-                    x[j] = <floating>(x[j] * (1 - lr * o.weight_decay))
-                else:
-                    d = d + o.weight_decay * x[j]
-            s0[j] = lerp(s0[j], d, 1 - o.beta1)
-            s1[j] = s1[j] * o.beta2 + (1 - o.beta2) * d * d
-            if o.amsgrad:
-                if s1[j] > s2[j]:
-                    s2[j] = s1[j]
-                denom = sqrt(s2[j]) / bc2_sqrt + o.eps
-            else:
-                denom = sqrt(s1[j]) / bc2_sqrt + o.eps
-            x[j] = <floating>(x[j] + (-step_size) * s0[j] / denom)
+            xj = <floating>(x[j] * shrink)
+            d = g[j] + o.weight_decay * xj if coupled else g[j]
+            m = s0[j] + w1 * (d - s0[j]) if low else d - (d - s0[j]) * (1 - w1)  # lerp
+            v = s1[j] * o.beta2 + (1 - o.beta2) * d * d
+            v_max = v if v > s2[j] else s2[j]
+            s0[j], s1[j] = m, v
+            s2[j] = v_max if o.amsgrad else s2[j]
+            denom = sqrt(v_max if o.amsgrad else v) / bc2_sqrt + o.eps
+            x[j] = <floating>(xj + (-step_size) * m / denom)
     elif o.kind == RMSPROP:
         for j in range(n):
             d = g[j]

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from gdcore import _loop, optim
+from gdcore import _dispatch, _loop, optim
 
 SETTINGS = [
     optim.SGD(lr=0.1),
@@ -47,19 +47,23 @@ def quadratic(n=7, seed=0):
     return A, rng.standard_normal(n)
 
 
+@pytest.mark.parametrize("variant", _dispatch.available("_loop"))
 @pytest.mark.parametrize("opt", SETTINGS, ids=IDS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_compiled_step_is_the_reference_step_bit_for_bit(opt, dtype):
-    A, c = quadratic()
-    x_ref = np.linspace(-1, 1, 7).astype(dtype)
+def test_compiled_step_is_the_reference_step_bit_for_bit(opt, dtype, variant):
+    """Every ISA build of the loop: 37 parameters fill vectors of every width and
+    leave a remainder."""
+    step = _dispatch.load("_loop", variant).optimizer_step
+    A, c = quadratic(37)
+    x_ref = np.linspace(-1, 1, 37).astype(dtype)
     x_cmp = x_ref.copy()
-    s_ref = opt.new_state(7)
-    s_cmp = opt.new_state(7).array
+    s_ref = opt.new_state(37)
+    s_cmp = opt.new_state(37).array
     for t in range(200):
         g = A @ x_ref.astype(np.float64) - c + (0.0 if t % 7 else 1e-3)  # some uphill noise
         opt.update(x_ref, g, s_ref, 0.1 if opt.lr == "auto" else opt.lr)
-        _loop.optimizer_step(opt.settings(0.1 if opt.lr == "auto" else opt.lr), x_cmp, g,
-                             s_cmp, len(opt.slots), 0.1 if opt.lr == "auto" else opt.lr)
+        step(opt.settings(0.1 if opt.lr == "auto" else opt.lr), x_cmp, g,
+             s_cmp, len(opt.slots), 0.1 if opt.lr == "auto" else opt.lr)
         np.testing.assert_array_equal(x_cmp, x_ref)
         np.testing.assert_array_equal(s_cmp, s_ref.array)
 

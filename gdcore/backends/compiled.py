@@ -7,8 +7,8 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
-from .. import _loop, _pass_mlp
-from .._dispatch import pass_linear
+from .. import _pass_mlp
+from .._dispatch import loop, pass_linear
 from .._random import POWER_SEED
 from ..curvature import POWER_MAX_ITER, POWER_RTOL, gram_blas, lambda_max_of_gram, uses_gram
 from ..losses import Loss
@@ -47,7 +47,7 @@ class CompiledBackend:
 
     def start(self, objective, params: np.ndarray, state: State, settings: Settings) -> Fit:
         pre = settings.precondition
-        run = _loop.Run(
+        run = loop.Run(
             objective, params, state.array,
             optimizer=settings.optimizer.settings(settings.lr),
             schedule=settings.schedule.settings(settings.epochs),
