@@ -10,8 +10,9 @@ Everything about compiling lives here, in one place:
   .ci/run does.
 * Portable wheels with fast kernels: on x86-64 the modules whose speed
   depends on the vector width (the linear row pass, the read floor, the
-  epoch loop) are compiled three times from the same source, for the baseline ISA (any
-  x86-64 CPU), for x86-64-v3 (AVX2, FMA) and for x86-64-v4 (AVX-512), as
+  epoch loop) are compiled three times from the same source, for the
+  baseline ISA (any x86-64 CPU), for x86-64-v3 (AVX2, FMA) and for
+  x86-64-v4 (AVX-512), as
   ``gdcore._pass_linear``, ``gdcore._pass_linear_v3`` and
   ``gdcore._pass_linear_v4``; ``gdcore/_dispatch.py`` picks the best one the
   CPU runs, at import time. ``GDCORE_ISA_VARIANTS=0`` builds the baseline only.

@@ -1,11 +1,12 @@
 """Pick, at import time, the fastest build of each kernel module this CPU runs.
 
 setup.py compiles the modules whose speed depends on the vector width (the
-linear row pass, the read floor, the epoch loop) for the baseline x86-64 ISA and, where it
-can, for x86-64-v3 (AVX2/FMA) and x86-64-v4 (AVX-512): ``gdcore._pass_linear``,
-``gdcore._pass_linear_v3``, ``gdcore._pass_linear_v4``. ``gdcore._util`` (one
-build) asks the CPU which it supports. ``GDCORE_ISA=baseline|v3|v4`` forces a
-variant (tests use it to hold every variant to the same answers).
+linear row pass, the read floor, the epoch loop) for the baseline x86-64 ISA
+and, where it can, for x86-64-v3 (AVX2/FMA) and x86-64-v4 (AVX-512):
+``gdcore._pass_linear``, ``gdcore._pass_linear_v3``, ``gdcore._pass_linear_v4``.
+``gdcore._util`` (one build) asks the CPU which it supports.
+``GDCORE_ISA=baseline|v3|v4`` forces a variant (tests use it to hold every
+variant to the same answers).
 """
 
 from __future__ import annotations

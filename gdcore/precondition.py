@@ -54,11 +54,12 @@ class Standardization:
     constant: np.ndarray
 
     def error_map(self) -> Optional[np.ndarray]:
-        """[J H^-1; H^-1] (2 n_free x n_free), None for wide X (or tiny columns whose
-        errors in the user's units overflow: then the fit stops on its gradient). The MSE is quadratic,
-        so at any (w, b) with gradient g in these coordinates H^-1 g = z - z*, the
-        Newton step, and J maps it to the user's units (dw = dv / s, db = dc - m . dw):
-        the stopping rule bounds both errors, (w, b) - (w*, b*) and z - z*."""
+        """[J H^-1; H^-1] (2 n_free x n_free), None for wide X (or for tiny columns,
+        whose errors in the user's units overflow: the fit then stops on its gradient).
+        The MSE is quadratic, so at any (w, b) with gradient g in these coordinates
+        H^-1 g = z - z*, the Newton step, and J maps it to the user's units
+        (dw = dv / s, db = dc - m . dw): the stopping rule bounds both errors,
+        (w, b) - (w*, b*) and z - z*."""
         if self.gram is None:
             return None
         H = 2.0 * self.gram

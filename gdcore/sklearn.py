@@ -21,6 +21,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
     raise ImportError("gdcore.sklearn needs scikit-learn >= 1.6: "
                       "pip install scikit-learn (or gdcore[sklearn])") from exc
 
+from . import _util
 from ._validation import check_not_masked
 from .errors import ConvergenceWarning as GDConvergenceWarning
 from .loop import MAX_EPOCHS, STALLED
@@ -239,7 +240,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                                                      reset=False))
         with np.errstate(over="ignore", invalid="ignore"):  # reported just below
             predictions = X @ self.coef_ + self.intercept_
-        if not np.all(np.isfinite(predictions)):
+        if not _util.all_finite(predictions):
             raise ValueError("the predictions overflow float64 arithmetic (X is too large "
                              "for this model's coefficients)")
         return predictions

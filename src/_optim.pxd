@@ -74,10 +74,9 @@ cdef struct Schedule:
 
 
 cdef inline double lerp(double start, double end, double weight) noexcept nogil:
-    """torch.lerp's formula (exact at both ends)."""
-    if weight < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1 - weight)
+    """torch.lerp's formula (exact at both ends); a select, not a branch, so loops that
+    call it still vectorise."""
+    return start + weight * (end - start) if weight < 0.5 else end - (end - start) * (1 - weight)
 
 
 cdef inline void step(const Hyper* h, floating* x, const double* g, double** slot,
@@ -93,9 +92,9 @@ cdef inline void step(const Hyper* h, floating* x, const double* g, double** slo
     cdef double* s2 = slot[2]
     cdef Py_ssize_t j
     cdef double t = counters[STEP], d, buf, denom, bc1, bc2_sqrt, step_size, clr
-    cdef double dot, t_next, beta, x_new, shrink, w1, m, v, v_max
+    cdef double dot, t_next, beta, x_new, shrink, m, v, v_max
     cdef floating xj
-    cdef bint coupled, low
+    cdef bint coupled
     if o.kind == SGD:
         for j in range(n):
             d = g[j]
@@ -116,12 +115,10 @@ cdef inline void step(const Hyper* h, floating* x, const double* g, double** slo
         # the loop, so it vectorises); each value is the formula's, rounded alike.
         coupled = o.weight_decay != 0 and not o.decoupled
         shrink = 1 - lr * o.weight_decay if o.decoupled else 1.0  # x * 1.0 is x exactly
-        w1 = 1 - o.beta1
-        low = w1 < 0.5
         for j in range(n):
             xj = <floating>(x[j] * shrink)
             d = g[j] + o.weight_decay * xj if coupled else g[j]
-            m = s0[j] + w1 * (d - s0[j]) if low else d - (d - s0[j]) * (1 - w1)  # lerp
+            m = lerp(s0[j], d, 1 - o.beta1)
             v = s1[j] * o.beta2 + (1 - o.beta2) * d * d
             v_max = v if v > s2[j] else s2[j]
             s0[j], s1[j] = m, v

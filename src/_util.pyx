@@ -2,8 +2,9 @@
 """Small compiled helpers of the Python layer (one build: nothing here is per ISA).
 
 ``all_finite`` checks arrays without a temporary, ``column_scan`` measures
-the columns standardising needs, ``loss_value`` is a loss of predictions, ``cpu_level`` tells gdcore/_dispatch.py which kernel builds
-the CPU runs, ``openmp_thread_limit`` the limit ``n_jobs=-1`` respects, and
+the columns standardising needs, ``loss_value`` is a loss of predictions,
+``cpu_level`` tells gdcore/_dispatch.py which kernel builds the CPU runs,
+``openmp_thread_limit`` gives the limit ``n_jobs=-1`` respects, and
 ``shuffled`` exposes the kernels' row order to the tests.
 """
 

@@ -6,6 +6,7 @@ import argparse
 import csv
 import os
 import sys
+from types import ModuleType
 from typing import IO, Any, Dict, List, Optional, Tuple
 
 from ..backends import backends
@@ -16,6 +17,17 @@ from ..persist import read as read_model
 from .inputs import (LOSSES, Dataset, UsageError, add_data_options, add_fit_options,
                      check_input, check_output, check_range, columns, load_dataset, read_csv,
                      trainer_from)
+
+
+def plotting(path: str, option: str) -> ModuleType:
+    """gdcore.plot (matplotlib is optional), ``path`` checked as where a plot will go:
+    both before the work starts."""
+    check_output(path, option)
+    try:
+        from .. import plot
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    return plot
 
 
 def fit_dataset(args: argparse.Namespace, record_path: bool = False,
@@ -72,11 +84,7 @@ def run_demo(args: argparse.Namespace) -> int:
         raise UsageError("--plot draws the optimizers' race: add --optimizers")
     if args.optimizers:
         if args.plot is not None:
-            check_output(args.plot, "--plot")
-            try:  # before the race, not after it
-                from .. import plot  # noqa: F401
-            except ImportError as exc:
-                raise UsageError(str(exc)) from None
+            plotting(args.plot, "--plot")  # before the race, not after it
         try:
             optimizers_demo(args.backend, plot_path=args.plot)
         except OSError as exc:
@@ -116,14 +124,10 @@ def run_bench(args: argparse.Namespace) -> int:
         raise UsageError(f"{' and '.join(chosen)} are separate tables: choose one")
     if chosen and args.plot:
         raise UsageError(f"--plot draws the per-epoch benchmark: drop {chosen[0]}")
-    for option, path in (("--json", args.json), ("--plot", args.plot)):
-        if path is not None:  # before the benchmark, not after it
-            check_output(path, option)
+    if args.json is not None:  # before the benchmark, not after it
+        check_output(args.json, "--json")
     if args.plot is not None:
-        try:
-            from .. import plot  # noqa: F401
-        except ImportError as exc:
-            raise UsageError(str(exc)) from None
+        plotting(args.plot, "--plot")
     _pin_threads(args.argv)
     if args.threads:
         from ..benchmarks.threads import main as bench_threads
@@ -274,11 +278,7 @@ def add_plot(p: argparse.ArgumentParser) -> None:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    check_output(args.output, "-o")
-    try:
-        from .. import plot
-    except ImportError as exc:
-        raise UsageError(str(exc)) from None
+    plot = plotting(args.output, "-o")
     if args.kind == "bench":
         check_input(args.data, "RESULTS.json")
         try:
