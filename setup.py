@@ -9,17 +9,18 @@ Everything about compiling lives here, in one place:
   (any report aborts); the interpreter then needs libasan preloaded, as
   .ci/run does.
 * Portable wheels with fast kernels: on x86-64 the modules whose speed
-  depends on the vector width (the linear row pass, the read floor, the
-  epoch loop) are compiled three times from the same source, for the
-  baseline ISA (any x86-64 CPU), for x86-64-v3 (AVX2, FMA) and for
+  depends on the vector width (the linear and network passes, the read
+  floor, the epoch loop) are compiled three times from the same source,
+  for the baseline ISA (any x86-64 CPU), for x86-64-v3 (AVX2, FMA) and for
   x86-64-v4 (AVX-512), as
   ``gdcore._pass_linear``, ``gdcore._pass_linear_v3`` and
   ``gdcore._pass_linear_v4``; ``gdcore/_dispatch.py`` picks the best one the
   CPU runs, at import time. ``GDCORE_ISA_VARIANTS=0`` builds the baseline only.
   The epoch loop's optimizer steps vectorise (an Adam step over a network's
   parameters is two divisions and a square root each, exact in any vector
-  width, so every build steps alike). The network pass (BLAS does its
-  arithmetic) and the helpers are built once.
+  width, so every build steps alike). BLAS does the network pass's
+  products, the per-ISA build its activations and sums. The helpers are
+  built once.
 * Parallel builds: Cython and the C compiler run on every core.
 * Floating point: vectorising a sum needs leave to reassociate it
   (``-fassociative-math`` and its prerequisites, for the row pass and the
@@ -63,7 +64,7 @@ DIRECTIVES = {
 
 # Compiled modules (src/<name>.pyx -> gdcore.<name>), and whether each is built
 # once per ISA variant.
-KERNELS = {"_pass_linear": True, "_floor": True, "_pass_mlp": False, "_loop": True,
+KERNELS = {"_pass_linear": True, "_floor": True, "_pass_mlp": True, "_loop": True,
            "_util": False}
 
 # ISA variants: module suffix -> extra compiler flags.

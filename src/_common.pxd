@@ -9,7 +9,8 @@
 # (a mini-batch of the order ``rows``, which lists all ``n_rows`` rows), at
 # ``params`` (``n_params`` values of the model's dtype). It returns the sum
 # of the loss terms and writes the sums of their gradients into ``grad``
-# (``n_params`` doubles, overwritten). Sums, not means: the loop divides,
+# (``n_params`` doubles, overwritten), unless ``grad`` is NULL: then the
+# loss alone (a network skips its backward pass). Sums, not means: the loop divides,
 # and sums of blocks of rows add up (weights, chunks on other machines).
 # The pass modules (_pass_linear, _pass_mlp) hand the loop a pointer to an
 # Objective in a PyCapsule named OBJECTIVE_CAPSULE.

@@ -333,7 +333,7 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
     cdef int status = -1
     if not L.started and stop_at > 0:
         L.started = True
-        L.reference = evaluate(L, params, NULL, 0, L.n)
+        L.reference = L.obj.sums(L.obj.ctx, params, NULL, 0, L.n, NULL) * (1.0 / L.n)  # loss only
         if not isfinite(L.reference):
             L.final_loss, L.final_norm = L.reference, NAN
             return DIVERGED

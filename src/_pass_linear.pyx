@@ -359,7 +359,8 @@ cdef double batch_pass(int kind, floating e, const floating* X, const floating* 
                        Py_ssize_t n_total, Py_ssize_t d, const Py_ssize_t* rows,
                        Py_ssize_t first, Py_ssize_t n_rows, const floating* w, double b,
                        double* grad, Pass* work) noexcept nogil:
-    """Loss sum over the rows; gradient sums into grad[:d] (w) and grad[d] (b).
+    """Loss sum over the rows; gradient sums into grad[:d] (w) and grad[d] (b) unless
+    grad is NULL.
 
     X is ``n_total`` x ``d``. ``rows`` NULL means rows first .. first+n_rows-1
     in order, in CHUNKs (a pass over all rows is shared with the pool's threads,
@@ -384,12 +385,14 @@ cdef double batch_pass(int kind, floating e, const floating* X, const floating* 
             lo = c * CHUNK
             chunk_pass(work, kind, e, X, y, rows, first + lo, min(CHUNK, n_rows - lo), d, w,
                        <floating>b, scratch, work.partials + c * (d + 2), n_total)
-    for j in range(d + 1):
-        grad[j] = 0.0
+    if grad != NULL:
+        for j in range(d + 1):
+            grad[j] = 0.0
     for c in range(n_chunks):
         part = work.pool.result[c] if pooled else work.partials + c * (d + 2)
-        for j in range(d + 1):
-            grad[j] += part[j]
+        if grad != NULL:
+            for j in range(d + 1):
+                grad[j] += part[j]
         loss += part[d + 1]
     return loss
 
@@ -530,18 +533,23 @@ cdef class LinearObjective:
             raise ValueError("order must list rows of X")
         return self._sums(params, order, first, count)
 
-    def _sums(self, params, order, Py_ssize_t first, Py_ssize_t m):
+    def loss_sum(self, params):
+        """The loss sum alone at ``params`` over all rows (the loop's reference loss)."""
+        return self._sums(params, None, 0, self.data.n, False)[0]
+
+    def _sums(self, params, order, Py_ssize_t first, Py_ssize_t m, bint gradient=True):
         p = np.ascontiguousarray(params, dtype=self.dtype)
         if p.shape != (self.data.d + 1,):
             raise ValueError(f"params must have {self.data.d + 1} values, got shape {p.shape}")
-        grad = np.empty(self.data.d + 1, dtype=np.float64)
+        grad = np.empty(self.data.d + 1, dtype=np.float64) if gradient else None
         cdef double[::1] g = grad
+        cdef double* out = &g[0] if gradient else NULL
         cdef const void* pp = <const void*><size_t>p.ctypes.data
         cdef const Py_ssize_t* listed = (<const Py_ssize_t*><size_t>order.ctypes.data
                                          if order is not None else NULL)
         cdef double loss
         with nogil:
-            loss = self.objective.sums(self.objective.ctx, pp, listed, first, m, &g[0])
+            loss = self.objective.sums(self.objective.ctx, pp, listed, first, m, out)
         return loss, grad
 
 

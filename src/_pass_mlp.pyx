@@ -95,27 +95,24 @@ cdef struct Work:
     void* acts      # activations of a block, layer by layer
     void* delta     # dL/dz of a block's layer (two, swapped going backwards)
     void* dprev
-    void* gblk      # a block's gradient, params layout
-    double* g       # the batch's gradient, params layout, double
+    void* gblk      # float32: a block's gradient (params layout), added into the double sums
+    void* wt        # W_l^T of the layers after the first (at W_l's offset)
 
 
 cdef int work_init(Work* w, const Net* net, size_t itemsize) noexcept nogil:
-    cdef size_t n = (net.n_acts + 2 * BLOCK * net.width + net.n_params) * itemsize
+    cdef size_t n = (net.n_acts + 2 * BLOCK * net.width + 2 * net.n_params) * itemsize
     w.acts = malloc(n)
-    w.g = <double*>malloc(net.n_params * sizeof(double))
-    if w.acts == NULL or w.g == NULL:
-        free(w.acts)
-        free(w.g)
+    if w.acts == NULL:
         return -1
     w.delta = <char*>w.acts + net.n_acts * itemsize
     w.dprev = <char*>w.delta + BLOCK * net.width * itemsize
     w.gblk = <char*>w.dprev + BLOCK * net.width * itemsize
+    w.wt = <char*>w.gblk + net.n_params * itemsize
     return 0
 
 
 cdef void work_free(Work* w) noexcept nogil:
     free(w.acts)
-    free(w.g)
 
 
 # ------------------------------------------------------------ activations --
@@ -130,21 +127,15 @@ cdef void work_free(Work* w) noexcept nogil:
 # sigmoid 1 / (1 + e) or e / (1 + e) with e = exp(-|x|): relative error a few
 # ulps over the whole range (tests/test_mlp.py checks it against numpy).
 #
-# These four loops are C because they carry GCC's target_clones attribute,
-# which Cython cannot express: one build holds AVX-512, AVX2 and baseline
-# versions and the loader picks the one the CPU runs (the matrix products get
-# the same from OpenBLAS). Elsewhere (other compilers) they are plain loops.
+# These loops are C for the bit manipulations of 2^k; like the rest of this
+# module they are built per ISA (setup.py), so they vectorise to the CPU's
+# width (the matrix products get the same from OpenBLAS).
 
 cdef extern from *:
     """
     #include <stdint.h>
     #include <string.h>
     #include <math.h>
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #define GD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-    #else
-    #define GD_CLONES
-    #endif
 
     static inline double gd_scale_d(double t) {  /* 2^k from t = k + 1.5 * 2^52 */
         uint64_t u; double d;
@@ -178,7 +169,7 @@ cdef extern from *:
     }
 
     #define GD_ACTIVATIONS(T, SUF, ABS, SIGN, TANH_CLAMP, EXP_CLAMP)                  \
-    GD_CLONES static void gd_tanh_##SUF(T *a, Py_ssize_t n) {                         \
+    static void gd_tanh_##SUF(T *a, Py_ssize_t n) {                         \
         for (Py_ssize_t i = 0; i < n; i++) {                                          \
             T s, ax = ABS(a[i]);                                                      \
             T p = gd_expm1_##SUF(-2 * (ax < TANH_CLAMP ? ax : TANH_CLAMP), &s);      \
@@ -186,7 +177,7 @@ cdef extern from *:
             a[i] = SIGN(-e / (e + 2), a[i]);                                          \
         }                                                                             \
     }                                                                                 \
-    GD_CLONES static void gd_sigmoid_##SUF(T *a, Py_ssize_t n) {                      \
+    static void gd_sigmoid_##SUF(T *a, Py_ssize_t n) {                      \
         for (Py_ssize_t i = 0; i < n; i++) {                                          \
             T s, ax = ABS(a[i]);                                                      \
             T p = gd_expm1_##SUF(-(ax < EXP_CLAMP ? ax : EXP_CLAMP), &s);            \
@@ -195,10 +186,10 @@ cdef extern from *:
             a[i] = a[i] >= 0 ? q : e * q;                                             \
         }                                                                             \
     }                                                                                 \
-    GD_CLONES static void gd_tanh_slope_##SUF(T *d, const T *a, Py_ssize_t n) {       \
+    static void gd_tanh_slope_##SUF(T *d, const T *a, Py_ssize_t n) {       \
         for (Py_ssize_t i = 0; i < n; i++) d[i] *= 1 - a[i] * a[i];                   \
     }                                                                                 \
-    GD_CLONES static void gd_sigmoid_slope_##SUF(T *d, const T *a, Py_ssize_t n) {    \
+    static void gd_sigmoid_slope_##SUF(T *d, const T *a, Py_ssize_t n) {    \
         for (Py_ssize_t i = 0; i < n; i++) d[i] *= a[i] * (1 - a[i]);                 \
     }
     /* tanh(20) and tanh(9.1f) round to 1; exp(-708), exp(-87) are still normal numbers
@@ -258,16 +249,21 @@ cdef void times_slope(int activation, floating* d, const floating* a, Py_ssize_t
 # OpenBLAS picks AVX2/AVX-512 kernels at run time, which the portable -O3
 # build of our own loops cannot). Row-major matrices are column-major
 # transposes, so: Z = A W is Z^T = W^T A^T; dW = A^T D is dW^T = D^T A;
-# dA = D W^T is dA^T = W D^T.
+# dA = D W^T is dA^T = W D^T, with W read from a transposed copy so that all
+# three are "N" products: OpenBLAS has small-matrix kernels for those, while a
+# transposed first operand takes its packing path (a third slower at 64^3).
 
-cdef inline void gemm(char* ta, char* tb, int m, int n, int k, floating* a, int lda,
-                      floating* b, int ldb, floating beta, floating* c, int ldc) noexcept nogil:
-    """C = op(A) op(B) + beta C, column-major (BLAS conventions)."""
+cdef inline void gemm(char* tb, int m, int n, int k, const floating* a, int lda,
+                      const floating* b, int ldb, floating beta, floating* c,
+                      int ldc) noexcept nogil:
+    """C = A op(B) + beta C, column-major (BLAS conventions)."""
     cdef floating one = 1
     if floating is double:
-        blas.dgemm(ta, tb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc)
+        blas.dgemm(b"N", tb, &m, &n, &k, &one, <double*>a, &lda, <double*>b, &ldb, &beta,
+                   c, &ldc)
     else:
-        blas.sgemm(ta, tb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc)
+        blas.sgemm(b"N", tb, &m, &n, &k, &one, <float*>a, &lda, <float*>b, &ldb, &beta,
+                   c, &ldc)
 
 
 cdef void forward(const Net* net, const floating* params, floating* acts,
@@ -279,20 +275,48 @@ cdef void forward(const Net* net, const floating* params, floating* acts,
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         z = acts + net.a_off[l + 1]
-        for r in range(m):
-            memcpy(z + r * n_out, params + net.b_off[l], n_out * sizeof(floating))
-        gemm(b"N", b"N", n_out, m, n_in, <floating*>params + net.w_off[l], n_out,
-             acts + net.a_off[l], n_in, 1, z, n_out)
+        gemm(b"N", n_out, m, n_in, params + net.w_off[l], n_out, acts + net.a_off[l], n_in,
+             0, z, n_out)
+        add_bias(z, params + net.b_off[l], m, n_out)
         if l < L - 1:
             activate(net.activation, z, m * n_out)
 
 
+cdef inline void add_bias(floating* z, const floating* b, Py_ssize_t m, Py_ssize_t n) noexcept nogil:
+    """z <- z + b on each of the m rows."""
+    cdef Py_ssize_t r, j
+    for r in range(m):
+        for j in range(n):
+            z[r * n + j] = z[r * n + j] + b[j]
+
+
+cdef void transpose_weights(const Net* net, const floating* params, floating* wt) noexcept nogil:
+    """W_l^T (n_{l+1} x n_l, row-major) at W_l's offset in wt, for every layer after the
+    first (the first passes nothing back). In 8 x 8 tiles, which stay in L1."""
+    cdef Py_ssize_t l, i, j, i0, j0, n_in, n_out
+    cdef const floating* w
+    cdef floating* t
+    for l in range(1, net.n_layers):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
+        w = params + net.w_off[l]
+        t = wt + net.w_off[l]
+        for i0 in range(0, n_in, 8):
+            for j0 in range(0, n_out, 8):
+                for i in range(i0, min(i0 + 8, n_in)):
+                    for j in range(j0, min(j0 + 8, n_out)):
+                        t[j * n_in + i] = w[i * n_out + j]
+
+
 cdef double block_pass(const Net* net, int kind, double e, const floating* X,
                        const floating* y, const Py_ssize_t* rows, Py_ssize_t r0,
-                       Py_ssize_t m, const floating* params, Work* work) noexcept nogil:
+                       Py_ssize_t m, const floating* params, Work* work, double* g,
+                       bint first_block) noexcept nogil:
     """Forward and backward over rows r0 .. r0+m-1 (of ``rows``, or in order if NULL).
 
-    Returns the block's sum of loss terms and adds its gradient sums into work.g.
+    Returns the block's sum of loss terms. Its gradient sums are written into g
+    (params layout) if ``first_block``, added to g otherwise; g NULL: the loss
+    only (no backward). work.wt holds the transposed weights (transpose_weights).
     """
     cdef Py_ssize_t L = net.n_layers, d = net.sizes[0], l, r, i, j, k, n_in, n_out
     cdef floating* acts = <floating*>work.acts
@@ -300,9 +324,8 @@ cdef double block_pass(const Net* net, int kind, double e, const floating* X,
     cdef floating* dprev = <floating*>work.dprev
     cdef floating* tmp
     cdef floating* gblk = <floating*>work.gblk
-    cdef double* g = work.g
     cdef const floating* out
-    cdef floating* gb
+    cdef double* gb
     cdef double loss = 0.0, res
     for r in range(m):
         k = rows[r0 + r] if rows != NULL else r0 + r
@@ -314,22 +337,29 @@ cdef double block_pass(const Net* net, int kind, double e, const floating* X,
         res = <double>out[r] - y[k]
         loss += loss_term(kind, res, e)
         delta[r] = <floating>loss_slope(kind, res, e)
+    if g == NULL:
+        return loss
     for l in range(L - 1, -1, -1):  # the chain rule, from the loss back to the input
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
-        # dL/dW_l = a_l^T delta, dL/db_l = the column sums of delta
-        gemm(b"N", b"T", n_out, n_in, m, delta, n_out, acts + net.a_off[l], n_in, 0,
-             gblk + net.w_off[l], n_out)
-        gb = gblk + net.b_off[l]
-        memset(gb, 0, n_out * sizeof(floating))
+        # dL/dW_l = a_l^T delta: straight into the double sums, or through gblk (float32)
+        if floating is double:
+            gemm(b"T", n_out, n_in, m, delta, n_out, acts + net.a_off[l], n_in,
+                 0 if first_block else 1, g + net.w_off[l], n_out)
+        else:
+            gemm(b"T", n_out, n_in, m, delta, n_out, acts + net.a_off[l], n_in, 0,
+                 gblk + net.w_off[l], n_out)
+            for i in range(net.w_off[l], net.b_off[l]):
+                g[i] = gblk[i] if first_block else g[i] + gblk[i]
+        gb = g + net.b_off[l]  # dL/db_l: the column sums of delta, row by row (vectorised)
+        if first_block:
+            memset(gb, 0, n_out * sizeof(double))
         for r in range(m):
             for j in range(n_out):
                 gb[j] += delta[r * n_out + j]
-        for i in range(net.w_off[l], net.b_off[l] + n_out):
-            g[i] += gblk[i]
         if l > 0:  # dL/da_l = delta W_l^T, then dL/dz_l = dL/da_l * f'(z_l)
-            gemm(b"T", b"N", n_in, m, n_out, <floating*>params + net.w_off[l], n_out,
-                 delta, n_out, 0, dprev, n_in)
+            gemm(b"N", n_in, m, n_out, <floating*>work.wt + net.w_off[l], n_in, delta, n_out,
+                 0, dprev, n_in)
             times_slope(net.activation, dprev, acts + net.a_off[l], m * n_in)
             tmp = delta
             delta = dprev
@@ -339,15 +369,17 @@ cdef double block_pass(const Net* net, int kind, double e, const floating* X,
 
 cdef double batch_pass(const Net* net, int kind, double e, const floating* X,
                        const floating* y, const Py_ssize_t* rows, Py_ssize_t first,
-                       Py_ssize_t n_rows, const floating* params, Work* work) noexcept nogil:
-    """Loss sum over the rows; the gradient sums (params layout, double) into work.g."""
-    cdef Py_ssize_t r0
+                       Py_ssize_t n_rows, const floating* params, Work* work,
+                       double* g) noexcept nogil:
+    """Loss sum over the rows; their gradient sums (params layout) into g unless NULL."""
+    cdef Py_ssize_t r0 = 0
     cdef double loss = 0.0
-    memset(work.g, 0, net.n_params * sizeof(double))
-    r0 = 0
+    if g != NULL:
+        transpose_weights(net, params, <floating*>work.wt)
     while r0 < n_rows:
         loss += block_pass(net, kind, e, X, y, rows, first + r0,
-                           BLOCK if n_rows - r0 > BLOCK else n_rows - r0, params, work)
+                           BLOCK if n_rows - r0 > BLOCK else n_rows - r0, params, work, g,
+                           r0 == 0)
         r0 += BLOCK
     return loss
 
@@ -364,21 +396,17 @@ cdef struct MLPData:
 cdef double sums_double(void* ctx, const void* params, const Py_ssize_t* rows,
                         Py_ssize_t first, Py_ssize_t n, double* grad) noexcept nogil:
     cdef MLPData* data = <MLPData*>ctx
-    cdef double loss = batch_pass(&data.net, data.kind, data.e, <const double*>data.X,
-                                  <const double*>data.y, rows, first, n,
-                                  <const double*>params, &data.work)
-    memcpy(grad, data.work.g, data.net.n_params * sizeof(double))
-    return loss
+    return batch_pass(&data.net, data.kind, data.e, <const double*>data.X,
+                      <const double*>data.y, rows, first, n, <const double*>params,
+                      &data.work, grad)
 
 
 cdef double sums_float(void* ctx, const void* params, const Py_ssize_t* rows,
                        Py_ssize_t first, Py_ssize_t n, double* grad) noexcept nogil:
     cdef MLPData* data = <MLPData*>ctx
-    cdef double loss = batch_pass(&data.net, data.kind, data.e, <const float*>data.X,
-                                  <const float*>data.y, rows, first, n,
-                                  <const float*>params, &data.work)
-    memcpy(grad, data.work.g, data.net.n_params * sizeof(double))
-    return loss
+    return batch_pass(&data.net, data.kind, data.e, <const float*>data.X,
+                      <const float*>data.y, rows, first, n, <const float*>params,
+                      &data.work, grad)
 
 
 cdef class MLPObjective:
@@ -426,17 +454,25 @@ cdef class MLPObjective:
 
     def sums(self, params):
         """(loss sum, gradient sums in float64, params layout) at ``params`` over all rows."""
+        grad = np.empty(self.data.net.n_params, dtype=np.float64)
+        cdef double[::1] g = grad
+        return self._sums(params, &g[0]), grad
+
+    def loss_sum(self, params):
+        """The loss sum alone at ``params`` over all rows: forward passes, no backward
+        (what the loop asks for its reference loss)."""
+        return self._sums(params, NULL)
+
+    cdef double _sums(self, params, double* grad) except? -1.0:
         p = np.ascontiguousarray(params, dtype=self.dtype)
         if p.shape != (self.data.net.n_params,):
             raise ValueError(f"params must have {self.data.net.n_params} values, got shape {p.shape}")
-        grad = np.empty(self.data.net.n_params, dtype=np.float64)
-        cdef double[::1] g = grad
         cdef const void* pp = <const void*><size_t>p.ctypes.data
         cdef double loss
         with nogil:
             loss = self.objective.sums(self.objective.ctx, pp, NULL, 0, self.objective.n_rows,
-                                       &g[0])
-        return loss, grad
+                                       grad)
+        return loss
 
 
 cdef void _setup(Net* net, Work* work, const Py_ssize_t[::1] sizes, int activation,

@@ -105,6 +105,8 @@ def test_every_width_gives_the_reference_gradient(variant, d, n, dtype):
         rtol = 1e-12 if dtype == np.float64 else 1e-5
         for listed in (None, rows):  # contiguous rows, and a mini-batch of listed rows
             total, grad = objective.sums(params, listed)
+            if listed is None:  # and the loss alone, as the loop asks for its reference
+                assert objective.loss_sum(params) == total
             sub = slice(None) if listed is None else listed
             ref_total, ref_grad = reference_sums(loss, X[sub], y[sub], params)
             scale = max(1.0, ref_total)

@@ -7,8 +7,7 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
-from .. import _pass_mlp
-from .._dispatch import loop, pass_linear
+from .._dispatch import loop, pass_linear, pass_mlp
 from .._random import POWER_SEED
 from ..curvature import POWER_MAX_ITER, POWER_RTOL, gram_blas, lambda_max_of_gram, uses_gram
 from ..losses import Loss
@@ -24,7 +23,7 @@ class CompiledBackend:
 
     def mlp(self, loss: Loss, X: np.ndarray, y: np.ndarray, sizes: Sequence[int],
             activation: str):
-        return _pass_mlp.MLPObjective(loss.kind, loss.param, X, y, sizes, activation)
+        return pass_mlp.MLPObjective(loss.kind, loss.param, X, y, sizes, activation)
 
     def predict_linear(self, X: np.ndarray, params: np.ndarray) -> np.ndarray:
         out = np.empty(X.shape[0], dtype=X.dtype)
@@ -34,7 +33,7 @@ class CompiledBackend:
     def predict_mlp(self, X: np.ndarray, params: np.ndarray, sizes: Sequence[int],
                     activation: str) -> np.ndarray:
         out = np.empty(X.shape[0], dtype=X.dtype)
-        _pass_mlp.predict(X, params, np.asarray(sizes, dtype=np.intp), activation, out)
+        pass_mlp.predict(X, params, np.asarray(sizes, dtype=np.intp), activation, out)
         return out
 
     def curvature(self, X: np.ndarray, fit_intercept: bool,

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import _pass_mlp
+from .._dispatch import pass_mlp
 from .._validation import (as_features, as_parameter, check_dtype, check_model_size,
                            check_random_state)
 from ..backends import get_backend
@@ -30,7 +30,7 @@ from ..loop import Objective
 from .base import Arrays, Config, Model, config_dtype, config_fields
 
 #: The hidden-layer activations (their names in the compiled pass).
-ACTIVATIONS = tuple(_pass_mlp.ACTIVATIONS)
+ACTIVATIONS = tuple(pass_mlp.ACTIVATIONS)
 
 
 class MLP(Model):
