@@ -72,9 +72,11 @@ def _numeric_array(value: Any, name: str) -> np.ndarray:
 
 
 def _converted(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
-    with np.errstate(over="ignore"):  # overflow to inf is reported just below
-        # Aligned too: the kernels load whole values (an unaligned buffer is copied).
-        out = np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
+    # Aligned too: the kernels load whole values (an unaligned buffer is copied).
+    out = arr
+    if not (arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.aligned):
+        with np.errstate(over="ignore"):  # overflow to inf is reported just below
+            out = np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
     if not _util.all_finite(out.reshape(-1)):
         after = "" if arr.dtype == dtype else f" (after conversion to {dtype})"
         raise ValueError(f"{name} contains NaN or infinite values{after}")

@@ -31,7 +31,7 @@ from .loop import Precondition
 #: the exact curvature range; beyond, only the scales are measured.
 GRAM_MAX_FEATURES = 256
 
-#: Values per block when scanning X: the temporaries stay small (32 kB).
+#: Values per block when scanning X for the rows' norms: the temporaries stay small (32 kB).
 BLOCK_VALUES = 4096
 
 
@@ -64,14 +64,17 @@ class Standardization:
             return None
         H = 2.0 * self.gram
         H_inv = np.linalg.pinv(H, hermitian=True) if self.rank_deficient else np.linalg.inv(H)
-        d = self.scale.shape[0]
+        d, n_free = self.scale.shape[0], H_inv.shape[0]
+        out = np.empty((2 * n_free, n_free))
+        out[n_free:] = H_inv
+        M = out[:n_free]
         with np.errstate(over="ignore", invalid="ignore"):
-            M = H_inv[:d] / self.scale[:, None]
+            np.divide(H_inv[:d], self.scale[:, None], out=M[:d])
             if self.intercept:
-                M = np.vstack([M, H_inv[d] - self.mean @ M])
-        if not np.all(np.isfinite(M)):
+                np.subtract(H_inv[d], self.mean @ M[:d], out=M[d])
+        if not _util.all_finite(out.reshape(-1)):
             return None  # errors in the user's units beyond float64: none to measure
-        return np.vstack([M, H_inv])
+        return out
 
     def precondition(self) -> Precondition:
         return Precondition(self.scale, self.mean, self.mean / self.scale, self.intercept)
@@ -129,11 +132,8 @@ def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False) -> Stand
     big, mean, squares = _util.column_scan(X, fit_intercept, squares=wide)
     gram = None
     if not wide:
-        gram = np.zeros((d, d))
-        for B in _blocks(X):
-            C = B / big - mean
-            gram += C.T @ C
-        squares = np.diag(gram).copy()
+        gram = _util.centred_gram(X, big, mean)
+        squares = gram.diagonal()
     unit_scale = np.sqrt(squares / n)
     tiny = 1e3 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), unit_scale)
     constant = ~(unit_scale > tiny) | (unit_scale == 0)

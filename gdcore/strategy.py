@@ -40,7 +40,7 @@ from .loop import (CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, Fit, FitResult, Set
                    StopRule, _norm, max_records, new_state)
 from .optim import (Accelerated, Adam, CosineWarmup, Optimizer, SGD, get_optimizer,
                     get_schedule)
-from .precondition import BLOCK_VALUES, Standardization, standardize
+from .precondition import Standardization, standardize
 
 #: The epoch budget when the Trainer's ``epochs`` is None: fits that stop by a
 #: certificate get a large one, the others today's 1000.
@@ -84,12 +84,12 @@ class Setup:
         return self.settings.epochs
 
 
-def _scale_of(y: np.ndarray) -> float:
-    """A scale of y for tolerances: its standard deviation (or magnitude, if constant),
-    computed without overflow or underflow whatever the scale."""
+def _target_stats(y: np.ndarray) -> Tuple[float, float]:
+    """(mean of y, a scale of y for tolerances: its standard deviation, or its magnitude
+    if constant), computed without overflow or underflow whatever the scale."""
     big, mean, squares = (float(v[0]) for v in _util.column_scan(y.reshape(-1, 1), True, True))
     sd = math.sqrt(squares / y.shape[0]) * big
-    return sd if sd > 0 else max(abs(mean) * big, 1.0)
+    return mean * big, (sd if sd > 0 else max(abs(mean) * big, 1.0))
 
 
 def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
@@ -149,8 +149,8 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     tol = DEFAULT_TOL[X.dtype] if trainer.tol is None else trainer.tol
     notes: List[str] = []
     stop = StopRule(abs_tol=tol)
+    y_mean, y_scale = _target_stats(y)
     if std is not None:
-        y_scale = _scale_of(y)
         _check_conditioning(std, tol, X.dtype, notes)
         _check_magnitude(std, y_scale, tol, X.dtype, notes)
         if certified:
@@ -178,20 +178,16 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     settings = Settings(optimizer=optimizer, lr=float(lr), schedule=schedule, epochs=epochs,
                         batch_size=batch_size, seed=seed, n_free=model._n_free, stop=stop,
                         precondition=None if std is None else std.precondition(),
-                        blowup_floor=_trivial_loss(loss, y), record_path=trainer.record_path,
+                        blowup_floor=_trivial_loss(loss, y, y_mean), record_path=trainer.record_path,
                         max_records=max_records(model.params.shape[0], model.dtype.itemsize,
                                                 trainer.record_path))
     return Setup(loss, tol, settings, std, certified, smoothing, notes)
 
 
-def _trivial_loss(loss: Loss, y: np.ndarray) -> float:
+def _trivial_loss(loss: Loss, y: np.ndarray, mean: float) -> float:
     """The loss of predicting y's mean: divergence is judged against at least this, so
     that a fit started next to a zero loss may move without counting as a blow-up."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean = float(np.mean(y, dtype=np.float64))
-        total = sum(float(np.sum(loss.terms(y[lo:lo + BLOCK_VALUES].astype(np.float64) - mean)))
-                    for lo in range(0, y.shape[0], BLOCK_VALUES))
-    value = total / y.shape[0]
+    value = float(_util.constant_loss(loss.kind, loss.param, y, mean))
     return value if math.isfinite(value) else 0.0
 
 
@@ -220,7 +216,8 @@ def _check_conditioning(std: Standardization, tol: float, dtype: np.dtype,
     kappa = std.condition
     if kappa is None or tol <= 0:
         return
-    cancel = max(1.0, float(np.max(np.abs(std.mean) / std.scale))) if std.intercept else 1.0
+    cancel = max(1.0, max(abs(m) / s for m, s in zip(std.mean.tolist(), std.scale.tolist()))) \
+        if std.intercept else 1.0
     attainable = 10.0 * kappa * float(np.finfo(dtype).eps) * cancel
     if attainable > tol:
         message = (f"the condition number of X in standardised coordinates is {kappa:.3g}: "
@@ -234,7 +231,7 @@ def _check_magnitude(std: Standardization, y_scale: float, tol: float, dtype: np
                      notes: List[str]) -> None:
     """Warn when the gradient's terms x_ij r_i fall below the normal floating-point range
     (X and y both tiny, say 1e-160): their rounding then swamps tol."""
-    x_scale = float(np.max(std.scale)) + float(np.max(np.abs(std.mean)))
+    x_scale = max(std.scale.tolist()) + max(abs(m) for m in std.mean.tolist())
     if not x_scale > 0:
         return
     # in logarithms: the product itself may underflow to 0

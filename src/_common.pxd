@@ -15,6 +15,19 @@
 # The pass modules (_pass_linear, _pass_mlp) hand the loop a pointer to an
 # Objective in a PyCapsule named OBJECTIVE_CAPSULE.
 
+from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBuffer_Release, PyObject_GetBuffer
+
+
+cdef inline void* address(object a) except? NULL:
+    """Where the data of the C-contiguous array ``a`` start (the caller keeps ``a``
+    alive): its buffer, without the ctypes object ``a.ctypes.data`` builds (1 us)."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(a, &view, PyBUF_C_CONTIGUOUS)
+    cdef void* data = view.buf
+    PyBuffer_Release(&view)
+    return data
+
+
 cdef extern from *:
     """
     #define GD_OBJECTIVE_CAPSULE "gdcore.Objective"

@@ -26,7 +26,7 @@ from libc.math cimport INFINITY, NAN, fabs, isfinite, sqrt
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
-from _common cimport OBJECTIVE_CAPSULE, Objective
+from _common cimport address, OBJECTIVE_CAPSULE, Objective
 from _optim cimport (ACCELERATED, ADAGRAD, ADAM, COSINE, CONSTANT, EXPONENTIAL,
                      INVERSE_SCALING, LR_FACTOR, MOMENTUM_T, N_COUNTERS, PLATEAU,
                      PLATEAU_BAD, PLATEAU_BEST, PLATEAU_COOLDOWN, RMSPROP, SGD, STEP,
@@ -155,15 +155,18 @@ cdef double stop_measure(Loop* L, const double* g) noexcept nogil:
     error itself: rows 0 .. n_free-1 take g to (w, b) - (w*, b*) in the user's units
     (returned), the next rows to z - z* in standardised coordinates (its slopes' norm
     is kept in L.coords_error): for least squares, the Newton step."""
-    cdef double e
+    cdef double gj
     cdef Py_ssize_t i, j, k = L.n_free
     if L.stop.error_map == NULL:
         return norm2(g, k)
+    # column by column: each row's sum in the order of j, as the reference's, but the
+    # rows' sums advance side by side instead of one chain of dependent additions
     for i in range(2 * k):
-        e = 0.0
-        for j in range(k):
-            e += L.stop.error_map[i * k + j] * g[j]
-        L.errors[i] = e
+        L.errors[i] = 0.0
+    for j in range(k):
+        gj = g[j]
+        for i in range(2 * k):
+            L.errors[i] += L.stop.error_map[i * k + j] * gj
     L.coords_error = norm_of(L.errors + k, L.pre.d)
     return norm_of(L.errors, k)
 
@@ -490,7 +493,7 @@ cdef class Run:
             self.error_map = np.ascontiguousarray(error_map, dtype=np.float64)
             if self.error_map.shape != (2 * n_free, n_free) or precondition is None:
                 raise ValueError("error_map must be 2 n_free x n_free, for a preconditioned fit")
-            self.L.stop.error_map = <const double*><size_t>self.error_map.ctypes.data
+            self.L.stop.error_map = <const double*>address(self.error_map)
         self.L.stop.coords_abs_tol = coords_abs_tol
         self.L.coords_error = 0.0
         self.L.n, self.L.p, self.L.n_free = n, p, n_free
@@ -507,27 +510,27 @@ cdef class Run:
             if n_free != p - 1 + bool(intercept):
                 raise ValueError("a preconditioned fit steps every weight and, with an intercept, b")
             self.L.pre.intercept = bool(intercept)
-            self.L.pre.scale = <const double*><size_t>self.precondition[0].ctypes.data
-            self.L.pre.shift = <const double*><size_t>self.precondition[1].ctypes.data
-            self.L.pre.shift_over_scale = <const double*><size_t>self.precondition[2].ctypes.data
+            self.L.pre.scale = <const double*>address(self.precondition[0])
+            self.L.pre.shift = <const double*>address(self.precondition[1])
+            self.L.pre.shift_over_scale = <const double*>address(self.precondition[2])
         self.saved_state = np.empty_like(state)
         self.saved_params = np.empty_like(params)
-        self.L.state = <double*><size_t>state.ctypes.data
-        self.L.saved_state = <double*><size_t>self.saved_state.ctypes.data
+        self.L.state = <double*>address(state)
+        self.L.saved_state = <double*>address(self.saved_state)
         self.L.state_size = state.shape[0]
         self.L.coords = self.L.state if n_coords else NULL
         for k in range(3):
             self.L.slot[k] = self.L.state + n_coords + min(k, max(n_slots - 1, 0)) * n_free
         self.L.counters = self.L.state + n_coords + n_slots * n_free
-        self.L.saved_params = <void*><size_t>self.saved_params.ctypes.data
+        self.L.saved_params = <void*>address(self.saved_params)
         self.grad = np.zeros(p)
         self.zgrad = np.zeros(n_free) if n_coords else self.grad
         self.epoch_grad = np.zeros(max(n_free, 1))
-        self.L.grad = <double*><size_t>self.grad.ctypes.data
-        self.L.zgrad = <double*><size_t>self.zgrad.ctypes.data
-        self.L.epoch_grad = <double*><size_t>self.epoch_grad.ctypes.data
+        self.L.grad = <double*>address(self.grad)
+        self.L.zgrad = <double*>address(self.zgrad)
+        self.L.epoch_grad = <double*>address(self.epoch_grad)
         self.errors = np.zeros(max(2 * n_free, 1))
-        self.L.errors = <double*><size_t>self.errors.ctypes.data
+        self.L.errors = <double*>address(self.errors)
         self.L.max_records = max_records
         capacity = max(1, min(epochs, initial_capacity, max_records))
         self.history = np.empty(capacity)
@@ -539,7 +542,7 @@ cdef class Run:
         self.L.next_record = 0
         self.L.first_loss = self.L.last_loss = self.L.previous_loss = NAN
         self.order = np.arange(n if batch_size else 1, dtype=np.intp)
-        self.L.order = <Py_ssize_t*><size_t>self.order.ctypes.data
+        self.L.order = <Py_ssize_t*>address(self.order)
         self.L.rng = seed
         self.L.started = False
         self.L.reference = NAN
@@ -548,8 +551,8 @@ cdef class Run:
         self.L.saved_loss = self.L.saved_norm = NAN
 
     def _point_at_records(self):
-        self.L.history = <double*><size_t>self.history.ctypes.data
-        self.L.path = <void*><size_t>self.path.ctypes.data if self.path is not None else NULL
+        self.L.history = <double*>address(self.history)
+        self.L.path = <void*>address(self.path) if self.path is not None else NULL
         self.L.capacity = self.history.shape[0]
 
     @property
@@ -564,7 +567,7 @@ cdef class Run:
         """Run at most ``epochs`` more epochs: (status, final_loss, grad_norm), or None if paused."""
         cdef Py_ssize_t target = min(self.L.epochs, self.L.n_epochs + epochs), stop_at
         cdef int status
-        cdef void* params = <void*><size_t>self.params.ctypes.data
+        cdef void* params = <void*>address(self.params)
         while True:
             # while the records may still grow, pause when they fill up (stride 1 till then)
             stop_at = min(target, self.L.capacity) if self.L.capacity < self.L.max_records else target
@@ -598,7 +601,7 @@ cdef class Run:
         reads: the gradient in the fit's coordinates, or its error map's image) at the
         current parameters."""
         cdef double loss
-        cdef void* params = <void*><size_t>self.params.ctypes.data
+        cdef void* params = <void*>address(self.params)
         with nogil:
             if self.is_double:
                 loss = evaluate(&self.L, <double*>params, NULL, 0, self.L.n)
@@ -608,7 +611,7 @@ cdef class Run:
 
     def converged_at(self, double norm):
         """Whether the stopping rule holds at ``norm`` (evaluate()'s third value)."""
-        cdef void* params = <void*><size_t>self.params.ctypes.data
+        cdef void* params = <void*>address(self.params)
         if self.is_double:
             return bool(holds(&self.L, <double*>params, norm))
         return bool(holds(&self.L, <float*>params, norm))

@@ -28,7 +28,7 @@ from cython cimport floating
 from libc.math cimport fabs, sqrt
 from libc.stdint cimport uint64_t
 
-from _common cimport OBJECTIVE_CAPSULE, Objective
+from _common cimport address, OBJECTIVE_CAPSULE, Objective
 from _loss cimport MSE, loss_code, loss_slope, loss_term
 from _rng cimport splitmix64_uniform
 
@@ -478,12 +478,12 @@ cdef class LinearObjective:
         self.params = np.empty(d + 1, dtype=X.dtype)
         self.data.kind = loss_code(loss)
         self.data.e = e
-        self.data.X = <const void*><size_t>X.ctypes.data
-        self.data.y = <const void*><size_t>y.ctypes.data
+        self.data.X = <const void*>address(X)
+        self.data.y = <const void*>address(y)
         self.data.n, self.data.d = n, d
-        self.data.work.partials = <double*><size_t>self.partials.ctypes.data
-        self.data.work.scratch = <void*><size_t>self.scratch.ctypes.data
-        self.data.work.params = <void*><size_t>self.params.ctypes.data
+        self.data.work.partials = <double*>address(self.partials)
+        self.data.work.scratch = <void*>address(self.scratch)
+        self.data.work.params = <void*>address(self.params)
         self.data.work.span_double = span_pass[double]
         self.data.work.span_float = span_pass[float]
         self.data.work.pool = NULL
@@ -544,8 +544,8 @@ cdef class LinearObjective:
         grad = np.empty(self.data.d + 1, dtype=np.float64) if gradient else None
         cdef double[::1] g = grad
         cdef double* out = &g[0] if gradient else NULL
-        cdef const void* pp = <const void*><size_t>p.ctypes.data
-        cdef const Py_ssize_t* listed = (<const Py_ssize_t*><size_t>order.ctypes.data
+        cdef const void* pp = <const void*>address(p)
+        cdef const Py_ssize_t* listed = (<const Py_ssize_t*>address(order)
                                          if order is not None else NULL)
         cdef double loss
         with nogil:

@@ -32,7 +32,7 @@ from cython cimport floating
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from _common cimport OBJECTIVE_CAPSULE, Objective
+from _common cimport address, OBJECTIVE_CAPSULE, Objective
 from _loss cimport loss_code, loss_slope, loss_term
 cimport scipy.linalg.cython_blas as blas
 
@@ -436,8 +436,8 @@ cdef class MLPObjective:
         self.X, self.y, self.dtype = X, y, X.dtype
         self.data.kind = loss_code(loss)
         self.data.e = e
-        self.data.X = <const void*><size_t>X.ctypes.data
-        self.data.y = <const void*><size_t>y.ctypes.data
+        self.data.X = <const void*>address(X)
+        self.data.y = <const void*>address(y)
         self.objective.sums = sums_double if X.dtype == np.float64 else sums_float
         self.objective.ctx = &self.data
         self.objective.n_rows = X.shape[0]
@@ -467,7 +467,7 @@ cdef class MLPObjective:
         p = np.ascontiguousarray(params, dtype=self.dtype)
         if p.shape != (self.data.net.n_params,):
             raise ValueError(f"params must have {self.data.net.n_params} values, got shape {p.shape}")
-        cdef const void* pp = <const void*><size_t>p.ctypes.data
+        cdef const void* pp = <const void*>address(p)
         cdef double loss
         with nogil:
             loss = self.objective.sums(self.objective.ctx, pp, NULL, 0, self.objective.n_rows,

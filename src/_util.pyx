@@ -1,8 +1,9 @@
 # cython: language_level=3
 """Small compiled helpers of the Python layer (one build: nothing here is per ISA).
 
-``all_finite`` checks arrays without a temporary, ``column_scan`` measures
-the columns standardising needs, ``loss_value`` is a loss of predictions,
+``all_finite`` checks arrays without a temporary, ``column_scan`` and
+``centred_gram`` measure the columns standardising needs, ``loss_value`` is
+a loss of predictions (``constant_loss`` of one prediction for all),
 ``cpu_level`` tells gdcore/_dispatch.py which kernel builds the CPU runs,
 ``openmp_thread_limit`` gives the limit ``n_jobs=-1`` respects, and
 ``shuffled`` exposes the kernels' row order to the tests.
@@ -13,6 +14,7 @@ import numpy as np
 from cython cimport floating
 from libc.math cimport fabs, isfinite
 from libc.stdint cimport uint64_t
+cimport scipy.linalg.cython_blas as blas
 
 from _loss cimport loss_code, loss_term
 from _rng cimport shuffle
@@ -82,6 +84,40 @@ def column_scan(const floating[:, ::1] X, bint centre, bint squares=False):
     return big_out, mean_out, sq_out
 
 
+def centred_gram(const floating[:, ::1] X, const double[::1] big, const double[::1] mean):
+    """G = U^T U for u_ij = X[i, j] / big[j] - mean[j] (column_scan's big and mean):
+    the centred Gram matrix of the columns divided by their largest magnitudes.
+
+    Blocks of 256 rows are centred into a buffer, each added into G by one BLAS
+    syrk: one call from Python however many rows, and X is never copied whole.
+    """
+    cdef Py_ssize_t n = X.shape[0], lo = 0, i, j, k
+    cdef int d = X.shape[1], m
+    if big.shape[0] != d or mean.shape[0] != d:
+        raise ValueError("big and mean must have one value per column of X")
+    gram_out = np.zeros((d, d))
+    cdef double[:, ::1] G = gram_out
+    cdef double[:, ::1] U = np.empty((256, max(d, 1)))
+    cdef double one = 1.0
+    cdef char* upper = b"U"
+    cdef char* plain = b"N"
+    if d == 0:
+        return gram_out
+    with nogil:
+        while lo < n:
+            m = <int>min(256, n - lo)
+            for i in range(m):
+                for j in range(d):
+                    U[i, j] = X[lo + i, j] / big[j] - mean[j]
+            # row-major U is the column-major d x m matrix U^T: G += U^T (U^T)^T
+            blas.dsyrk(upper, plain, &d, &m, &one, &U[0, 0], &d, &one, &G[0, 0], &d)
+            lo += 256
+        for j in range(d):  # syrk filled the column-major upper triangle: the rows' lower one
+            for k in range(j + 1, d):
+                G[j, k] = G[k, j]
+    return gram_out
+
+
 def loss_value(str loss, double e, const floating[::1] y_true, const floating[::1] y_pred):
     """The mean loss of predictions ``y_pred`` for targets ``y_true``."""
     cdef int kind = loss_code(loss)
@@ -92,6 +128,19 @@ def loss_value(str loss, double e, const floating[::1] y_true, const floating[::
     with nogil:
         for i in range(y_true.shape[0]):
             total += loss_term(kind, <double>y_pred[i] - y_true[i], e)
+    return total / y_true.shape[0]
+
+
+def constant_loss(str loss, double e, const floating[::1] y_true, double prediction):
+    """The mean loss of predicting ``prediction`` for every target (no temporary)."""
+    cdef int kind = loss_code(loss)
+    cdef double total = 0.0
+    cdef Py_ssize_t i
+    if y_true.shape[0] == 0:
+        raise ValueError("y_true must not be empty")
+    with nogil:
+        for i in range(y_true.shape[0]):
+            total += loss_term(kind, prediction - y_true[i], e)
     return total / y_true.shape[0]
 
 

@@ -250,3 +250,32 @@ def test_column_scan_against_numpy(dtype):
                                    rtol=1e-12, atol=1e-12)
         _, no_mean, no_squares = _util.column_scan(Xs, False)
         assert not no_mean.any() and not no_squares.any()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n, d", [(1, 1), (256, 3), (257, 7), (1000, 12)])
+def test_centred_gram_against_numpy(dtype, n, d):
+    """The centred Gram matrix in units of the column_scan's magnitudes, over whole and
+    partial blocks of rows, symmetric to the last bit."""
+    from gdcore import _util
+    rng = np.random.default_rng(n + d)
+    X = np.ascontiguousarray(rng.standard_normal((n, d)) * np.logspace(-3, 3, d) + 7.0,
+                             dtype=dtype)
+    big, mean, _ = _util.column_scan(X, True)
+    gram = _util.centred_gram(X, big, mean)
+    U = X.astype(np.float64) / big - mean
+    ref = U.T @ U
+    np.testing.assert_allclose(gram, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_array_equal(gram, gram.T)
+    with pytest.raises(ValueError, match="one value per column"):
+        _util.centred_gram(X, big[:-1], mean)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_constant_loss_is_the_loss_of_one_prediction(dtype):
+    from gdcore import _util
+    y = np.random.default_rng(3).standard_normal(501).astype(dtype)
+    for loss in (gdcore.MSELoss(), gdcore.MAELoss(), HUBER):
+        c = 0.25
+        assert _util.constant_loss(loss.kind, loss.param, y, c) == pytest.approx(
+            float(np.mean(loss.terms(c - y.astype(np.float64)))), rel=1e-13)
