@@ -14,7 +14,7 @@ from .errors import ConditioningWarning, ConvergenceWarning, DivergenceError, Fi
 from .gradcheck import gradient_check
 from .history import History
 from .linalg import closed_form
-from .losses import Loss, MAELoss, MSELoss
+from .losses import HuberLoss, Loss, MAELoss, MSELoss
 from .models import LinearModel, MLP, Model
 from .persist import load
 from .trainer import Trainer
@@ -27,6 +27,7 @@ __all__ = [
     "DivergenceError",
     "FitInterrupted",
     "History",
+    "HuberLoss",
     "LinearModel",
     "Loss",
     "MAELoss",

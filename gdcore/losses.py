@@ -25,6 +25,9 @@ class Loss:
     kind: str
     #: Its parameter (Huber's epsilon; 0 where there is none).
     param: float = 0.0
+    #: A bound on the term's second derivative in y_hat: ``lr="auto"`` steps by
+    #: the curvature this gives the loss (the MSE's 2 also scales the MAE's steps).
+    curvature: float = 2.0
 
     def term(self, r: float) -> float:
         raise NotImplementedError
@@ -103,6 +106,48 @@ class MAELoss(Loss):
 
     def slopes(self, r: np.ndarray) -> np.ndarray:
         return np.sign(r)
+
+
+class HuberLoss(Loss):
+    """Huber loss: the mean of r^2 / 2 for |r| <= epsilon and epsilon |r| - epsilon^2 / 2
+    beyond; slope clip(r, -epsilon, epsilon).
+
+    Quadratic near the fit and linear for outliers, so a few wild targets pull the
+    coefficients with a bounded force. The same loss as scikit-learn's
+    ``SGDRegressor(loss="huber", epsilon=...)`` and torch's ``HuberLoss(delta=...)``;
+    epsilon is in the units of y.
+    """
+
+    kind = "huber"
+    curvature = 1.0
+
+    def __init__(self, epsilon: float = 1.35) -> None:
+        if (isinstance(epsilon, bool) or not isinstance(epsilon, (int, float, np.floating))
+                or not (math.isfinite(epsilon) and epsilon > 0)):
+            raise ValueError(f"epsilon must be a positive finite number, got {epsilon!r}")
+        self.param = float(epsilon)
+
+    @property
+    def epsilon(self) -> float:
+        return self.param
+
+    def term(self, r: float) -> float:
+        a, e = abs(r), self.param
+        return r * r / 2 if a <= e else e * a - e * e / 2
+
+    def slope(self, r: float) -> float:
+        e = self.param
+        return e if r > e else (-e if r < -e else r)
+
+    def terms(self, r: np.ndarray) -> np.ndarray:
+        a, e = np.abs(r), self.param
+        return np.where(a <= e, r * r / 2, e * a - e * e / 2)
+
+    def slopes(self, r: np.ndarray) -> np.ndarray:
+        return np.clip(r, -self.param, self.param)
+
+    def __repr__(self) -> str:
+        return f"HuberLoss(epsilon={self.param!r})"
 
 
 class SmoothedMAE(Loss):

@@ -209,7 +209,7 @@ def _loss_grid(x: np.ndarray, y: np.ndarray, W: np.ndarray, B: np.ndarray,
         x, y = x[rows], y[rows]
     out = np.empty_like(W)
     for i in range(W.shape[0]):  # one grid row at a time keeps temporaries small
-        out[i] = np.mean(np.abs(W[i, :, None] * x + B[i, :, None] - y), axis=1)
+        out[i] = np.mean(loss.terms(W[i, :, None] * x + B[i, :, None] - y), axis=1)
     return out
 
 

@@ -53,16 +53,17 @@ class Standardization:
     row_max: float
     constant: np.ndarray
 
-    def error_map(self) -> Optional[np.ndarray]:
+    def error_map(self, hessian: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
         """[J H^-1; H^-1] (2 n_free x n_free), None for wide X (or for tiny columns,
         whose errors in the user's units overflow: the fit then stops on its gradient).
-        The MSE is quadratic, so at any (w, b) with gradient g in these coordinates
+        H is the MSE's Hessian, 2 [C 0; 0 1], or the ``hessian`` given. The MSE is
+        quadratic, so at any (w, b) with gradient g in these coordinates
         H^-1 g = z - z*, the Newton step, and J maps it to the user's units
         (dw = dv / s, db = dc - m . dw): the stopping rule bounds both errors,
         (w, b) - (w*, b*) and z - z*."""
         if self.gram is None:
             return None
-        H = 2.0 * self.gram
+        H = 2.0 * self.gram if hessian is None else hessian
         H_inv = np.linalg.pinv(H, hermitian=True) if self.rank_deficient else np.linalg.inv(H)
         d, n_free = self.scale.shape[0], H_inv.shape[0]
         out = np.empty((2 * n_free, n_free))

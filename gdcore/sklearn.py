@@ -25,13 +25,13 @@ from . import _util
 from ._validation import check_not_masked
 from .errors import ConvergenceWarning as GDConvergenceWarning
 from .loop import MAX_EPOCHS, STALLED
-from .losses import MAELoss, MSELoss
+from .losses import HuberLoss, MAELoss, MSELoss
 from .models import LinearModel
 from .history import History
 from .strategy import DEFAULT_TOL
 from .trainer import Trainer
 
-_LOSSES = {"mse": MSELoss, "mae": MAELoss}
+_LOSSES = ("mse", "mae", "huber")
 
 
 class GDRegressor(RegressorMixin, BaseEstimator):
@@ -39,8 +39,11 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    loss : {"mse", "mae"}, default="mse"
-        Mean squared error or mean absolute error.
+    loss : {"mse", "mae", "huber"}, default="mse"
+        Mean squared error, mean absolute error or the Huber loss.
+    epsilon : float, default=1.35
+        The Huber loss's threshold, in the units of y: residuals beyond it
+        count linearly (``loss="huber"`` only).
     optimizer : str or gdcore.optim optimizer, default="auto"
         As for ``gdcore.Trainer``: "auto" picks per problem (accelerated
         gradient for full batches, with a smoothing path to the exact optimum
@@ -113,12 +116,13 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     (1.0, 0.0)
     """
 
-    def __init__(self, loss: str = "mse", optimizer: Any = "auto",
+    def __init__(self, loss: str = "mse", epsilon: float = 1.35, optimizer: Any = "auto",
                  lr: Union[float, str] = "auto", epochs: Optional[int] = None,
                  tol: Optional[float] = None, schedule: Any = None, batch_size: Optional[int] = None,
                  random_state: Any = None, backend: str = "cython", dtype: str = "float64",
                  fit_intercept: bool = True, standardize: bool = True) -> None:
         self.loss = loss
+        self.epsilon = epsilon
         self.optimizer = optimizer
         self.lr = lr
         self.epochs = epochs
@@ -141,6 +145,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         """
         if not isinstance(self.loss, str) or self.loss not in _LOSSES:
             raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {self.loss!r}")
+        HuberLoss(self.epsilon)  # checks it, for every loss
         # C order: the column means and X @ coef_ then sum in the same order whatever the
         # layout X came in, so any layout gives the same fit and predictions, bit for bit
         X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C"))
@@ -157,13 +162,14 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         batch = None if self.batch_size is None else self.batch_size
         if isinstance(batch, (int, np.integer)) and not isinstance(batch, bool) and batch > n:
             batch = n
-        trainer = Trainer(loss=_LOSSES[self.loss](), optimizer=self.optimizer, lr=self.lr,
+        y_mean, y_scale = self._target_scaling(y)
+        loss = {"mse": MSELoss(), "mae": MAELoss()}.get(self.loss) or self._huber(y_scale)
+        trainer = Trainer(loss=loss, optimizer=self.optimizer, lr=self.lr,
                           epochs=self.epochs, tol=self.tol, schedule=self.schedule,
                           precondition="standardize" if self.standardize else None,
                           batch_size=batch, random_state=self.random_state,
                           backend=self.backend)
         model = LinearModel(X.shape[1], dtype=self.dtype, fit_intercept=bool(self.fit_intercept))
-        y_mean, y_scale = self._target_scaling(y)
         x_mean, x_scale = self._feature_scaling(X)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GDConvergenceWarning)  # reported below, as sklearn's
@@ -189,7 +195,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self.model_.w = coef
         self.model_.b = self.intercept_
         with np.errstate(over="ignore"):  # an MSE beyond float64 in y's units (y near 1e300) is inf
-            self.loss_curve_ = history.loss * y_scale * (y_scale if self.loss == "mse" else 1.0)
+            self.loss_curve_ = history.loss * y_scale * (1.0 if self.loss == "mae" else y_scale)
         self.n_iter_ = history.n_epochs
         self.history_: History = history
         if history.status in (MAX_EPOCHS, STALLED):
@@ -200,6 +206,14 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                           f"(gradient norm {history.grad_norm:.3g}); increase epochs or tol",
                           ConvergenceWarning, stacklevel=2)
         return self
+
+    def _huber(self, y_scale: float) -> HuberLoss:
+        """The Huber loss in y's scaled units: Huber_eps(r) = s^2 Huber_{eps/s}(r / s)."""
+        epsilon = float(self.epsilon) / y_scale
+        if not (np.isfinite(epsilon) and epsilon > 0):
+            raise ValueError(f"epsilon={self.epsilon!r} is out of range at y's scale "
+                             f"({y_scale:.3g}): its ratio is {epsilon}")
+        return HuberLoss(epsilon)
 
     def _target_scaling(self, y: np.ndarray) -> "tuple[float, float]":
         if not self.standardize:

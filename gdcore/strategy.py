@@ -16,6 +16,9 @@ stopping at ||gradient|| <= tol. Otherwise (``lr="auto"``) gdcore chooses:
 * full-batch MAE: ``SmoothingPath``, accelerated steps on Huber smoothings
   of the MAE whose width shrinks fourfold per stage, until a duality gap
   certifies the objective within tol of the least-absolute-deviations optimum;
+* full-batch Huber: ``HuberPath``, accelerated stages stopped like the MSE fit
+  by the Newton step of the Hessian on the rows inside epsilon, until those
+  rows no longer change: the Huber loss is quadratic while they stay the same;
 * mini-batches: SGD with momentum 0.9 and the step (1 - momentum) / L_B,
   decayed to 0 over the epochs by a half cosine: a constant step leaves the
   iterate in a ball of gradient noise (measured: 5e-3 relative excess loss after
@@ -35,12 +38,12 @@ import numpy as np
 from . import _util
 from .curvature import auto_lr, needs_row_curvature
 from .errors import ConditioningWarning
-from .losses import Loss, MAELoss, MSELoss, SmoothedMAE
+from .losses import HuberLoss, Loss, MAELoss, MSELoss, SmoothedMAE
 from .loop import (CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, Fit, FitResult, Settings,
                    StopRule, _norm, max_records, new_state)
 from .optim import (Accelerated, Adam, CosineWarmup, Optimizer, SGD, get_optimizer,
                     get_schedule)
-from .precondition import Standardization, standardize
+from .precondition import BLOCK_VALUES, Standardization, standardize
 
 #: The epoch budget when the Trainer's ``epochs`` is None: fits that stop by a
 #: certificate get a large one, the others today's 1000.
@@ -68,7 +71,9 @@ class Setup:
     settings: Settings
     standardization: Optional[Standardization] = None
     certified: bool = False
-    smoothing: bool = False
+    #: The run of a fit made of stages (``SmoothingPath``, ``HuberPath``), else None.
+    stages: Optional[type] = None
+    y_scale: float = 1.0
     notes: List[str] = field(default_factory=list)
 
     @property
@@ -125,21 +130,23 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     std = None
     if precondition == "standardize":
         std = standardize(X, model.fit_intercept, rows=needs_row_curvature(n, batch_size))
-    smoothing = (choice == "auto" and user_lr == "auto" and linear and batch_size is None
-                 and isinstance(loss, MAELoss) and std is not None
+    automatic = choice == "auto" and user_lr == "auto" and linear and batch_size is None
+    smoothing = (automatic and isinstance(loss, MAELoss) and std is not None
                  and std.eigenvalues is not None)
+    huber = (automatic and isinstance(loss, HuberLoss) and std is not None
+             and std.smallest is not None)
     certified = (std is not None and isinstance(loss, MSELoss) and batch_size is None
                  and std.smallest is not None)
     epochs = trainer.epochs
     if epochs is None:
-        epochs = CERTIFIED_EPOCHS if (certified or smoothing) else DEFAULT_EPOCHS
+        epochs = CERTIFIED_EPOCHS if (certified or smoothing or huber) else DEFAULT_EPOCHS
     epochs = min(epochs, MAX_EPOCHS_RUN)
 
     lr = optimizer.lr
     if lr == "auto":
         lr = optimizer.default_lr
         if optimizer.curvature_step:
-            lr = _curvature_step(model, backend, X, batch_size, std)
+            lr = _curvature_step(model, backend, X, batch_size, std, loss)
             if isinstance(optimizer, SGD) and optimizer.momentum and batch_size is not None:
                 # the momentum buffer sums about 1 / (1 - momentum) gradients: with
                 # mini-batches, their noise too (full batch, 1/L is stable as it is)
@@ -153,24 +160,13 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     if std is not None:
         _check_conditioning(std, tol, X.dtype, notes)
         _check_magnitude(std, y_scale, tol, X.dtype, notes)
-        if certified:
-            kappa = std.largest / float(std.smallest)  # type: ignore[arg-type]
-            # ||(w, b) - (w*, b*)|| <= tol ||(w, b)|| and ||v - v*|| <= tol ||v||, each
-            # with a floor for slopes that are zero to tol: a slope that would move the
-            # prediction by a thousandth of tol of y's spread (through the widest column);
-            # the rule asks for half of tol: the measured gradient carries rounding, which
-            # H^-1 amplifies (on NIST's Wampler5, by up to a quarter of tol)
-            target = tol / CERTIFICATE_MARGIN
-            floor = 1e-3 * target * y_scale
-            # a stall (precision's floor) is judged for the accelerated method only: the
-            # others' errors wander (momentum, Adam) for longer than any patience
-            accelerated = isinstance(optimizer, Accelerated)
-            patience = int(100 + 10 * math.sqrt(kappa)) if accelerated else 0
-            stop = StopRule(abs_tol=floor / float(np.max(std.scale)), rel_tol=target,
-                            rel_len=model._n_free, patience=patience,
-                            error_map=std.error_map(), coords_abs_tol=floor)
+        if certified and std.smallest is not None:
+            stop = certificate(std, std.error_map(), std.largest / std.smallest, tol, y_scale,
+                               model, optimizer)
         elif isinstance(loss, MSELoss):  # wide X: no mu, a gradient relative to y's scale
             stop = StopRule(abs_tol=tol * 2.0 * y_scale)
+        elif isinstance(loss, HuberLoss):  # its slopes are y's residuals, capped at epsilon
+            stop = StopRule(abs_tol=tol * min(loss.epsilon, y_scale))
     schedule = get_schedule(trainer.schedule)
     if trainer.schedule is None and choice == "auto" and user_lr == "auto" and linear \
             and batch_size is not None:
@@ -181,7 +177,28 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
                         blowup_floor=_trivial_loss(loss, y, y_mean), record_path=trainer.record_path,
                         max_records=max_records(model.params.shape[0], model.dtype.itemsize,
                                                 trainer.record_path))
-    return Setup(loss, tol, settings, std, certified, smoothing, notes)
+    stages = SmoothingPath if smoothing else (HuberPath if huber else None)
+    return Setup(loss, tol, settings, std, certified, stages, y_scale, notes)
+
+
+def certificate(std: Standardization, error_map: Optional[np.ndarray], kappa: float,
+                tol: float, y_scale: float, model: Any, optimizer: Optimizer) -> StopRule:
+    """The stop of a fit whose error the Newton step measures: ``error_map`` holds
+    [J H^-1; H^-1] for the Hessian H of a loss that is quadratic near the optimum,
+    whose condition number is ``kappa``."""
+    # ||(w, b) - (w*, b*)|| <= tol ||(w, b)|| and ||v - v*|| <= tol ||v||, each with a
+    # floor for slopes that are zero to tol: a slope that would move the prediction by
+    # a thousandth of tol of y's spread (through the widest column); the rule asks for
+    # half of tol: the measured gradient carries rounding, which H^-1 amplifies (on
+    # NIST's Wampler5, by up to a quarter of tol)
+    target = tol / CERTIFICATE_MARGIN
+    floor = 1e-3 * target * y_scale
+    # a stall (precision's floor) is judged for the accelerated method only: the
+    # others' errors wander (momentum, Adam) for longer than any patience
+    patience = int(100 + 10 * math.sqrt(kappa)) if isinstance(optimizer, Accelerated) else 0
+    return StopRule(abs_tol=floor / float(np.max(std.scale)), rel_tol=target,
+                    rel_len=model._n_free, patience=patience, error_map=error_map,
+                    coords_abs_tol=floor)
 
 
 def _trivial_loss(loss: Loss, y: np.ndarray, mean: float) -> float:
@@ -192,13 +209,15 @@ def _trivial_loss(loss: Loss, y: np.ndarray, mean: float) -> float:
 
 
 def _curvature_step(model: Any, backend: Any, X: np.ndarray, batch_size: Optional[int],
-                    std: Optional[Standardization]) -> float:
-    """1 / L_B of the MSE in the fit's coordinates."""
+                    std: Optional[Standardization], loss: Loss) -> float:
+    """1 / L_B of the loss in the fit's coordinates: the MSE's, scaled by the loss's
+    curvature (Huber's is half the MSE's)."""
+    scale = 2.0 / loss.curvature
     if std is None:
-        return float(model._auto_lr(backend, X, batch_size))
+        return float(model._auto_lr(backend, X, batch_size)) * scale
     curvature = 2.0 * std.largest
     row = 2.0 * std.row_max if needs_row_curvature(X.shape[0], batch_size) else math.nan
-    return float(auto_lr(curvature, row, X.shape[0], batch_size))
+    return float(auto_lr(curvature, row, X.shape[0], batch_size)) * scale
 
 
 def _check_conditioning(std: Standardization, tol: float, dtype: np.dtype,
@@ -247,58 +266,56 @@ def _check_magnitude(std: Standardization, y_scale: float, tol: float, dtype: np
 
 def start(backend: Any, model: Any, X: np.ndarray, y: np.ndarray, plan: Setup, n_jobs: int,
           tol: float) -> Any:
-    """The run the Trainer drives: a Fit, or for the default MAE fit a SmoothingPath."""
-    if plan.smoothing:
-        assert plan.standardization is not None
-        return SmoothingPath(backend, model, X, y, plan, n_jobs, tol)
+    """The run the Trainer drives: a Fit, or the staged run of the default MAE or Huber fit."""
+    if plan.stages is not None:
+        return plan.stages(backend, model, X, y, plan, n_jobs, tol)
     objective = model._objective(backend, plan.loss, X, y, n_jobs)
     return backend.start(objective, model.params, new_state(plan.settings, model.params),
                          plan.settings)
 
 
-class SmoothingPath:
-    """The default full-batch MAE fit: a sequence of accelerated fits on smoothed MAEs.
+class Stages:
+    """A fit run as a sequence of Fits, each warm-started where the last ended.
 
-    Stage k steps the MAE smoothed by a Huber loss of width e_k (slopes
-    clip(r / e_k, -1, 1), whose curvature bound gives the step e_k / lambda_max),
-    warm-started where stage k - 1 ended; e_0 is the mean absolute deviation of
-    y from its median and e_{k+1} = e_k / SHRINK. Every CHECK epochs a dual point
-    (the slopes projected onto the constraints of the LAD dual) bounds the
-    optimum from below: the path ends, certified, once MAE - bound <= tol * MAE;
-    a stage ends once the bound is within its width (its smoothing's own
-    error), or when it stalls. It drives like a Fit (``advance``, ``finish``);
-    its history is that of its stages, end to end, and records the MAE itself.
+    It drives like a Fit (``advance``, ``finish``); its history is that of its
+    stages, end to end. A subclass makes each stage (``_stage``) and decides,
+    when one ends, whether the fit ends and how (``_after``); with ``CHECK`` it
+    may also end a stage every CHECK epochs (``_check``). The final loss and
+    gradient are those of ``final_loss`` at the parameters reached.
     """
 
-    SHRINK = 4.0
-    CHECK = 100
-    GAP_FACTOR = 0.1      # a stage ends once the duality gap is GAP_FACTOR x its width
-    STAGE_TOL = 0.1       # ... or its gradient is STAGE_TOL x width / width0
-    PATIENCE = 5.0        # ... or it stalls (PATIENCE x the usual patience)
+    CHECK = 0  # epochs between two calls of _check (0: never)
 
     def __init__(self, backend: Any, model: Any, X: np.ndarray, y: np.ndarray, plan: Setup,
                  n_jobs: int, tol: float) -> None:
         self.backend, self.model, self.X, self.y, self.plan = backend, model, X, y, plan
         self.n_jobs, self.tol = n_jobs, tol
         std = plan.standardization
-        assert std is not None and std.gram is not None
+        assert std is not None
         self.std = std
-        self.width0 = float(np.mean(np.abs(y - np.median(y)))) or 1.0
-        self.width = self.width0
         self.finished: List[FitResult] = []
-        self.kappa = std.largest / max(std.smallest or 0.0, 1e-300)
         self.fit = self._stage()
         self.running = True  # whether self.fit is a stage still going
 
+    final_loss: Loss
+
     def _stage(self) -> Fit:
-        plan, width = self.plan, self.width
-        lr = width / self.std.largest
+        raise NotImplementedError
+
+    def _after(self, result: FitResult) -> Optional[str]:
+        """The fit's status once the stage that gave ``result`` ended, or None to go on."""
+        raise NotImplementedError
+
+    def _check(self) -> Optional[FitResult]:
+        return None
+
+    def _final_status(self) -> str:
+        return self.finished[-1].status
+
+    def _start_stage(self, loss: Loss, settings: Settings) -> Fit:
         used = sum(r.n_epochs for r in self.finished)
-        settings = replace(plan.settings, lr=lr, epochs=max(plan.epochs - used, 0),
-                           stop=StopRule(abs_tol=self.STAGE_TOL * width / self.width0,
-                                         patience=int(self.PATIENCE * (100 + 10 * math.sqrt(self.kappa)))))
-        objective = self.model._objective(self.backend, SmoothedMAE(width), self.X, self.y,
-                                          self.n_jobs)
+        settings = replace(settings, epochs=max(self.plan.epochs - used, 0))
+        objective = self.model._objective(self.backend, loss, self.X, self.y, self.n_jobs)
         return self.backend.start(objective, self.model.params,
                                   new_state(settings, self.model.params), settings)
 
@@ -319,10 +336,11 @@ class SmoothingPath:
     def advance(self, epochs: int) -> Optional[FitResult]:
         while epochs > 0:
             before = self.fit.n_epochs
-            result = self.fit.advance(min(epochs, self.CHECK - before % self.CHECK))
+            step = min(epochs, self.CHECK - before % self.CHECK) if self.CHECK else epochs
+            result = self.fit.advance(step)
             epochs -= self.fit.n_epochs - before
             if result is None:
-                if self.fit.n_epochs % self.CHECK:
+                if not self.CHECK or self.fit.n_epochs % self.CHECK:
                     continue
                 result = self._check()
                 if result is None:
@@ -331,17 +349,84 @@ class SmoothingPath:
             self.running = False
             if result.status == DIVERGED:
                 return self._result(DIVERGED)
-            if self._certified():
-                return self._result(CONVERGED)
-            if self.n_epochs >= self.plan.epochs:
-                return self._result(MAX_EPOCHS)
-            if (self.width <= 1e-3 * self.tol * result.final_loss  # narrower cannot help
-                    or self.width / self.SHRINK < np.finfo(np.float64).tiny):  # nor underflow
-                return self._result(STALLED)
-            self.width /= self.SHRINK
+            status = self._after(result)
+            if status is None and self.n_epochs >= self.plan.epochs:
+                status = MAX_EPOCHS
+            if status is not None:
+                return self._result(status)
             self.fit = self._stage()
             self.running = True
         return None
+
+    def finish(self) -> FitResult:
+        if self.running:
+            self.finished.append(self.fit.finish())
+            self.running = False
+        return self._result(self._final_status())
+
+    def _result(self, status: str) -> FitResult:
+        objective = self.model._objective(self.backend, self.final_loss, self.X, self.y,
+                                          self.n_jobs)
+        total, grad = objective.sums(self.model.params)
+        n, free = self.X.shape[0], self.model._n_free
+        loss = np.concatenate([r.loss for r in self.finished])
+        starts = np.cumsum([0] + [r.n_epochs for r in self.finished])
+        epochs = np.concatenate([start + r.epochs for start, r in zip(starts, self.finished)])
+        paths = [r.path for r in self.finished if r.path is not None]
+        path = np.concatenate(paths) if paths else None
+        return FitResult(loss, total / n, _norm(grad[:free] / n), status, path,
+                         epochs=epochs, n_epochs=int(starts[-1]))
+
+
+class SmoothingPath(Stages):
+    """The default full-batch MAE fit: a sequence of accelerated fits on smoothed MAEs.
+
+    Stage k steps the MAE smoothed by a Huber loss of width e_k (slopes
+    clip(r / e_k, -1, 1), whose curvature bound gives the step e_k / lambda_max),
+    warm-started where stage k - 1 ended; e_0 is the mean absolute deviation of
+    y from its median and e_{k+1} = e_k / SHRINK. Every CHECK epochs a dual point
+    (the slopes projected onto the constraints of the LAD dual) bounds the
+    optimum from below: the path ends, certified, once MAE - bound <= tol * MAE;
+    a stage ends once the bound is within its width (its smoothing's own
+    error), or when it stalls. Its history records the MAE itself.
+    """
+
+    SHRINK = 4.0
+    CHECK = 100
+    GAP_FACTOR = 0.1      # a stage ends once the duality gap is GAP_FACTOR x its width
+    STAGE_TOL = 0.1       # ... or its gradient is STAGE_TOL x width / width0
+    PATIENCE = 5.0        # ... or it stalls (PATIENCE x the usual patience)
+    final_loss = MAELoss()
+
+    def __init__(self, backend: Any, model: Any, X: np.ndarray, y: np.ndarray, plan: Setup,
+                 n_jobs: int, tol: float) -> None:
+        std = plan.standardization
+        assert std is not None and std.gram is not None
+        self.width0 = float(np.mean(np.abs(y - np.median(y)))) or 1.0
+        self.width = self.width0
+        self.kappa = std.largest / max(std.smallest or 0.0, 1e-300)
+        super().__init__(backend, model, X, y, plan, n_jobs, tol)
+
+    def _stage(self) -> Fit:
+        width = self.width
+        stop = StopRule(abs_tol=self.STAGE_TOL * width / self.width0,
+                        patience=int(self.PATIENCE * (100 + 10 * math.sqrt(self.kappa))))
+        return self._start_stage(SmoothedMAE(width), replace(
+            self.plan.settings, lr=width / self.std.largest, stop=stop))
+
+    def _after(self, result: FitResult) -> Optional[str]:
+        if self._certified():
+            return CONVERGED
+        if self.n_epochs >= self.plan.epochs:
+            return MAX_EPOCHS
+        if (self.width <= 1e-3 * self.tol * result.final_loss  # narrower cannot help
+                or self.width / self.SHRINK < np.finfo(np.float64).tiny):  # nor underflow
+            return STALLED
+        self.width /= self.SHRINK
+        return None
+
+    def _final_status(self) -> str:
+        return CONVERGED if self._certified() else self.finished[-1].status
 
     def _certified(self) -> bool:
         """Whether a dual bound certifies MAE - optimum <= tol * MAE (a cheap bound first)."""
@@ -362,23 +447,77 @@ class SmoothingPath:
             return None
         return self.fit.finish()
 
-    def finish(self) -> FitResult:
-        if self.running:
-            self.finished.append(self.fit.finish())
-            self.running = False
-        return self._result(CONVERGED if self._certified() else self.finished[-1].status)
 
-    def _result(self, status: str) -> FitResult:
-        objective = self.model._objective(self.backend, MAELoss(), self.X, self.y, self.n_jobs)
-        total, grad = objective.sums(self.model.params)
-        n, free = self.X.shape[0], self.model._n_free
-        loss = np.concatenate([r.loss for r in self.finished])
-        starts = np.cumsum([0] + [r.n_epochs for r in self.finished])
-        epochs = np.concatenate([start + r.epochs for start, r in zip(starts, self.finished)])
-        paths = [r.path for r in self.finished if r.path is not None]
-        path = np.concatenate(paths) if paths else None
-        return FitResult(loss, total / n, _norm(grad[:free] / n), status, path,
-                         epochs=epochs, n_epochs=int(starts[-1]))
+class HuberPath(Stages):
+    """The default full-batch Huber fit: accelerated stages stopped by a Newton certificate.
+
+    The Huber loss is quadratic wherever the set of rows inside epsilon (|r_i| <=
+    epsilon) stays the same, with Hessian H = (1/N) sum over those rows of a_i a_i^T
+    (standardised rows a_i). A stage takes H at the rows inside where it starts and
+    stops, like the MSE fit, once H^-1 g bounds the error within tol; the fit ends
+    when the rows inside where the stage ended are the ones H was built from, so
+    the certificate holds for the loss itself. A stage whose rows inside are too
+    few for H to have full rank stops on its gradient instead.
+    """
+
+    MAX_STAGES = 50
+    final_loss: Loss
+
+    def __init__(self, backend: Any, model: Any, X: np.ndarray, y: np.ndarray, plan: Setup,
+                 n_jobs: int, tol: float) -> None:
+        assert isinstance(plan.loss, HuberLoss)
+        self.final_loss = plan.loss
+        self.inside = np.zeros(0, dtype=bool)
+        self.certifying = False
+        super().__init__(backend, model, X, y, plan, n_jobs, tol)
+
+    def _inside(self) -> np.ndarray:
+        """Whether each row's residual at the model's parameters is within epsilon."""
+        params = self.model.params.astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = self.X @ params[:-1] + (params[-1] - self.y)
+        return np.abs(r) <= self.final_loss.param
+
+    def _stage(self) -> Fit:
+        plan, std = self.plan, self.std
+        self.inside = self._inside()
+        H = active_hessian(self.X, std, self.inside)
+        eigenvalues = np.linalg.eigvalsh(H)
+        smallest = float(eigenvalues[0])
+        self.certifying = smallest > eigenvalues.shape[0] * np.finfo(np.float64).eps * std.largest
+        if self.certifying:
+            error_map = std.error_map(H)
+            stop = certificate(std, error_map, std.largest / smallest, self.tol, plan.y_scale,
+                               self.model, plan.optimizer)
+            self.certifying = error_map is not None
+        if not self.certifying:  # too few rows inside: a step towards them first
+            stop = StopRule(abs_tol=self.tol * min(self.final_loss.param, plan.y_scale))
+        return self._start_stage(self.final_loss, replace(plan.settings, stop=stop))
+
+    def _after(self, result: FitResult) -> Optional[str]:
+        if result.status == MAX_EPOCHS:
+            return MAX_EPOCHS
+        if np.array_equal(self._inside(), self.inside):  # H held: certified (if it had rank)
+            return result.status
+        if len(self.finished) >= self.MAX_STAGES:
+            return STALLED
+        return None
+
+
+def active_hessian(X: np.ndarray, std: Standardization, inside: np.ndarray) -> np.ndarray:
+    """(1/N) sum over the rows ``inside`` of a_i a_i^T, a_i = [(x_i - m) / s, 1]: the
+    Huber loss's Hessian in standardised coordinates (block by block, no copy of X)."""
+    n, d = X.shape
+    H = np.zeros((d + std.intercept, d + std.intercept))
+    rows = max(16, 64 * BLOCK_VALUES // max(d, 1))
+    for lo in range(0, n, rows):
+        keep = inside[lo:lo + rows]
+        A = (X[lo:lo + rows][keep] - std.mean) / std.scale
+        H[:d, :d] += A.T @ A
+        if std.intercept:
+            H[d, :d] = H[:d, d] = H[:d, d] + A.sum(axis=0)
+            H[d, d] += A.shape[0]
+    return H / n
 
 
 def lad_gap(X: np.ndarray, y: np.ndarray, params: np.ndarray, std: Standardization,

@@ -42,19 +42,19 @@ class Trainer:
 
     Parameters
     ----------
-    loss : MSELoss() (default) or MAELoss().
+    loss : MSELoss() (default), MAELoss() or HuberLoss(epsilon).
     optimizer : "auto" (default), a name of ``gdcore.optim.OPTIMIZERS`` ("gd",
         "sgd", "momentum", "nesterov", "accelerated", "adam", "adamw",
         "rmsprop", "adagrad") or a ``gdcore.optim`` optimizer object. "auto"
         picks per problem (``gdcore.strategy``): accelerated gradient with
         restart for full-batch linear fits (a smoothing path to the exact
-        optimum for the MAE), SGD with momentum and a cosine decay for
+        optimum for the MAE, stages certified by Newton steps for Huber), SGD with momentum and a cosine decay for
         mini-batches, Adam for networks; with a number for ``lr``, plain
         gradient descent.
     lr : "auto" (default) or a positive number. A number given here is a
         step in your data's units: with optimizer "auto" it runs the
         tutorial's plain steps, w <- w - lr dL/dw, in the raw coordinates.
-        "auto" takes 1 / L from the curvature of the MSE for the gradient
+        "auto" takes 1 / L from the curvature of the loss for the gradient
         methods (1 / L_B with mini-batches) and each adaptive optimizer's
         default (Adam 1e-3). An optimizer object carries its own lr.
     epochs : the most passes over the data (0 means no update); None
@@ -65,9 +65,9 @@ class Trainer:
         linear MSE fit, the relative accuracy of the coefficients, both in
         your units, ||(w, b) - (w*, b*)|| <= tol ||(w, b)||, and in
         standardised ones (measured every epoch by the Newton step, exact up
-        to 256 features; see ``gdcore.strategy``); for the automatic MAE
-        fit, the relative duality gap to the least-absolute-deviations
-        optimum. Otherwise a
+        to 256 features; see ``gdcore.strategy``), and the same for the
+        automatic Huber fit; for the automatic MAE fit, the relative duality
+        gap to the least-absolute-deviations optimum. Otherwise a
         bound on the gradient norm ||(dL/dw, dL/db)|| (for mini-batches, the
         mean gradient of the epoch's batches), in the fit's coordinates.
     schedule : None (constant), a ``gdcore.optim`` schedule or its name

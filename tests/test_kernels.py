@@ -67,20 +67,7 @@ def reference_sums(loss, X, y, params):
 WIDTHS = list(range(1, 17)) + [17, 20, 33, 40, 64, 65, 80]
 
 
-class Huber(gdcore.Loss):
-    """The Huber loss of the kernels (not yet a public loss): r^2/2 inside e, e|r| - e^2/2 out."""
-
-    kind, param = "huber", 0.7
-
-    def terms(self, r):
-        a = np.abs(r)
-        return np.where(a <= self.param, r * r / 2, self.param * a - self.param ** 2 / 2)
-
-    def slopes(self, r):
-        return np.clip(r, -self.param, self.param)
-
-
-HUBER = Huber()
+HUBER = gdcore.HuberLoss(0.7)
 SMOOTH = gdcore.losses.SmoothedMAE(0.4)
 
 

@@ -92,7 +92,9 @@ def test_mini_batch_float32_and_backends():
 def test_errors_name_the_parameter():
     X, y = badly_scaled()
     with pytest.raises(ValueError, match="loss must be one of"):
-        GDRegressor(loss="huber").fit(X, y)
+        GDRegressor(loss="quantile").fit(X, y)
+    with pytest.raises(ValueError, match="epsilon must be a positive"):
+        GDRegressor(loss="huber", epsilon=0.0).fit(X, y)
     with pytest.raises(ValueError, match="lr must be"):
         GDRegressor(lr=-1).fit(X, y)
     with pytest.raises(ValueError, match="backend must be"):

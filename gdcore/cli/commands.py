@@ -14,9 +14,9 @@ from ..errors import DivergenceError, FitInterrupted
 from ..history import INTERRUPTED, History
 from ..models import LinearModel, Model
 from ..persist import read as read_model
-from .inputs import (LOSSES, Dataset, UsageError, add_data_options, add_fit_options,
-                     check_input, check_output, check_range, columns, load_dataset, read_csv,
-                     trainer_from)
+from .inputs import (Dataset, UsageError, add_data_options, add_fit_options,
+                     check_input, check_output, check_range, columns, load_dataset, loss_from,
+                     read_csv, trainer_from)
 
 
 def plotting(path: str, option: str) -> ModuleType:
@@ -302,7 +302,7 @@ def run_plot(args: argparse.Namespace) -> int:
                 ax.set_xlabel(ds.features[0])
                 ax.set_ylabel(ds.target)
             else:
-                ax = plot.plot_path(history, ds.X, ds.y, loss=LOSSES[args.loss](), model=model)
+                ax = plot.plot_path(history, ds.X, ds.y, loss=loss_from(args), model=model)
         except ValueError as exc:  # the plots' documented error: data they cannot draw
             raise UsageError(f"cannot draw the {args.kind} plot: {exc}") from None
     try:

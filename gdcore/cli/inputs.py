@@ -19,11 +19,11 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..backends import backends
-from ..losses import MAELoss, MSELoss
+from ..losses import HuberLoss, Loss, MAELoss, MSELoss
 from ..optim import OPTIMIZERS, SCHEDULES, RMSprop, SGD
 from ..trainer import Trainer
 
-LOSSES = {"mse": MSELoss, "mae": MAELoss}
+LOSSES = {"mse": MSELoss, "mae": MAELoss, "huber": HuberLoss}
 
 
 class UsageError(Exception):
@@ -172,15 +172,27 @@ def check_range(X: np.ndarray, dtype: str, names: Sequence[str], path: str) -> N
 
 # -------------------------------------------------------------- option types --
 
+def _float(text: str) -> float:
+    """The number ``text`` spells, NaN for anything else."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
 def _lr(text: str) -> Any:
     if text == "auto":
         return text
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = _float(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a positive number or 'auto', got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
     return value
 
 
@@ -197,20 +209,14 @@ def _int_at_least(low: int) -> Callable[[str], int]:
 
 
 def _tol(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = _float(text)
     if not 0 <= value < math.inf:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
 
 
 def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = _float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
     return value
@@ -225,6 +231,8 @@ def add_data_options(p: argparse.ArgumentParser, required: bool) -> None:
 
 def add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", choices=sorted(LOSSES), default="mse", help="default: mse")
+    p.add_argument("--epsilon", type=_positive, default=None,
+                   help="the Huber loss's threshold, in the target's units (default: 1.35)")
     p.add_argument("--optimizer", choices=["auto"] + sorted(OPTIMIZERS), default="auto",
                    help="default: auto (chosen per problem, see gdcore.strategy)")
     p.add_argument("--momentum", type=_fraction, default=None,
@@ -254,6 +262,15 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
 
 
 
+def loss_from(args: argparse.Namespace) -> Loss:
+    """The loss the options name."""
+    if args.loss == "huber":
+        return HuberLoss(1.35 if args.epsilon is None else args.epsilon)
+    if args.epsilon is not None:
+        raise UsageError(f"--epsilon applies to --loss huber, not to --loss {args.loss}")
+    return LOSSES[args.loss]()
+
+
 MOMENTUM_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "rmsprop", "auto")
 
 
@@ -274,7 +291,7 @@ def trainer_from(args: argparse.Namespace, record_path: bool = False) -> Trainer
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
         lr = "auto"
-    return Trainer(loss=LOSSES[args.loss](), optimizer=optimizer, lr=lr, epochs=args.epochs,
+    return Trainer(loss=loss_from(args), optimizer=optimizer, lr=lr, epochs=args.epochs,
                    tol=args.tol, schedule=args.schedule,
                    precondition=None if args.precondition == "none" else args.precondition,
                    batch_size=args.batch_size, random_state=args.seed, backend=args.backend,
