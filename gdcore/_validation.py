@@ -174,6 +174,24 @@ def check_epochs(epochs: Any) -> int:
     return int(epochs)
 
 
+PENALTIES = (None, "l2", "l1", "elasticnet")
+
+
+def check_penalty(penalty: Any, alpha: Any, l1_ratio: Any) -> Tuple[float, float]:
+    """The strengths (of ||w||^2 / 2, of ||w||_1) of scikit-learn's penalty settings."""
+    if not any(penalty is p or (isinstance(penalty, str) and penalty == p) for p in PENALTIES):
+        raise ValueError(f"penalty must be None, 'l2', 'l1' or 'elasticnet', got {penalty!r}")
+    if not _is_real(alpha) or not _finite(alpha) or alpha < 0:
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    if not _is_real(l1_ratio) or not _finite(l1_ratio) or not 0 <= l1_ratio <= 1:
+        raise ValueError(f"l1_ratio must be a number in [0, 1], got {l1_ratio!r}")
+    alpha, l1_ratio = float(alpha), float(l1_ratio)
+    if penalty is None:
+        return 0.0, 0.0
+    share = {"l2": 0.0, "l1": 1.0, "elasticnet": l1_ratio}[penalty]
+    return alpha * (1.0 - share), alpha * share
+
+
 def check_tol(tol: Any) -> float:
     try:
         value = float(tol) if _is_real(tol) else math.nan

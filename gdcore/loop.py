@@ -32,6 +32,10 @@ Semantics (the tests hold every backend to them):
   the optimizer steps them and the parameters follow.
 * only the first ``n_free`` parameters are stepped (a linear model without
   intercept keeps b).
+* with a ``Penalty``, every loss (recorded, judged, reported) is the objective,
+  loss + penalty; each step is followed by the penalty's proximal step, and
+  the stopping rule and the reported gradient norm read the objective's
+  minimum-norm subgradient (see ``Penalty``).
 * ``advance(k)`` runs at most k more epochs, pausing between epochs.
 * the record keeps the loss (and, with ``record_path``, the parameters) of
   epochs 0, stride, 2 stride, ...: every epoch until ``max_records`` are
@@ -147,6 +151,57 @@ class Precondition:
 
 
 @dataclass(frozen=True)
+class Penalty:
+    """alpha ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1) on the penalised parameters
+    (a linear model's weights, a network's weight matrices), as the loops apply it.
+
+    ``l2`` and ``l1`` hold alpha (1 - l1_ratio) and alpha l1_ratio for each
+    parameter (0 for the intercept and biases): the loss gains
+    sum (l2 p^2 / 2 + l1 |p|). The penalty does not enter the gradient the
+    optimizer steps on: after every step, its proximal step,
+    z_j <- soft(z_j, lr t1_j) / (1 + lr t2_j), acts on each coordinate z_j of
+    the fit, with t1 = ``l1_coords`` and t2 = ``l2_coords`` (l1 / s_j and
+    l2 / s_j^2 in standardised coordinates z = s w). The L1 part so reaches
+    exact zeros, and the L2 part never limits the step, however small a
+    column's scale. Optimizers without proximal steps (Adam, RMSprop, Adagrad)
+    take the L2 part in the gradient instead (``in_gradient``: l2 p, as
+    torch's weight_decay; ``l2_coords`` is then 0) and no L1 part. Stopping rules
+    and reported gradient norms read the minimum-norm subgradient of the whole
+    objective (``composite``), which vanishes at the optimum.
+    """
+
+    l2: np.ndarray
+    l1: np.ndarray
+    l2_coords: np.ndarray
+    l1_coords: np.ndarray
+    in_gradient: bool = False
+
+    @property
+    def has_l1(self) -> bool:
+        return bool(np.any(self.l1 > 0))
+
+    @property
+    def l2_step(self) -> np.ndarray:
+        """l2 where the proximal step applies it, else 0."""
+        return np.zeros_like(self.l2) if self.in_gradient else self.l2
+
+    def value(self, params: np.ndarray) -> float:
+        """sum (l2 p^2 / 2 + l1 |p|), left to right."""
+        w = params.astype(np.float64)
+        return float(np.cumsum(0.5 * self.l2 * w * w + self.l1 * np.abs(w))[-1])
+
+
+def composite(g: np.ndarray, x: np.ndarray, t1: np.ndarray, t2: np.ndarray) -> np.ndarray:
+    """The minimum-norm subgradient of f + sum (t2_j x_j^2 / 2 + t1_j |x_j|) from f's
+    gradient g: g_j + t2_j x_j + t1_j sign(x_j) where x_j != 0, else g_j shrunk
+    towards 0 by t1_j."""
+    x = x.astype(np.float64)
+    smooth = g + t2 * x
+    shrunk = np.where(g > t1, g - t1, np.where(g < -t1, g + t1, 0.0))
+    return np.where(x > 0, smooth + t1, np.where(x < 0, smooth - t1, shrunk))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a run needs besides the objective, the parameters and the state."""
 
@@ -163,6 +218,7 @@ class Settings:
     blowup_floor: float = 0.0
     record_path: bool = False
     max_records: int = MAX_RECORDS
+    penalty: Optional[Penalty] = None
 
 
 def new_state(settings: Settings, params: np.ndarray) -> State:
@@ -248,19 +304,45 @@ class ReferenceRun:
         loss, grad = self.objective.sums(self.params, rows)
         scale = 1.0 / m
         self.grad = np.asarray(grad, dtype=np.float64) * scale
+        loss = loss * scale
+        pen = self.s.penalty
+        if pen is not None:
+            loss = loss + pen.value(self.params)
+            if pen.in_gradient:
+                self.grad = self.grad + pen.l2 * self.params.astype(np.float64)
         pre = self.s.precondition
         self.zgrad = pre.gradient(self.grad) if pre is not None else self.grad[:self.s.n_free]
-        return loss * scale
+        return loss
+
+    def _coordinates(self) -> np.ndarray:
+        return self.state.coords if self.state.coords is not None else self.params[:self.s.n_free]
+
+    def _fit_measure(self, zgrad: np.ndarray) -> float:
+        """The stopping rule's measure of a gradient in the fit's coordinates (with an
+        L1 penalty, of the subgradient it gives at the coordinates)."""
+        pen = self.s.penalty
+        if pen is not None:
+            zgrad = composite(zgrad, self._coordinates(), pen.l1_coords, pen.l2_coords)
+        return self._measure(zgrad)
+
+    def _grad_norm(self) -> float:
+        """||gradient|| over the free parameters (the subgradient's, with an L1 penalty)."""
+        g, pen, k = self.grad[:self.s.n_free], self.s.penalty, self.s.n_free
+        if pen is not None:
+            g = composite(g, self.params[:k], pen.l1[:k], pen.l2_step[:k])
+        return _norm(g)
 
     def _step(self, epoch: float) -> None:
         s, state = self.s, self.state
         lr = s.lr * s.schedule.factor(state, epoch, self.steps_per_epoch, s.epochs)
+        pen = s.penalty
+        prox = None if pen is None or pen.in_gradient else (pen.l1_coords, pen.l2_coords)
         if s.precondition is None:
             x = self.params[:s.n_free]
-            s.optimizer.update(x, self.zgrad, state, lr)
+            s.optimizer.step(x, self.zgrad, state, lr, prox)
             return
         assert state.coords is not None
-        s.optimizer.update(state.coords, self.zgrad, state, lr)
+        s.optimizer.step(state.coords, self.zgrad, state, lr, prox)
         s.precondition.parameters(state.coords, self.params)
 
     def _snapshot(self) -> None:
@@ -350,7 +432,7 @@ class ReferenceRun:
         """(mean loss, ||gradient|| of the free parameters, what the stopping rule reads)."""
         with _ieee():
             loss = self._evaluate(None)
-            return loss, _norm(self.grad[:self.s.n_free]), self._measure(self.zgrad)
+            return loss, self._grad_norm(), self._fit_measure(self.zgrad)
 
     # -- the loops --
 
@@ -374,12 +456,12 @@ class ReferenceRun:
                     self._unrecord()
                     return (DIVERGED,) + self.saved_report
                 return DIVERGED, loss, math.nan
-            status = self._stop_test(self._measure(self.zgrad))
+            status = self._stop_test(self._fit_measure(self.zgrad))
             if status is not None or self.n_epochs == s.epochs:
-                return status or MAX_EPOCHS, loss, _norm(self.grad[:s.n_free])
+                return status or MAX_EPOCHS, loss, self._grad_norm()
             self._record(loss, self.params)
             self._snapshot()
-            self.saved_report = (loss, _norm(self.grad[:s.n_free]))
+            self.saved_report = (loss, self._grad_norm())
             self._step(self.n_epochs - 1)
             s.schedule.epoch_end(self.state, loss)
 
@@ -417,7 +499,7 @@ class ReferenceRun:
                 break
             self._record(epoch_loss, self.saved[1])
             s.schedule.epoch_end(self.state, epoch_loss)
-            status = self._stop_test(self._measure((1.0 / n) * epoch_grad))
+            status = self._stop_test(self._fit_measure((1.0 / n) * epoch_grad))
             if status is not None:
                 stopped = True
                 break
@@ -426,13 +508,13 @@ class ReferenceRun:
         loss = self._evaluate(None)
         if not math.isfinite(loss):
             return DIVERGED, loss, math.nan
-        norm = _norm(self.grad[:s.n_free])
+        norm = self._grad_norm()
         if diverged:
             return DIVERGED, loss, norm
         if stopped:
             assert status is not None
             return status, loss, norm
-        return (CONVERGED if self.converged_at(self._measure(self.zgrad)) else MAX_EPOCHS), loss, norm
+        return (CONVERGED if self.converged_at(self._fit_measure(self.zgrad)) else MAX_EPOCHS), loss, norm
 
 
 @dataclass

@@ -63,7 +63,7 @@ class Standardization:
         (w, b) - (w*, b*) and z - z*."""
         if self.gram is None:
             return None
-        H = 2.0 * self.gram if hessian is None else hessian
+        H = self.mse_hessian() if hessian is None else hessian
         H_inv = np.linalg.pinv(H, hermitian=True) if self.rank_deficient else np.linalg.inv(H)
         d, n_free = self.scale.shape[0], H_inv.shape[0]
         out = np.empty((2 * n_free, n_free))
@@ -76,6 +76,11 @@ class Standardization:
         if not _util.all_finite(out.reshape(-1)):
             return None  # errors in the user's units beyond float64: none to measure
         return out
+
+    def mse_hessian(self) -> np.ndarray:
+        """The MSE's Hessian in these coordinates, 2 [C 0; 0 1] (not for wide X)."""
+        assert self.gram is not None
+        return 2.0 * self.gram
 
     def precondition(self) -> Precondition:
         return Precondition(self.scale, self.mean, self.mean / self.scale, self.intercept)

@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
                       "pip install scikit-learn (or gdcore[sklearn])") from exc
 
 from . import _util
-from ._validation import check_not_masked
+from ._validation import check_not_masked, check_penalty
 from .errors import ConvergenceWarning as GDConvergenceWarning
 from .loop import MAX_EPOCHS, STALLED
 from .losses import HuberLoss, MAELoss, MSELoss
@@ -44,6 +44,15 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     epsilon : float, default=1.35
         The Huber loss's threshold, in the units of y: residuals beyond it
         count linearly (``loss="huber"`` only).
+    penalty : {None, "l2", "l1", "elasticnet"}, default=None
+        Adds alpha * ((1 - l1_ratio) / 2 ||coef_||^2 + l1_ratio ||coef_||_1) to
+        the loss, as ``SGDRegressor`` (the intercept is not penalised); see
+        ``gdcore.Trainer`` for how alpha relates to ``Ridge``, ``Lasso`` and
+        ``ElasticNet``'s. The L1 part gives exact zeros.
+    alpha : float, default=1e-4
+        The penalty's strength.
+    l1_ratio : float, default=0.15
+        The L1 share of "elasticnet".
     optimizer : str or gdcore.optim optimizer, default="auto"
         As for ``gdcore.Trainer``: "auto" picks per problem (accelerated
         gradient for full batches, with a smoothing path to the exact optimum
@@ -116,13 +125,17 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     (1.0, 0.0)
     """
 
-    def __init__(self, loss: str = "mse", epsilon: float = 1.35, optimizer: Any = "auto",
+    def __init__(self, loss: str = "mse", epsilon: float = 1.35, penalty: Optional[str] = None,
+                 alpha: float = 1e-4, l1_ratio: float = 0.15, optimizer: Any = "auto",
                  lr: Union[float, str] = "auto", epochs: Optional[int] = None,
                  tol: Optional[float] = None, schedule: Any = None, batch_size: Optional[int] = None,
                  random_state: Any = None, backend: str = "cython", dtype: str = "float64",
                  fit_intercept: bool = True, standardize: bool = True) -> None:
         self.loss = loss
         self.epsilon = epsilon
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
         self.optimizer = optimizer
         self.lr = lr
         self.epochs = epochs
@@ -146,6 +159,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if not isinstance(self.loss, str) or self.loss not in _LOSSES:
             raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {self.loss!r}")
         HuberLoss(self.epsilon)  # checks it, for every loss
+        l2, l1 = check_penalty(self.penalty, self.alpha, self.l1_ratio)
         # C order: the column means and X @ coef_ then sum in the same order whatever the
         # layout X came in, so any layout gives the same fit and predictions, bit for bit
         X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C"))
@@ -164,7 +178,15 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             batch = n
         y_mean, y_scale = self._target_scaling(y)
         loss = {"mse": MSELoss(), "mae": MAELoss()}.get(self.loss) or self._huber(y_scale)
+        # the objective in y's scaled units is the user's divided by s^2 (s for the MAE),
+        # whose coefficients are divided by s: the penalty's parts scale apart
+        if self.loss == "mae":
+            l2 = l2 * y_scale
+        else:
+            l1 = l1 / y_scale
         trainer = Trainer(loss=loss, optimizer=self.optimizer, lr=self.lr,
+                          penalty=None if l2 + l1 == 0 else "elasticnet", alpha=l2 + l1,
+                          l1_ratio=l1 / (l2 + l1) if l2 + l1 > 0 else 0.0,
                           epochs=self.epochs, tol=self.tol, schedule=self.schedule,
                           precondition="standardize" if self.standardize else None,
                           batch_size=batch, random_state=self.random_state,
@@ -234,8 +256,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         copy of X; a float32 fit converts X anyway, and centring it first keeps the
         digits that converting raw values (say near 1e8) would lose.
         """
-        if not self.standardize or np.dtype(self.dtype) == np.float64:
-            return np.zeros(X.shape[1]), None
+        if not self.standardize or np.dtype(self.dtype) == np.float64 or self.penalty is not None:
+            return np.zeros(X.shape[1]), None  # (a penalty is on the user's coefficients)
         mean = X.mean(axis=0) if self.fit_intercept else np.zeros(X.shape[1])
         scale = np.sqrt(np.mean((X - mean) ** 2, axis=0))
         scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0

@@ -16,9 +16,11 @@ stopping at ||gradient|| <= tol. Otherwise (``lr="auto"``) gdcore chooses:
 * full-batch MAE: ``SmoothingPath``, accelerated steps on Huber smoothings
   of the MAE whose width shrinks fourfold per stage, until a duality gap
   certifies the objective within tol of the least-absolute-deviations optimum;
-* full-batch Huber: ``HuberPath``, accelerated stages stopped like the MSE fit
-  by the Newton step of the Hessian on the rows inside epsilon, until those
-  rows no longer change: the Huber loss is quadratic while they stay the same;
+* full-batch Huber, or MSE with an L1 penalty: ``NewtonPath``, accelerated
+  stages stopped like the MSE fit by the Newton step of the Hessian of the
+  piece they start in (the rows within epsilon, the non-zero coefficients'
+  signs), until a stage ends in the piece it started from: the objective is
+  quadratic on each piece;
 * mini-batches: SGD with momentum 0.9 and the step (1 - momentum) / L_B,
   decayed to 0 over the epochs by a half cosine: a constant step leaves the
   iterate in a ball of gradient noise (measured: 5e-3 relative excess loss after
@@ -36,11 +38,12 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from . import _util
+from ._validation import check_penalty
 from .curvature import auto_lr, needs_row_curvature
 from .errors import ConditioningWarning
 from .losses import HuberLoss, Loss, MAELoss, MSELoss, SmoothedMAE
-from .loop import (CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, Fit, FitResult, Settings,
-                   StopRule, _norm, max_records, new_state)
+from .loop import (CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, Fit, FitResult, Penalty,
+                   Settings, StopRule, _norm, composite, max_records, new_state)
 from .optim import (Accelerated, Adam, CosineWarmup, Optimizer, SGD, get_optimizer,
                     get_schedule)
 from .precondition import BLOCK_VALUES, Standardization, standardize
@@ -130,16 +133,22 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     std = None
     if precondition == "standardize":
         std = standardize(X, model.fit_intercept, rows=needs_row_curvature(n, batch_size))
+    penalty = _penalty(model, std, optimizer, *check_penalty(trainer.penalty, trainer.alpha,
+                                                             trainer.l1_ratio))
+    l1 = penalty is not None and penalty.has_l1
     automatic = choice == "auto" and user_lr == "auto" and linear and batch_size is None
+    if automatic and penalty is not None and isinstance(loss, MAELoss):
+        raise ValueError("the automatic MAE fit takes no penalty yet: give an optimizer and "
+                         "lr, or use the MSE or Huber loss")
     smoothing = (automatic and isinstance(loss, MAELoss) and std is not None
                  and std.eigenvalues is not None)
-    huber = (automatic and isinstance(loss, HuberLoss) and std is not None
-             and std.smallest is not None)
+    staged = (automatic and std is not None and std.smallest is not None
+              and (isinstance(loss, HuberLoss) or (isinstance(loss, MSELoss) and l1)))
     certified = (std is not None and isinstance(loss, MSELoss) and batch_size is None
-                 and std.smallest is not None)
+                 and std.smallest is not None and not l1)
     epochs = trainer.epochs
     if epochs is None:
-        epochs = CERTIFIED_EPOCHS if (certified or smoothing or huber) else DEFAULT_EPOCHS
+        epochs = CERTIFIED_EPOCHS if (certified or smoothing or staged) else DEFAULT_EPOCHS
     epochs = min(epochs, MAX_EPOCHS_RUN)
 
     lr = optimizer.lr
@@ -160,13 +169,16 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     if std is not None:
         _check_conditioning(std, tol, X.dtype, notes)
         _check_magnitude(std, y_scale, tol, X.dtype, notes)
-        if certified and std.smallest is not None:
-            stop = certificate(std, std.error_map(), std.largest / std.smallest, tol, y_scale,
-                               model, optimizer)
-        elif isinstance(loss, MSELoss):  # wide X: no mu, a gradient relative to y's scale
-            stop = StopRule(abs_tol=tol * 2.0 * y_scale)
-        elif isinstance(loss, HuberLoss):  # its slopes are y's residuals, capped at epsilon
-            stop = StopRule(abs_tol=tol * min(loss.epsilon, y_scale))
+        if certified:
+            if penalty is None:
+                error_map, kappa = std.error_map(), std.largest / float(std.smallest or 1e-300)
+            else:
+                H = penalised_hessian(std, std.mse_hessian(), penalty)
+                eigenvalues = np.linalg.eigvalsh(H)
+                error_map, kappa = std.error_map(H), eigenvalues[-1] / _smallest(eigenvalues)
+            stop = certificate(std, error_map, kappa, tol, y_scale, model, optimizer)
+        else:
+            stop = StopRule(abs_tol=gradient_tol(loss, tol, y_scale))
     schedule = get_schedule(trainer.schedule)
     if trainer.schedule is None and choice == "auto" and user_lr == "auto" and linear \
             and batch_size is not None:
@@ -176,9 +188,63 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
                         precondition=None if std is None else std.precondition(),
                         blowup_floor=_trivial_loss(loss, y, y_mean), record_path=trainer.record_path,
                         max_records=max_records(model.params.shape[0], model.dtype.itemsize,
-                                                trainer.record_path))
-    stages = SmoothingPath if smoothing else (HuberPath if huber else None)
+                                                trainer.record_path),
+                        penalty=penalty)
+    stages = SmoothingPath if smoothing else (NewtonPath if staged else None)
     return Setup(loss, tol, settings, std, certified, stages, y_scale, notes)
+
+
+def gradient_tol(loss: Loss, tol: float, y_scale: float) -> float:
+    """A bound on the gradient relative to the size of the loss's slopes: y's spread
+    (the MSE's twice it; the Huber loss's capped at epsilon)."""
+    if isinstance(loss, HuberLoss):
+        return tol * min(loss.epsilon, y_scale)
+    return tol * 2.0 * y_scale if isinstance(loss, MSELoss) else tol  # the MAE's: +-1
+
+
+def _smallest(eigenvalues: np.ndarray) -> float:
+    """The smallest eigenvalue that is not zero to rounding (1e-300 if none)."""
+    floor = eigenvalues[-1] * eigenvalues.shape[0] * np.finfo(np.float64).eps
+    positive = eigenvalues[eigenvalues > floor]
+    return float(positive[0]) if positive.size else 1e-300
+
+
+def _penalty(model: Any, std: Optional[Standardization], optimizer: Optimizer, l2: float,
+             l1: float) -> Optional[Penalty]:
+    """The loops' Penalty of strengths l2 (of ||w||^2 / 2) and l1 (of ||w||_1), None if both 0."""
+    if l2 == 0 and l1 == 0:
+        return None
+    if l1 > 0 and not optimizer.proximal:
+        raise ValueError(f"an L1 penalty takes proximal steps, which {type(optimizer).__name__} "
+                         f"does not: use optimizer 'gd', 'sgd', 'momentum', 'nesterov' or "
+                         f"'accelerated' (or penalty='l2')")
+    mask = model._penalised.astype(np.float64)
+    t2, t1 = l2 * mask[:model._n_free], l1 * mask[:model._n_free]
+    if std is not None:  # |w_j| = |v_j| / s_j
+        d = std.scale.shape[0]
+        t2[:d] = t2[:d] / (std.scale * std.scale)
+        t1[:d] = t1[:d] / std.scale
+    if not optimizer.proximal:
+        t2[:] = 0.0
+    return Penalty(l2 * mask, l1 * mask, t2, t1, in_gradient=not optimizer.proximal)
+
+
+def penalised_hessian(std: Standardization, H: np.ndarray, penalty: Optional[Penalty],
+                      signs: Optional[np.ndarray] = None) -> np.ndarray:
+    """The Hessian H of a loss in standardised coordinates with the L2 penalty's, l2 / s^2
+    on the slopes; with ``signs`` (of the slopes, for an L1 penalty), restricted to the
+    non-zero slopes: the others' rows and columns become the identity's."""
+    if penalty is None:
+        return H
+    d = std.scale.shape[0]
+    H = H.copy()
+    H[range(d), range(d)] += penalty.l2[:d] / (std.scale * std.scale)
+    if signs is not None:
+        off = np.flatnonzero(signs == 0)
+        H[off, :] = 0.0
+        H[:, off] = 0.0
+        H[off, off] = 1.0
+    return H
 
 
 def certificate(std: Standardization, error_map: Optional[np.ndarray], kappa: float,
@@ -211,7 +277,8 @@ def _trivial_loss(loss: Loss, y: np.ndarray, mean: float) -> float:
 def _curvature_step(model: Any, backend: Any, X: np.ndarray, batch_size: Optional[int],
                     std: Optional[Standardization], loss: Loss) -> float:
     """1 / L_B of the loss in the fit's coordinates: the MSE's, scaled by the loss's
-    curvature (Huber's is half the MSE's)."""
+    curvature (Huber's is half the MSE's). A penalty takes proximal steps: it does
+    not limit the step."""
     scale = 2.0 / loss.curvature
     if std is None:
         return float(model._auto_lr(backend, X, batch_size)) * scale
@@ -367,15 +434,20 @@ class Stages:
     def _result(self, status: str) -> FitResult:
         objective = self.model._objective(self.backend, self.final_loss, self.X, self.y,
                                           self.n_jobs)
-        total, grad = objective.sums(self.model.params)
+        params, pen = self.model.params, self.plan.settings.penalty
+        total, grad = objective.sums(params)
         n, free = self.X.shape[0], self.model._n_free
+        final, g = total / n, grad[:free] / n
+        if pen is not None:  # as the loops report it: the objective, its subgradient
+            final += pen.value(params)
+            g = composite(g, params[:free], pen.l1[:free], pen.l2[:free])
         loss = np.concatenate([r.loss for r in self.finished])
         starts = np.cumsum([0] + [r.n_epochs for r in self.finished])
         epochs = np.concatenate([start + r.epochs for start, r in zip(starts, self.finished)])
         paths = [r.path for r in self.finished if r.path is not None]
         path = np.concatenate(paths) if paths else None
-        return FitResult(loss, total / n, _norm(grad[:free] / n), status, path,
-                         epochs=epochs, n_epochs=int(starts[-1]))
+        return FitResult(loss, final, _norm(g), status, path, epochs=epochs,
+                         n_epochs=int(starts[-1]))
 
 
 class SmoothingPath(Stages):
@@ -448,16 +520,21 @@ class SmoothingPath(Stages):
         return self.fit.finish()
 
 
-class HuberPath(Stages):
-    """The default full-batch Huber fit: accelerated stages stopped by a Newton certificate.
+class NewtonPath(Stages):
+    """The default full-batch fit of the Huber loss or an L1 penalty: accelerated
+    stages stopped by a Newton certificate.
 
-    The Huber loss is quadratic wherever the set of rows inside epsilon (|r_i| <=
-    epsilon) stays the same, with Hessian H = (1/N) sum over those rows of a_i a_i^T
-    (standardised rows a_i). A stage takes H at the rows inside where it starts and
-    stops, like the MSE fit, once H^-1 g bounds the error within tol; the fit ends
-    when the rows inside where the stage ended are the ones H was built from, so
-    the certificate holds for the loss itself. A stage whose rows inside are too
-    few for H to have full rank stops on its gradient instead.
+    Both are quadratic piece by piece: the Huber loss wherever the set of rows
+    within epsilon (|r_i| <= epsilon) stays the same, with Hessian (1/N) sum over
+    those rows of a_i a_i^T (standardised rows a_i); the L1 penalty wherever the
+    signs of the slopes stay the same, the zero slopes staying zero. A stage
+    takes the Hessian of the piece where it starts (for L1, on the non-zero
+    slopes) and stops, like the MSE fit, once H^-1 g bounds the error within
+    tol (g the minimum-norm subgradient, which also vanishes on the zero slopes
+    only where they should stay zero); the fit ends when the stage ended in
+    the piece it started from, so the certificate holds for the objective
+    itself. A stage whose H lacks full rank (too few rows within epsilon)
+    stops on its gradient instead.
     """
 
     MAX_STAGES = 50
@@ -465,40 +542,48 @@ class HuberPath(Stages):
 
     def __init__(self, backend: Any, model: Any, X: np.ndarray, y: np.ndarray, plan: Setup,
                  n_jobs: int, tol: float) -> None:
-        assert isinstance(plan.loss, HuberLoss)
         self.final_loss = plan.loss
-        self.inside = np.zeros(0, dtype=bool)
-        self.certifying = False
+        self.penalty = plan.settings.penalty
+        self.piece: List[np.ndarray] = []
         super().__init__(backend, model, X, y, plan, n_jobs, tol)
 
-    def _inside(self) -> np.ndarray:
-        """Whether each row's residual at the model's parameters is within epsilon."""
+    def _piece(self) -> List[np.ndarray]:
+        """Where the objective is one quadratic: the rows within epsilon, the slopes' signs."""
         params = self.model.params.astype(np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):
-            r = self.X @ params[:-1] + (params[-1] - self.y)
-        return np.abs(r) <= self.final_loss.param
+        piece = []
+        if isinstance(self.final_loss, HuberLoss):
+            with np.errstate(over="ignore", invalid="ignore"):
+                r = self.X @ params[:-1] + (params[-1] - self.y)
+            piece.append(np.abs(r) <= self.final_loss.param)
+        if self.penalty is not None and self.penalty.has_l1:
+            piece.append(np.sign(params[:-1]))
+        return piece
 
     def _stage(self) -> Fit:
         plan, std = self.plan, self.std
-        self.inside = self._inside()
-        H = active_hessian(self.X, std, self.inside)
+        self.piece = self._piece()
+        if isinstance(self.final_loss, HuberLoss):
+            H = active_hessian(self.X, std, self.piece[0])
+        else:
+            H = std.mse_hessian()
+        signs = self.piece[-1] if self.penalty is not None and self.penalty.has_l1 else None
+        H = penalised_hessian(std, H, self.penalty, signs)
         eigenvalues = np.linalg.eigvalsh(H)
-        smallest = float(eigenvalues[0])
-        self.certifying = smallest > eigenvalues.shape[0] * np.finfo(np.float64).eps * std.largest
-        if self.certifying:
+        error_map = None
+        if eigenvalues[0] > eigenvalues.shape[0] * np.finfo(np.float64).eps * std.largest:
             error_map = std.error_map(H)
-            stop = certificate(std, error_map, std.largest / smallest, self.tol, plan.y_scale,
-                               self.model, plan.optimizer)
-            self.certifying = error_map is not None
-        if not self.certifying:  # too few rows inside: a step towards them first
-            stop = StopRule(abs_tol=self.tol * min(self.final_loss.param, plan.y_scale))
+        if error_map is not None:
+            stop = certificate(std, error_map, eigenvalues[-1] / eigenvalues[0], self.tol,
+                               plan.y_scale, self.model, plan.optimizer)
+        else:  # too few rows within epsilon: a step towards them first
+            stop = StopRule(abs_tol=gradient_tol(self.final_loss, self.tol, plan.y_scale))
         return self._start_stage(self.final_loss, replace(plan.settings, stop=stop))
 
     def _after(self, result: FitResult) -> Optional[str]:
         if result.status == MAX_EPOCHS:
             return MAX_EPOCHS
-        if np.array_equal(self._inside(), self.inside):  # H held: certified (if it had rank)
-            return result.status
+        if all(np.array_equal(a, b) for a, b in zip(self._piece(), self.piece)):
+            return result.status  # certified (if H had full rank) for the objective itself
         if len(self.finished) >= self.MAX_STAGES:
             return STALLED
         return None

@@ -15,8 +15,8 @@ import numpy as np
 
 from . import strategy
 from ._validation import (as_data, as_features, check_batch_size, check_epochs, check_lr,
-                          check_n_jobs, check_random_state, check_tol, effective_n_jobs,
-                          seed_from)
+                          check_n_jobs, check_penalty, check_random_state, check_tol,
+                          effective_n_jobs, seed_from)
 from .backends import get_backend
 from .errors import ConvergenceWarning, DivergenceError, FitInterrupted
 from .history import INTERRUPTED, History
@@ -92,6 +92,19 @@ class Trainer:
         a busy machine costs little.
     record_path : keep the parameters of every epoch in ``History.path``
         (default False: nothing is recorded and nothing is paid).
+    penalty : None (default), "l2", "l1" or "elasticnet": adds
+        alpha ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1) to the loss, as
+        scikit-learn's SGDRegressor ("l2" takes l1_ratio 0, "l1" takes 1). It
+        applies to the weights in your units (a linear model's w, a network's
+        weight matrices), never to an intercept or bias, whatever the
+        coordinates the fit runs in. The L1 part is applied by proximal steps
+        (soft-thresholding after each step), so coefficients reach exact zeros.
+        gdcore's MSE is the mean of r^2, twice scikit-learn's least-squares
+        term: ``Lasso(alpha=a)`` and ``ElasticNet(alpha=a, l1_ratio=r)``
+        minimise the objective of penalty "l1" / "elasticnet" with alpha 2a,
+        and ``Ridge(alpha=a)`` that of "l2" with alpha 2a / n_samples.
+    alpha : the penalty's strength, a number >= 0 (default 1e-4, scikit-learn's).
+    l1_ratio : the L1 share of "elasticnet", in [0, 1] (default 0.15).
     """
 
     def __init__(self, loss: Optional[Loss] = None, lr: Union[float, str] = "auto",
@@ -99,7 +112,8 @@ class Trainer:
                  batch_size: Optional[int] = None, random_state: Any = None,
                  backend: str = "cython", record_path: bool = False, n_jobs: int = 1,
                  optimizer: Union[str, Optimizer] = "auto", schedule: Any = None,
-                 precondition: Optional[str] = "auto") -> None:
+                 precondition: Optional[str] = "auto", penalty: Optional[str] = None,
+                 alpha: float = 1e-4, l1_ratio: float = 0.15) -> None:
         loss = MSELoss() if loss is None else loss
         if not isinstance(loss, Loss):
             raise TypeError(f"loss must be a gdcore loss such as MSELoss() or MAELoss(), got {loss!r}")
@@ -128,6 +142,8 @@ class Trainer:
             raise ValueError(f"precondition must be 'auto', 'standardize' or None, "
                              f"got {precondition!r}")
         self.precondition = precondition
+        check_penalty(penalty, alpha, l1_ratio)
+        self.penalty, self.alpha, self.l1_ratio = penalty, float(alpha), float(l1_ratio)
 
     def learning_rate(self, model: Model, X: Any) -> float:
         """The step this trainer would take on X (in the fit's coordinates)."""
@@ -267,7 +283,8 @@ class Trainer:
                 f"epochs={self.epochs}, tol={self.tol}, schedule={self.schedule!r}, "
                 f"precondition={self.precondition!r}, batch_size={self.batch_size}, "
                 f"random_state={self.random_state!r}, backend={self.backend!r}, "
-                f"record_path={self.record_path}, n_jobs={self.n_jobs})")
+                f"record_path={self.record_path}, n_jobs={self.n_jobs}, "
+                f"penalty={self.penalty!r}, alpha={self.alpha!r}, l1_ratio={self.l1_ratio!r})")
 
 
 def _unusable(model: Model, X: np.ndarray, y: Any, what: str, value: float, where: str) -> str:

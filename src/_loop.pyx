@@ -5,7 +5,7 @@ A ``Run`` drives an Objective (a pass module's sums over rows, see
 _common.pxd) and, after every gradient, one optimizer step (_optim.pxd):
 
     g = sums / rows  ->  g in the fit's coordinates  ->  lr_t = lr * schedule(t)
-      ->  step(x, g, lr_t)  ->  parameters from the coordinates
+      ->  step(x, g, lr_t) [then a penalty's proximal step]  ->  parameters from the coordinates
 
 The coordinates are the parameters themselves, or (``precondition``) the
 standardised coordinates of a linear model, v = s w, c = b + m . w, whose
@@ -74,6 +74,17 @@ cdef struct Precondition:
     const double* shift_over_scale  # m / s
 
 
+cdef struct Penalty:
+    # gdcore/loop.py's Penalty (the coordinates' weights are opt.l1 and opt.l2 too, but
+    # for in_gradient, when l2_step is 0 and l2 p joins the gradient)
+    const double* l2
+    const double* l1
+    const double* l2_step
+    const double* l2_coords
+    const double* l1_coords
+    bint in_gradient
+
+
 cdef struct Loop:
     Objective* obj
     Hyper opt
@@ -81,6 +92,8 @@ cdef struct Loop:
     Stop stop
     bint preconditioned
     Precondition pre
+    bint penalised
+    Penalty pen
     Py_ssize_t n, p, n_free, epochs, batch_size
     double steps_per_epoch
     # the state: coordinates (preconditioned fits), optimizer vectors, counters
@@ -98,6 +111,7 @@ cdef struct Loop:
     double* zgrad        # ... in the fit's coordinates (n_free; grad itself when not preconditioned)
     double* epoch_grad   # the mean of an epoch's batch gradients (n_free)
     double* errors       # stop_measure's image of the gradient under the error map (2 n_free)
+    double* subgrad      # with a penalty: the subgradient the stopping rule reads (n_free)
     # record: epochs 0, stride, 2 stride, ... below n_epochs, at most max_records of them
     double* history
     void* path           # capacity x p parameters, or NULL
@@ -171,6 +185,49 @@ cdef double stop_measure(Loop* L, const double* g) noexcept nogil:
     return norm_of(L.errors, k)
 
 
+cdef inline double composite(double g, double x, double t1, double t2) noexcept nogil:
+    """The minimum-norm subgradient of f + t2 x^2 / 2 + t1 |x| from f's derivative g
+    (loop.py's composite)."""
+    if x > 0:
+        return g + t2 * x + t1
+    if x < 0:
+        return g + t2 * x - t1
+    return g - t1 if g > t1 else (g + t1 if g < -t1 else 0.0)
+
+
+cdef double fit_measure(Loop* L, floating* params, const double* zgrad) noexcept nogil:
+    """stop_measure of a gradient in the fit's coordinates (with a penalty, of the
+    objective's subgradient it gives at the coordinates)."""
+    cdef Py_ssize_t j
+    cdef double x
+    if not L.penalised:
+        return stop_measure(L, zgrad)
+    for j in range(L.n_free):
+        x = L.coords[j] if L.preconditioned else <double>params[j]
+        L.subgrad[j] = composite(zgrad[j], x, L.pen.l1_coords[j], L.pen.l2_coords[j])
+    return stop_measure(L, L.subgrad)
+
+
+cdef double grad_norm(Loop* L, floating* params) noexcept nogil:
+    """||gradient|| over the free parameters (the objective's subgradient's, with a penalty)."""
+    cdef Py_ssize_t j
+    if not L.penalised:
+        return norm2(L.grad, L.n_free)
+    for j in range(L.n_free):
+        L.subgrad[j] = composite(L.grad[j], <double>params[j], L.pen.l1[j], L.pen.l2_step[j])
+    return norm2(L.subgrad, L.n_free)
+
+
+cdef double penalty_value(Loop* L, const floating* params) noexcept nogil:
+    """sum (l2 p^2 / 2 + l1 |p|), left to right."""
+    cdef double total = 0.0, w
+    cdef Py_ssize_t j
+    for j in range(L.p):
+        w = <double>params[j]
+        total += 0.5 * L.pen.l2[j] * w * w + L.pen.l1[j] * fabs(w)
+    return total
+
+
 cdef bint holds(Loop* L, floating* params, double norm) noexcept nogil:
     """The stopping rule at ``norm`` (stop_measure's value): relative to the parameters
     in the user's units and, with an error map, to the standardised slopes as well."""
@@ -201,6 +258,12 @@ cdef double evaluate(Loop* L, floating* params, const Py_ssize_t* rows, Py_ssize
     cdef Py_ssize_t j, d = L.pre.d
     for j in range(L.p):
         L.grad[j] *= scale
+    loss = loss * scale
+    if L.penalised:
+        loss = loss + penalty_value(L, params)
+        if L.pen.in_gradient:
+            for j in range(L.p):
+                L.grad[j] = L.grad[j] + L.pen.l2[j] * <double>params[j]
     if L.preconditioned:  # the chain rule through w = v / s, b = c - m . w
         for j in range(d):
             if L.pre.intercept:
@@ -209,7 +272,7 @@ cdef double evaluate(Loop* L, floating* params, const Py_ssize_t* rows, Py_ssize
                 L.zgrad[j] = L.grad[j] / L.pre.scale[j]
         if L.pre.intercept:
             L.zgrad[d] = L.grad[d]
-    return loss * scale
+    return loss
 
 
 cdef void take_step(Loop* L, floating* params, double epoch) noexcept nogil:
@@ -316,14 +379,14 @@ cdef int full_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             else:
                 L.final_loss, L.final_norm = loss, NAN
             return DIVERGED
-        norm = stop_measure(L, L.zgrad)
+        norm = fit_measure(L, params, L.zgrad)
         status = stop_test(L, params, norm)
         if status >= 0 or L.n_epochs == L.epochs:
-            L.final_loss, L.final_norm = loss, norm2(L.grad, L.n_free)
+            L.final_loss, L.final_norm = loss, grad_norm(L, params)
             return status if status >= 0 else MAX_EPOCHS
         record(L, loss, params)
         snapshot(L, params)
-        L.saved_loss, L.saved_norm = loss, norm2(L.grad, L.n_free)
+        L.saved_loss, L.saved_norm = loss, grad_norm(L, params)
         take_step(L, params, L.n_epochs - 1)
         epoch_end(&L.sched, L.counters, loss)
 
@@ -337,6 +400,8 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
     if not L.started and stop_at > 0:
         L.started = True
         L.reference = L.obj.sums(L.obj.ctx, params, NULL, 0, L.n, NULL) * (1.0 / L.n)  # loss only
+        if L.penalised:
+            L.reference = L.reference + penalty_value(L, params)
         if not isfinite(L.reference):
             L.final_loss, L.final_norm = L.reference, NAN
             return DIVERGED
@@ -371,7 +436,7 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
         epoch_end(&L.sched, L.counters, epoch_loss)
         for j in range(L.n_free):
             L.epoch_grad[j] = inv_n * L.epoch_grad[j]
-        status = stop_test(L, params, stop_measure(L, L.epoch_grad))
+        status = stop_test(L, params, fit_measure(L, params, L.epoch_grad))
         if status >= 0:
             stopped = True
             break
@@ -382,12 +447,12 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
     if not isfinite(loss):
         L.final_norm = NAN
         return DIVERGED
-    L.final_norm = norm2(L.grad, L.n_free)
+    L.final_norm = grad_norm(L, params)
     if diverged:
         return DIVERGED
     if stopped:
         return status
-    norm = stop_measure(L, L.zgrad)
+    norm = fit_measure(L, params, L.zgrad)
     return CONVERGED if holds(L, params, norm) else MAX_EPOCHS
 
 
@@ -397,7 +462,7 @@ cdef int run_loop(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogil:
     return mini_batch(L, params, stop_at)
 
 
-def _hyper(dict h):
+cdef Hyper _hyper(dict h) except *:
     cdef Hyper out
     out.kind = OPTIMIZERS[h["kind"]]
     out.lr = h["lr"]
@@ -414,6 +479,7 @@ def _hyper(dict h):
     out.decoupled = h.get("decoupled", False)
     out.centered = h.get("centered", False)
     out.restart = h.get("restart", True)
+    out.l1 = out.l2 = NULL
     return out
 
 
@@ -450,6 +516,7 @@ cdef class Run:
     cdef Loop L
     cdef object objective, params, state, saved_state, saved_params, grad, zgrad
     cdef object epoch_grad, errors, history, path, order, precondition, error_map
+    cdef object penalty, subgrad
     cdef readonly Py_ssize_t n_slots
     cdef bint is_double
 
@@ -458,7 +525,8 @@ cdef class Run:
                  Py_ssize_t batch_size, uint64_t seed, double abs_tol, double rel_tol,
                  Py_ssize_t rel_len, Py_ssize_t patience, double blowup, bint record_path,
                  Py_ssize_t max_records, double blowup_floor=0.0, error_map=None,
-                 double coords_abs_tol=0.0, Py_ssize_t initial_capacity=1 << 16):
+                 double coords_abs_tol=0.0, penalty=None,
+                 Py_ssize_t initial_capacity=1 << 16):
         cdef Objective* obj = <Objective*>PyCapsule_GetPointer(objective.capsule(),
                                                                  OBJECTIVE_CAPSULE)
         cdef Py_ssize_t p = obj.n_params, n = obj.n_rows, k, n_coords
@@ -513,6 +581,26 @@ cdef class Run:
             self.L.pre.scale = <const double*>address(self.precondition[0])
             self.L.pre.shift = <const double*>address(self.precondition[1])
             self.L.pre.shift_over_scale = <const double*>address(self.precondition[2])
+        self.L.penalised = penalty is not None
+        self.L.opt.l1 = self.L.opt.l2 = NULL
+        if penalty is not None:
+            l2, l1, l2_coords, l1_coords, in_gradient = penalty
+            self.penalty = [np.ascontiguousarray(a, dtype=np.float64)
+                            for a in (l2, l1, l2_coords, l1_coords)]
+            if ([a.shape for a in self.penalty] != [(p,), (p,), (n_free,), (n_free,)]):
+                raise ValueError("penalty must be (l2, l1) with one value per parameter and "
+                                 "(l2_coords, l1_coords) with one per coordinate")
+            self.penalty.append(np.zeros(p) if in_gradient else self.penalty[0])
+            self.L.pen.l2 = <const double*>address(self.penalty[0])
+            self.L.pen.l1 = <const double*>address(self.penalty[1])
+            self.L.pen.l2_coords = <const double*>address(self.penalty[2])
+            self.L.pen.l1_coords = <const double*>address(self.penalty[3])
+            self.L.pen.l2_step = <const double*>address(self.penalty[4])
+            self.L.pen.in_gradient = bool(in_gradient)
+            if not in_gradient:
+                self.L.opt.l1, self.L.opt.l2 = self.L.pen.l1_coords, self.L.pen.l2_coords
+        self.subgrad = np.zeros(max(n_free, 1))
+        self.L.subgrad = <double*>address(self.subgrad)
         self.saved_state = np.empty_like(state)
         self.saved_params = np.empty_like(params)
         self.L.state = <double*>address(state)
@@ -607,7 +695,11 @@ cdef class Run:
                 loss = evaluate(&self.L, <double*>params, NULL, 0, self.L.n)
             else:
                 loss = evaluate(&self.L, <float*>params, NULL, 0, self.L.n)
-        return (loss, norm2(self.L.grad, self.L.n_free), stop_measure(&self.L, self.L.zgrad))
+        if self.is_double:
+            return (loss, grad_norm(&self.L, <double*>params),
+                    fit_measure(&self.L, <double*>params, self.L.zgrad))
+        return (loss, grad_norm(&self.L, <float*>params),
+                fit_measure(&self.L, <float*>params, self.L.zgrad))
 
     def converged_at(self, double norm):
         """Whether the stopping rule holds at ``norm`` (evaluate()'s third value)."""
@@ -618,10 +710,18 @@ cdef class Run:
 
 
 def optimizer_step(dict optimizer, x, const double[::1] g, double[::1] state,
-                   Py_ssize_t n_slots, double lr):
+                   Py_ssize_t n_slots, double lr, prox=None):
     """One compiled step on x (float32/64) in place, state laid out as for Run without
-    coordinates: the reference updates of gdcore/optim are tested against it."""
+    coordinates (with ``prox`` = (t1, t2), a penalty's proximal step): the reference
+    steps of gdcore/optim are tested against it."""
     cdef Hyper h = _hyper(optimizer)
+    cdef const double[::1] t1, t2
+    if prox is not None:
+        t1 = np.ascontiguousarray(prox[0], dtype=np.float64)
+        t2 = np.ascontiguousarray(prox[1], dtype=np.float64)
+        if t1.shape[0] != g.shape[0] or t2.shape[0] != g.shape[0]:
+            raise ValueError("optimizer_step: prox must hold one value per coordinate")
+        h.l1, h.l2 = &t1[0], &t2[0]
     cdef Py_ssize_t n = g.shape[0], k
     cdef double* slot[3]
     if state.shape[0] != n_slots * n + N_COUNTERS or x.shape[0] != n:

@@ -57,6 +57,8 @@ cdef struct Hyper:
     bint decoupled          # AdamW: p <- p (1 - lr weight_decay) before the Adam step
     bint centered           # RMSprop
     bint restart            # ACCELERATED: adaptive (gradient) restart
+    const double* l1        # SGD, ACCELERATED: a penalty's weights on |x_j| and x_j^2 / 2 (NULL:
+    const double* l2        # none): x_j <- soft(x_j, lr l1_j) / (1 + lr l2_j) after the step
 
 
 cdef struct Schedule:
@@ -79,6 +81,22 @@ cdef inline double lerp(double start, double end, double weight) noexcept nogil:
     return start + weight * (end - start) if weight < 0.5 else end - (end - start) * (1 - weight)
 
 
+cdef inline double soft(double v, double t) noexcept nogil:
+    """The proximal map of t |v|: v - t above t, v + t below -t, else 0."""
+    return v - t if v > t else (v + t if v < -t else 0.0)
+
+
+cdef inline double proximal(double v, double lr, const Hyper* o, Py_ssize_t j) noexcept nogil:
+    """The penalty's proximal map of coordinate j (gdcore/optim/base.py's proximal)."""
+    return soft(v, lr * o.l1[j]) / (1 + lr * o.l2[j])
+
+
+cdef inline double forward(double x, double g, double lr, const Hyper* o,
+                           Py_ssize_t j) noexcept nogil:
+    """The accelerated method's gradient step from x (with a penalty, its proximal step)."""
+    return x - lr * g if o.l1 == NULL else proximal(x - lr * g, lr, o, j)
+
+
 cdef inline void step(const Hyper* h, floating* x, const double* g, double** slot,
                       double* counters, double lr, Py_ssize_t n) noexcept nogil:
     """One step of the optimizer on x[:n] with gradient g[:n] and learning rate lr.
@@ -97,6 +115,7 @@ cdef inline void step(const Hyper* h, floating* x, const double* g, double** slo
     cdef bint coupled
     if o.kind == SGD:
         for j in range(n):
+            xj = x[j]
             d = g[j]
             if o.weight_decay != 0:
                 d = d + o.weight_decay * x[j]
@@ -105,6 +124,11 @@ cdef inline void step(const Hyper* h, floating* x, const double* g, double** slo
                 s0[j] = buf
                 d = d + o.momentum * buf if o.nesterov else buf
             x[j] = <floating>(x[j] + (-lr) * d)
+            if o.l1 != NULL:  # the penalty's proximal step; momentum follows the iterates
+                x_new = proximal(x[j], lr, &o, j)
+                if o.momentum != 0:
+                    s0[j] = (xj - x_new) / lr
+                x[j] = <floating>x_new
     elif o.kind == ADAM:
         counters[BETA1_POWER] = counters[BETA1_POWER] * o.beta1
         counters[BETA2_POWER] = counters[BETA2_POWER] * o.beta2
@@ -154,12 +178,17 @@ cdef inline void step(const Hyper* h, floating* x, const double* g, double** slo
             for j in range(n):
                 s0[j] = x[j]
         dot = 0.0
-        for j in range(n):
-            dot += g[j] * ((x[j] - lr * g[j]) - s0[j])
+        if o.l1 == NULL:
+            for j in range(n):
+                dot += g[j] * ((x[j] - lr * g[j]) - s0[j])
+        else:  # the proximal gradient (y_k - x_k) / lr in place of g (lr > 0: same sign)
+            for j in range(n):
+                x_new = forward(x[j], g[j], lr, &o, j)
+                dot += (x[j] - x_new) * (x_new - s0[j])
         if o.restart and dot > 0:  # the step went uphill of the momentum: start it again
             counters[MOMENTUM_T] = 1.0
             for j in range(n):
-                x_new = x[j] - lr * g[j]
+                x_new = forward(x[j], g[j], lr, &o, j)
                 s0[j] = x_new
                 x[j] = <floating>x_new
         else:
@@ -167,7 +196,7 @@ cdef inline void step(const Hyper* h, floating* x, const double* g, double** slo
             beta = (counters[MOMENTUM_T] - 1) / t_next
             counters[MOMENTUM_T] = t_next
             for j in range(n):
-                x_new = x[j] - lr * g[j]
+                x_new = forward(x[j], g[j], lr, &o, j)
                 x[j] = <floating>(x_new + beta * (x_new - s0[j]))
                 s0[j] = x_new
     counters[STEP] = t + 1

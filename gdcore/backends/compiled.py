@@ -45,7 +45,7 @@ class CompiledBackend:
         return pass_linear.curvature(X, fit_intercept, POWER_MAX_ITER, POWER_RTOL, POWER_SEED)
 
     def start(self, objective, params: np.ndarray, state: State, settings: Settings) -> Fit:
-        pre = settings.precondition
+        pre, pen = settings.precondition, settings.penalty
         run = loop.Run(
             objective, params, state.array,
             optimizer=settings.optimizer.settings(settings.lr),
@@ -58,5 +58,7 @@ class CompiledBackend:
             rel_len=settings.stop.rel_len, patience=settings.stop.patience,
             blowup=settings.blowup, blowup_floor=settings.blowup_floor,
             record_path=settings.record_path, max_records=settings.max_records,
-            error_map=settings.stop.error_map, coords_abs_tol=settings.stop.coords_abs_tol)
+            error_map=settings.stop.error_map, coords_abs_tol=settings.stop.coords_abs_tol,
+            penalty=None if pen is None else (pen.l2, pen.l1, pen.l2_coords, pen.l1_coords,
+                                              pen.in_gradient))
         return Fit(run, params, state, settings)

@@ -215,6 +215,13 @@ def _tol(text: str) -> float:
     return value
 
 
+def _unit(text: str) -> float:
+    value = _float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}")
+    return value
+
+
 def _fraction(text: str) -> float:
     value = _float(text)
     if not 0 <= value < 1:
@@ -233,6 +240,12 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", choices=sorted(LOSSES), default="mse", help="default: mse")
     p.add_argument("--epsilon", type=_positive, default=None,
                    help="the Huber loss's threshold, in the target's units (default: 1.35)")
+    p.add_argument("--penalty", choices=["l2", "l1", "elasticnet"], default=None,
+                   help="add alpha ((1 - l1_ratio)/2 ||w||^2 + l1_ratio ||w||_1) to the loss "
+                        "(default: none)")
+    p.add_argument("--alpha", type=_tol, default=1e-4, help="the penalty's strength (default: 1e-4)")
+    p.add_argument("--l1-ratio", type=_unit, default=0.15,
+                   help="the L1 share of --penalty elasticnet, in [0, 1] (default: 0.15)")
     p.add_argument("--optimizer", choices=["auto"] + sorted(OPTIMIZERS), default="auto",
                    help="default: auto (chosen per problem, see gdcore.strategy)")
     p.add_argument("--momentum", type=_fraction, default=None,
@@ -295,4 +308,5 @@ def trainer_from(args: argparse.Namespace, record_path: bool = False) -> Trainer
                    tol=args.tol, schedule=args.schedule,
                    precondition=None if args.precondition == "none" else args.precondition,
                    batch_size=args.batch_size, random_state=args.seed, backend=args.backend,
-                   record_path=record_path)
+                   record_path=record_path, penalty=args.penalty, alpha=args.alpha,
+                   l1_ratio=args.l1_ratio)

@@ -70,6 +70,11 @@ class Model:
         """The optimizer steps params[:_n_free]; the rest stay as they are."""
         return int(self.params.shape[0])
 
+    @property
+    def _penalised(self) -> np.ndarray:
+        """Which parameters a penalty applies to: the weights, never an intercept or bias."""
+        raise NotImplementedError
+
     def predict(self, X: Any) -> np.ndarray:
         """Predictions for the rows of X."""
         raise NotImplementedError

@@ -67,6 +67,10 @@ class LinearModel(Model):
         return self.n_features + self.fit_intercept
 
     @property
+    def _penalised(self) -> np.ndarray:
+        return np.arange(self.n_features + 1) < self.n_features
+
+    @property
     def w(self) -> np.ndarray:
         return self._params[:-1]
 

@@ -87,6 +87,13 @@ class MLP(Model):
         self._biases = tuple(self._params[b:b + n_out] for _, b, _, n_out in slices)
         self.initialize()
 
+    @property
+    def _penalised(self) -> np.ndarray:
+        mask = np.zeros(self._params.shape[0], dtype=bool)
+        for w, b, _, _ in layer_slices(self.layer_sizes):
+            mask[w:b] = True
+        return mask
+
     # weights and biases are tuples of views of params: what a fit updates. Assigning
     # them copies into those views, so nothing can cut them loose from the buffer.
 

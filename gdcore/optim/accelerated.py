@@ -7,7 +7,8 @@ from typing import Any, Dict
 
 import numpy as np
 
-from .base import LearningRate, Optimizer, State, check_flag, check_positive, sequential_dot
+from .base import (LearningRate, Optimizer, Prox, State, check_flag, check_positive, proximal,
+                   sequential_dot)
 
 
 class Accelerated(Optimizer):
@@ -28,6 +29,7 @@ class Accelerated(Optimizer):
     slots = ("x_prev",)
     default_lr = "auto"
     curvature_step = True
+    proximal = True
 
     def __init__(self, lr: LearningRate = "auto", restart: bool = True) -> None:
         self.lr = check_positive("lr", lr, allow_auto=True)
@@ -37,12 +39,23 @@ class Accelerated(Optimizer):
         return {"kind": self.kind, "lr": lr, "restart": self.restart}
 
     def update(self, x: np.ndarray, g: np.ndarray, state: State, lr: float) -> None:
+        self.step(x, g, state, lr)
+
+    def step(self, x: np.ndarray, g: np.ndarray, state: State, lr: float,
+             prox: Prox = None) -> None:
+        """FISTA's step: with a penalty its proximal step comes before the momentum,
+        and the restart tests the proximal gradient, (y_k - x_k) / lr, in place of g."""
         x_prev = state.slots["x_prev"]
         y = x.astype(np.float64)
         if state.step == 0:
             x_prev[:] = y
         x_new = y - lr * g
-        if self.restart and sequential_dot(g, x_new - x_prev) > 0:
+        if prox is None:
+            uphill = sequential_dot(g, x_new - x_prev) > 0
+        else:
+            x_new = proximal(x_new, lr, prox)
+            uphill = sequential_dot(y - x_new, x_new - x_prev) > 0
+        if self.restart and uphill:
             state["momentum_t"] = 1.0
             x[:] = x_new
         else:

@@ -86,6 +86,18 @@ class State:
         return self["step"]
 
 
+#: A penalty's weights (t1, t2) on |x_j| and x_j^2 / 2, for the proximal step; None: none.
+Prox = Optional[Tuple[np.ndarray, np.ndarray]]
+
+
+def proximal(v: np.ndarray, lr: float, prox: Tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The proximal map of lr (t1 |v| + t2 v^2 / 2), coordinate by coordinate:
+    v shrunk towards 0 by lr t1 (stopping there: exact zeros), divided by 1 + lr t2
+    (as _optim.pxd's)."""
+    t1, t2 = lr * prox[0], lr * prox[1]
+    return np.where(v > t1, v - t1, np.where(v < -t1, v + t1, 0.0)) / (1.0 + t2)
+
+
 def lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
     """torch.lerp's formula (exact at both ends)."""
     if abs(weight) < 0.5:
@@ -106,6 +118,9 @@ class Optimizer:
     default_lr: LearningRate = 1e-3
     #: Whether lr="auto" means 1 / L from the loss's curvature (else the default lr).
     curvature_step: bool = False
+    #: Whether it takes a penalty's proximal steps (else the penalty's L2 part joins the
+    #: gradient, and an L1 part is refused: an adaptive step would need its own metric).
+    proximal: bool = False
 
     lr: LearningRate
 
@@ -119,6 +134,14 @@ class Optimizer:
     def update(self, x: np.ndarray, g: np.ndarray, state: State, lr: float) -> None:
         """One step on x in place (any float dtype: computed in float64, rounded once)."""
         raise NotImplementedError
+
+    def step(self, x: np.ndarray, g: np.ndarray, state: State, lr: float,
+             prox: Prox = None) -> None:
+        """``update``, then (optimizers with ``proximal``) for a penalty of weights
+        ``prox`` = (t1, t2) on |x_j| and x_j^2 / 2 its proximal step (``proximal``)."""
+        if prox is not None:
+            raise TypeError(f"{type(self).__name__} takes no proximal step")
+        self.update(x, g, state, lr)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

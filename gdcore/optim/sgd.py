@@ -6,7 +6,8 @@ from typing import Any, Dict
 
 import numpy as np
 
-from .base import LearningRate, Optimizer, State, check_flag, check_in, check_positive
+from .base import (LearningRate, Optimizer, Prox, State, check_flag, check_in, check_positive,
+                   proximal)
 
 
 class SGD(Optimizer):
@@ -22,6 +23,7 @@ class SGD(Optimizer):
     slots = ("momentum_buffer",)
     default_lr = "auto"
     curvature_step = True
+    proximal = True
 
     def __init__(self, lr: LearningRate = "auto", momentum: float = 0.0, dampening: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0) -> None:
@@ -49,3 +51,17 @@ class SGD(Optimizer):
             d = d + self.momentum * buf if self.nesterov else buf
         x[:] = x64 + (-lr) * d
         state["step"] = state.step + 1
+
+    def step(self, x: np.ndarray, g: np.ndarray, state: State, lr: float,
+             prox: Prox = None) -> None:
+        """The step, then a penalty's proximal step; the momentum buffer then holds the
+        step taken, so that momentum follows the iterates (iPiano, Ochs et al. 2014)
+        and the fixed points are the penalised objective's."""
+        x64 = x.astype(np.float64)
+        self.update(x, g, state, lr)
+        if prox is None:
+            return
+        x_new = proximal(x.astype(np.float64), lr, prox)
+        if self.momentum != 0:
+            state.slots["momentum_buffer"][:] = (x64 - x_new) / lr
+        x[:] = x_new
