@@ -160,3 +160,18 @@ def test_cli_bench_solve_quick(tmp_path, monkeypatch, capsys):
 
 def test_cli_quick_needs_solve(capsys):
     assert gdcore.cli.main(["bench", "--quick"]) == 2
+
+
+def test_the_penalty_benchmark_scores_against_the_optimum():
+    """Quick mode: every gdcore fit has 6 digits and exactly the optimum's zeros, the
+    Lasso references satisfy their optimality conditions, the table prints."""
+    pytest.importorskip("sklearn")
+    from gdcore.benchmarks import penalties
+    rows = penalties.lasso_rows(*penalties.QUICK_LASSO_SHAPE, repeats=1)
+    rows += penalties.ridge_rows(*penalties.QUICK_RIDGE_SHAPE, repeats=1)
+    ours = [r for r in rows if r.method == "gdcore"]
+    assert len(ours) == len(penalties.LASSO_FRACTIONS) + len(penalties.RIDGE_ALPHAS)
+    assert all(r.digits >= 6 and r.excess < 1e-10 for r in ours)
+    assert all(r.zeros_exact for r in ours if r.problem == "lasso")
+    assert all(float(r.note.split()[-1]) < 1e-8 for r in ours if r.problem == "lasso")
+    assert "| gdcore |" in penalties.format_table(rows, "Lasso", (1, 1))

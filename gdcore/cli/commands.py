@@ -103,8 +103,11 @@ def add_bench(p: argparse.ArgumentParser) -> None:
                    help="instead, the time-to-solution table: gdcore's default fit against "
                         "LinearRegression, SGDRegressor, torch LBFGS and Adam on real and "
                         "NIST-certified problems, and its MAE fit against QuantileRegressor")
+    p.add_argument("--penalty", action="store_true",
+                   help="instead, penalised fits: gdcore against Lasso, Ridge(solver='sag') "
+                        "and SGDRegressor, to the exact optimum")
     p.add_argument("--quick", action="store_true",
-                   help="with --solve: three small problems, one repeat (for CI)")
+                   help="with --solve or --penalty: small problems, one repeat (for CI)")
     p.add_argument("--mlp", action="store_true",
                    help="instead, neural networks: gdcore's MLP against scikit-learn and PyTorch")
     p.add_argument("--threads", action="store_true",
@@ -116,9 +119,10 @@ def add_bench(p: argparse.ArgumentParser) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    if args.quick and not args.solve:
-        raise UsageError("--quick goes with --solve (the per-epoch benchmark is quick by default)")
-    chosen = [name for name in ("--solve", "--mlp", "--threads")
+    if args.quick and not (args.solve or args.penalty):
+        raise UsageError("--quick goes with --solve or --penalty (the per-epoch benchmark is "
+                         "quick by default)")
+    chosen = [name for name in ("--solve", "--penalty", "--mlp", "--threads")
               if getattr(args, name[2:])]
     if len(chosen) > 1:
         raise UsageError(f"{' and '.join(chosen)} are separate tables: choose one")
@@ -138,6 +142,9 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.solve:
         from ..benchmarks.solve import main as bench_solve
         return bench_solve(args.json, quick=args.quick)
+    if args.penalty:
+        from ..benchmarks.penalties import main as bench_penalties
+        return bench_penalties(args.json, quick=args.quick)
     from ..benchmarks.epochs import main as bench
     return bench(args.full, args.json, args.plot)
 
