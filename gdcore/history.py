@@ -49,6 +49,12 @@ class History:
         update, shape ``(len(epochs), n_params)``. None otherwise.
     optimizer : gdcore.optim.Optimizer or None
         The optimizer that ran (with ``lr`` resolved).
+    validation_loss : numpy.ndarray or None
+        With ``Trainer(early_stopping=True)``, the loss of the held-out rows
+        before the first epoch and after each epoch observed (None otherwise).
+    best_epoch : int or None
+        ... and the epochs after which it was smallest: the model has those
+        parameters.
     """
 
     loss: np.ndarray
@@ -62,6 +68,8 @@ class History:
     optimizer: Any = None
     epochs: Optional[np.ndarray] = None
     n_epochs: int = -1
+    validation_loss: Optional[np.ndarray] = None
+    best_epoch: Optional[int] = None
 
     def __post_init__(self) -> None:
         if self.epochs is None:

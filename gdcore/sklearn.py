@@ -53,6 +53,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         The penalty's strength.
     l1_ratio : float, default=0.15
         The L1 share of "elasticnet".
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows, stop after
+        ``n_iter_no_change`` epochs without a new smallest held-out loss, and
+        keep the best epoch's coefficients (see ``gdcore.Trainer``).
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=5
     optimizer : str or gdcore.optim optimizer, default="auto"
         As for ``gdcore.Trainer``: "auto" picks per problem (accelerated
         gradient for full batches, with a smoothing path to the exact optimum
@@ -126,7 +132,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, loss: str = "mse", epsilon: float = 1.35, penalty: Optional[str] = None,
-                 alpha: float = 1e-4, l1_ratio: float = 0.15, optimizer: Any = "auto",
+                 alpha: float = 1e-4, l1_ratio: float = 0.15, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 5,
+                 optimizer: Any = "auto",
                  lr: Union[float, str] = "auto", epochs: Optional[int] = None,
                  tol: Optional[float] = None, schedule: Any = None, batch_size: Optional[int] = None,
                  random_state: Any = None, backend: str = "cython", dtype: str = "float64",
@@ -136,6 +144,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self.penalty = penalty
         self.alpha = alpha
         self.l1_ratio = l1_ratio
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.optimizer = optimizer
         self.lr = lr
         self.epochs = epochs
@@ -190,7 +201,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                           epochs=self.epochs, tol=self.tol, schedule=self.schedule,
                           precondition="standardize" if self.standardize else None,
                           batch_size=batch, random_state=self.random_state,
-                          backend=self.backend)
+                          backend=self.backend, early_stopping=self.early_stopping,
+                          validation_fraction=self.validation_fraction,
+                          n_iter_no_change=self.n_iter_no_change)
         model = LinearModel(X.shape[1], dtype=self.dtype, fit_intercept=bool(self.fit_intercept))
         x_mean, x_scale = self._feature_scaling(X)
         with warnings.catch_warnings():

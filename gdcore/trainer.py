@@ -18,6 +18,7 @@ from ._validation import (as_data, as_features, check_batch_size, check_epochs, 
                           check_n_jobs, check_penalty, check_random_state, check_tol,
                           effective_n_jobs, seed_from)
 from .backends import get_backend
+from .early_stopping import EarlyStopping, check_early_stopping, split
 from .errors import ConvergenceWarning, DivergenceError, FitInterrupted
 from .history import INTERRUPTED, History
 from .loop import CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, FitResult
@@ -35,6 +36,11 @@ QUIET_CHUNK_SECONDS = 0.25
 Callback = Callable[[int, float, Model], Optional[bool]]
 
 PRECONDITIONS = ("auto", "standardize", None)
+
+#: Mixed into the seed of the rows early stopping holds out, so that they do not
+#: follow the mini-batch order drawn from the same random_state.
+HELD_OUT_SEED = 0x5EED0F4E1D
+
 
 
 class Trainer:
@@ -105,6 +111,14 @@ class Trainer:
         and ``Ridge(alpha=a)`` that of "l2" with alpha 2a / n_samples.
     alpha : the penalty's strength, a number >= 0 (default 1e-4, scikit-learn's).
     l1_ratio : the L1 share of "elasticnet", in [0, 1] (default 0.15).
+    early_stopping : hold out ``validation_fraction`` of the rows (drawn from
+        ``random_state``), fit on the others, and stop after
+        ``n_iter_no_change`` epochs without a new smallest loss on the held-out
+        rows; the model gets the parameters of the best epoch, and
+        ``History.validation_loss`` has that loss before the first epoch and
+        after each one (``gdcore.early_stopping``). Default False.
+    validation_fraction : in (0, 1), default 0.1.
+    n_iter_no_change : an integer >= 1, default 5.
     """
 
     def __init__(self, loss: Optional[Loss] = None, lr: Union[float, str] = "auto",
@@ -113,7 +127,8 @@ class Trainer:
                  backend: str = "cython", record_path: bool = False, n_jobs: int = 1,
                  optimizer: Union[str, Optimizer] = "auto", schedule: Any = None,
                  precondition: Optional[str] = "auto", penalty: Optional[str] = None,
-                 alpha: float = 1e-4, l1_ratio: float = 0.15) -> None:
+                 alpha: float = 1e-4, l1_ratio: float = 0.15, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 5) -> None:
         loss = MSELoss() if loss is None else loss
         if not isinstance(loss, Loss):
             raise TypeError(f"loss must be a gdcore loss such as MSELoss() or MAELoss(), got {loss!r}")
@@ -144,6 +159,8 @@ class Trainer:
         self.precondition = precondition
         check_penalty(penalty, alpha, l1_ratio)
         self.penalty, self.alpha, self.l1_ratio = penalty, float(alpha), float(l1_ratio)
+        self.early_stopping, self.validation_fraction, self.n_iter_no_change = \
+            check_early_stopping(early_stopping, validation_fraction, n_iter_no_change)
 
     def learning_rate(self, model: Model, X: Any) -> float:
         """The step this trainer would take on X (in the fit's coordinates)."""
@@ -218,6 +235,14 @@ class Trainer:
             raise ValueError(f"callback_every must be an integer >= 1, got {callback_every!r}")
         bar_factory = _progress_bar_factory() if progress else None
         start = time.perf_counter()
+        monitor = None
+        if self.early_stopping:
+            X, y = as_data(X, y, model.dtype)
+            model._check_features(X)
+            X, y, X_held, y_held = split(X, y, self.validation_fraction,
+                                         seed_from(self.random_state) ^ HELD_OUT_SEED)
+            monitor = EarlyStopping(model, self.loss, X_held, y_held, self.n_iter_no_change)
+            callback, callback_every = monitor.wrap(callback, int(callback_every)), 1
         plan, run, (Xc, batch_size, backend) = self._start(model, X, y)
         bar = bar_factory(total=plan.epochs) if bar_factory is not None else None
         try:
@@ -226,11 +251,17 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+        if monitor is not None and status not in (DIVERGED, INTERRUPTED):
+            if len(monitor.losses) <= result.n_epochs:  # the last epoch, if the run ended it
+                monitor.observe(result.n_epochs, model)
+            result = monitor.restore(model, run, result)
         history = History(loss=result.loss, converged=result.status == CONVERGED,
                           grad_norm=float(result.grad_norm), final_loss=float(result.final_loss),
                           lr=plan.lr, seconds=time.perf_counter() - start, status=status,
                           path=result.path, optimizer=plan.optimizer, epochs=result.epochs,
-                          n_epochs=result.n_epochs)
+                          n_epochs=result.n_epochs,
+                          validation_loss=None if monitor is None else np.array(monitor.losses),
+                          best_epoch=None if monitor is None else monitor.best_epoch)
         if status == INTERRUPTED:
             raise FitInterrupted(history)
         if result.status == DIVERGED and result.n_epochs == 0 and not np.isfinite(result.final_loss):
@@ -284,7 +315,10 @@ class Trainer:
                 f"precondition={self.precondition!r}, batch_size={self.batch_size}, "
                 f"random_state={self.random_state!r}, backend={self.backend!r}, "
                 f"record_path={self.record_path}, n_jobs={self.n_jobs}, "
-                f"penalty={self.penalty!r}, alpha={self.alpha!r}, l1_ratio={self.l1_ratio!r})")
+                f"penalty={self.penalty!r}, alpha={self.alpha!r}, l1_ratio={self.l1_ratio!r}, "
+                f"early_stopping={self.early_stopping}, "
+                f"validation_fraction={self.validation_fraction!r}, "
+                f"n_iter_no_change={self.n_iter_no_change})")
 
 
 def _unusable(model: Model, X: np.ndarray, y: Any, what: str, value: float, where: str) -> str:
