@@ -219,6 +219,16 @@ class Settings:
     record_path: bool = False
     max_records: int = MAX_RECORDS
     penalty: Optional[Penalty] = None
+    # a continued fit (warm start, partial_fit): the epochs run before it (the
+    # schedule counts on from them), the schedule's horizon if not ``epochs``, and
+    # the mini-batch row order to start from (``seed`` is then the stream's state)
+    first_epoch: int = 0
+    horizon: Optional[int] = None
+    order: Optional[np.ndarray] = None
+
+    @property
+    def schedule_horizon(self) -> int:
+        return self.epochs if self.horizon is None else self.horizon
 
 
 def new_state(settings: Settings, params: np.ndarray) -> State:
@@ -267,6 +277,8 @@ class ReferenceRun:
         self.n = objective.n_rows
         self.rng = SplitMix64(settings.seed)
         self.order = np.arange(self.n) if settings.batch_size else np.arange(1)
+        if settings.order is not None:
+            self.order[:] = settings.order
         self.steps_per_epoch = (1.0 if not settings.batch_size
                                 else float(-(-self.n // settings.batch_size)))
         self.history: List[float] = []
@@ -290,6 +302,12 @@ class ReferenceRun:
     @property
     def last_loss(self) -> float:
         return self.losses[-1]
+
+    @property
+    def stream(self) -> Tuple[int, np.ndarray]:
+        """(random state, row order): what a continued fit starts its mini-batches from
+        (the run's own order array, not a copy: read it once the run has ended)."""
+        return self.rng.state, self.order
 
     def records(self) -> Tuple[np.ndarray, Optional[np.ndarray], int]:
         """(losses, path or None, stride): epochs 0, stride, 2 stride, ... below n_epochs."""
@@ -334,7 +352,8 @@ class ReferenceRun:
 
     def _step(self, epoch: float) -> None:
         s, state = self.s, self.state
-        lr = s.lr * s.schedule.factor(state, epoch, self.steps_per_epoch, s.epochs)
+        lr = s.lr * s.schedule.factor(state, s.first_epoch + epoch, self.steps_per_epoch,
+                                      s.schedule_horizon)
         pen = s.penalty
         prox = None if pen is None or pen.in_gradient else (pen.l1_coords, pen.l2_coords)
         if s.precondition is None:
@@ -553,6 +572,10 @@ class Fit:
     @property
     def n_epochs(self) -> int:
         return int(self.run.n_epochs)
+
+    @property
+    def stream(self) -> Tuple[int, np.ndarray]:
+        return self.run.stream
 
     @property
     def last_loss(self) -> float:

@@ -53,6 +53,10 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         The penalty's strength.
     l1_ratio : float, default=0.15
         The L1 share of "elasticnet".
+    warm_start : bool, default=False
+        ``fit`` starts from the previous fit's coefficients and carries its
+        optimizer on (momentum, Adam's moments, step count, schedule, random
+        stream); scikit-learn resets the schedule.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, stop after
         ``n_iter_no_change`` epochs without a new smallest held-out loss, and
@@ -134,7 +138,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, loss: str = "mse", epsilon: float = 1.35, penalty: Optional[str] = None,
                  alpha: float = 1e-4, l1_ratio: float = 0.15, early_stopping: bool = False,
                  validation_fraction: float = 0.1, n_iter_no_change: int = 5,
-                 optimizer: Any = "auto",
+                 warm_start: bool = False, optimizer: Any = "auto",
                  lr: Union[float, str] = "auto", epochs: Optional[int] = None,
                  tol: Optional[float] = None, schedule: Any = None, batch_size: Optional[int] = None,
                  random_state: Any = None, backend: str = "cython", dtype: str = "float64",
@@ -147,6 +151,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
         self.optimizer = optimizer
         self.lr = lr
         self.epochs = epochs
@@ -160,20 +165,65 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self.standardize = standardize
 
     def fit(self, X: Any, y: Any) -> "GDRegressor":
-        """Fit the linear model to ``(X, y)``; returns ``self``.
+        """Fit the linear model to ``(X, y)``; returns ``self``. With ``warm_start``,
+        from the coefficients of the previous fit, its optimizer carried on.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         """
+        X, y = self._data(X, y, reset=True)
+        scaling = self._scaling(X, y)
+        trainer, model = self._trainer(scaling, X.shape[0]), self._model(X.shape[1])
+        previous = getattr(self, "_carried", None)
+        if self.warm_start and previous is not None and previous[1].n_features == X.shape[1]:
+            model = previous[1]  # the model its trainer's stream carries on
+            self._to_scaled(model, scaling)
+            trainer.warm_start, trainer._stream = True, previous[0]._stream
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GDConvergenceWarning)  # reported below, as sklearn's
+            history = trainer.fit(model, *self._scaled(X, y, scaling))
+        self._publish(model, scaling, history)
+        self._carried = (trainer, model, scaling)
+        self.n_iter_ = history.n_epochs
+        self.loss_curve_ = self._in_y_units(history.loss, scaling)
+        if history.status in (MAX_EPOCHS, STALLED):
+            reason = (f"after {history.n_epochs} epochs" if history.status == MAX_EPOCHS
+                      else "stalled at the limit of precision")
+            tol = DEFAULT_TOL[np.dtype(self.dtype)] if self.tol is None else self.tol
+            warnings.warn(f"GDRegressor stopped {reason} without meeting tol={tol:g} "
+                          f"(gradient norm {history.grad_norm:.3g}); increase epochs or tol",
+                          ConvergenceWarning, stacklevel=2)
+        return self
+
+    def partial_fit(self, X: Any, y: Any) -> "GDRegressor":
+        """One epoch over ``(X, y)``, continuing the fits before it (``Trainer.partial_fit``):
+        the scaling of y (and of X, in float32) is the first call's; ``n_iter_`` counts
+        the epochs and ``loss_curve_`` grows by one. Returns ``self``."""
+        first = getattr(self, "_carried", None) is None
+        X, y = self._data(X, y, reset=first)
+        if first:
+            scaling = self._scaling(X, y)
+            self._carried = (self._trainer(scaling, X.shape[0]), self._model(X.shape[1]), scaling)
+            self.n_iter_, self.loss_curve_ = 0, np.empty(0)
+        trainer, model, scaling = self._carried
+        history = trainer.partial_fit(model, *self._scaled(X, y, scaling))
+        self._publish(model, scaling, history)
+        self.n_iter_ += history.n_epochs
+        self.loss_curve_ = np.append(self.loss_curve_, self._in_y_units(history.loss, scaling))
+        return self
+
+    def _data(self, X: Any, y: Any, reset: bool) -> "tuple[np.ndarray, np.ndarray]":
+        """X and y validated (and the settings): float64, C order, the same length."""
         if not isinstance(self.loss, str) or self.loss not in _LOSSES:
             raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {self.loss!r}")
         HuberLoss(self.epsilon)  # checks it, for every loss
-        l2, l1 = check_penalty(self.penalty, self.alpha, self.l1_ratio)
+        check_penalty(self.penalty, self.alpha, self.l1_ratio)
         # C order: the column means and X @ coef_ then sum in the same order whatever the
         # layout X came in, so any layout gives the same fit and predictions, bit for bit
-        X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C"))
+        X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C",
+                                                     reset=reset))
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              f"is None")
@@ -183,11 +233,21 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if X.shape[0] != y.shape[0]:
             raise ValueError(f"X and y have different lengths: X has {X.shape[0]} rows, "
                              f"y has {y.shape[0]} values")
-        n = X.shape[0]
-        batch = None if self.batch_size is None else self.batch_size
-        if isinstance(batch, (int, np.integer)) and not isinstance(batch, bool) and batch > n:
-            batch = n
-        y_mean, y_scale = self._target_scaling(y)
+        return X, y
+
+    def _scaling(self, X: np.ndarray, y: np.ndarray) -> "tuple[Any, ...]":
+        """(x_mean, x_scale or None, y_mean, y_scale): the fit's units (see standardize)."""
+        return (*self._feature_scaling(X), *self._target_scaling(y))
+
+    def _scaled(self, X: np.ndarray, y: np.ndarray,
+                scaling: "tuple[Any, ...]") -> "tuple[np.ndarray, np.ndarray]":
+        x_mean, x_scale, y_mean, y_scale = scaling
+        return (X if x_scale is None else (X - x_mean) / x_scale), (y - y_mean) / y_scale
+
+    def _trainer(self, scaling: "tuple[Any, ...]", n: int) -> Trainer:
+        """The Trainer of the fit in the scaled units."""
+        y_scale = scaling[3]
+        l2, l1 = check_penalty(self.penalty, self.alpha, self.l1_ratio)
         loss = {"mse": MSELoss(), "mae": MAELoss()}.get(self.loss) or self._huber(y_scale)
         # the objective in y's scaled units is the user's divided by s^2 (s for the MAE),
         # whose coefficients are divided by s: the penalty's parts scale apart
@@ -195,22 +255,34 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             l2 = l2 * y_scale
         else:
             l1 = l1 / y_scale
-        trainer = Trainer(loss=loss, optimizer=self.optimizer, lr=self.lr,
-                          penalty=None if l2 + l1 == 0 else "elasticnet", alpha=l2 + l1,
-                          l1_ratio=l1 / (l2 + l1) if l2 + l1 > 0 else 0.0,
-                          epochs=self.epochs, tol=self.tol, schedule=self.schedule,
-                          precondition="standardize" if self.standardize else None,
-                          batch_size=batch, random_state=self.random_state,
-                          backend=self.backend, early_stopping=self.early_stopping,
-                          validation_fraction=self.validation_fraction,
-                          n_iter_no_change=self.n_iter_no_change)
-        model = LinearModel(X.shape[1], dtype=self.dtype, fit_intercept=bool(self.fit_intercept))
-        x_mean, x_scale = self._feature_scaling(X)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", GDConvergenceWarning)  # reported below, as sklearn's
-            history = trainer.fit(model, X if x_scale is None else (X - x_mean) / x_scale,
-                                  (y - y_mean) / y_scale)
+        batch = self.batch_size
+        if isinstance(batch, (int, np.integer)) and not isinstance(batch, bool) and batch > n:
+            batch = n
+        return Trainer(loss=loss, optimizer=self.optimizer, lr=self.lr,
+                       penalty=None if l2 + l1 == 0 else "elasticnet", alpha=l2 + l1,
+                       l1_ratio=l1 / (l2 + l1) if l2 + l1 > 0 else 0.0,
+                       epochs=self.epochs, tol=self.tol, schedule=self.schedule,
+                       precondition="standardize" if self.standardize else None,
+                       batch_size=batch, random_state=self.random_state,
+                       backend=self.backend, early_stopping=self.early_stopping,
+                       validation_fraction=self.validation_fraction,
+                       n_iter_no_change=self.n_iter_no_change)
 
+    def _model(self, n_features: int) -> LinearModel:
+        return LinearModel(n_features, dtype=self.dtype, fit_intercept=bool(self.fit_intercept))
+
+    def _to_scaled(self, model: LinearModel, scaling: "tuple[Any, ...]") -> None:
+        """Set ``model`` to coef_ and intercept_ in the scaled units of ``scaling``."""
+        x_mean, x_scale, y_mean, y_scale = scaling
+        coef = self.coef_ if x_scale is None else self.coef_ * x_scale
+        model.w = coef / y_scale
+        if self.fit_intercept:
+            shift = 0.0 if x_scale is None else float(x_mean @ self.coef_)
+            model.b = (self.intercept_ - y_mean + shift) / y_scale
+
+    def _publish(self, model: LinearModel, scaling: "tuple[Any, ...]", history: History) -> None:
+        """coef_, intercept_, model_ and history_ from the fitted model in scaled units."""
+        x_mean, x_scale, y_mean, y_scale = scaling
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
             coef = model.w.astype(np.float64) * y_scale
             intercept = y_mean + y_scale * float(model.b) if self.fit_intercept else 0.0
@@ -225,22 +297,15 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                              f": rescale X or y")
         self.coef_ = coef
         self.intercept_ = float(intercept)
-        self.model_ = LinearModel(X.shape[1], dtype=self.dtype,
-                                  fit_intercept=bool(self.fit_intercept))
+        self.model_ = self._model(coef.shape[0])
         self.model_.w = coef
         self.model_.b = self.intercept_
-        with np.errstate(over="ignore"):  # an MSE beyond float64 in y's units (y near 1e300) is inf
-            self.loss_curve_ = history.loss * y_scale * (1.0 if self.loss == "mae" else y_scale)
-        self.n_iter_ = history.n_epochs
         self.history_: History = history
-        if history.status in (MAX_EPOCHS, STALLED):
-            reason = (f"after {history.n_epochs} epochs" if history.status == MAX_EPOCHS
-                      else "stalled at the limit of precision")
-            tol = DEFAULT_TOL[np.dtype(self.dtype)] if self.tol is None else self.tol
-            warnings.warn(f"GDRegressor stopped {reason} without meeting tol={tol:g} "
-                          f"(gradient norm {history.grad_norm:.3g}); increase epochs or tol",
-                          ConvergenceWarning, stacklevel=2)
-        return self
+
+    def _in_y_units(self, loss: np.ndarray, scaling: "tuple[Any, ...]") -> np.ndarray:
+        y_scale = scaling[3]
+        with np.errstate(over="ignore"):  # an MSE beyond float64 in y's units (y near 1e300) is inf
+            return loss * y_scale * (1.0 if self.loss == "mae" else y_scale)
 
     def _huber(self, y_scale: float) -> HuberLoss:
         """The Huber loss in y's scaled units: Huber_eps(r) = s^2 Huber_{eps/s}(r / s)."""

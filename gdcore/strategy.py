@@ -37,8 +37,9 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from . import _util
+from . import _util, continued
 from ._validation import check_penalty
+from .continued import Stream
 from .curvature import auto_lr, needs_row_curvature
 from .errors import ConditioningWarning
 from .losses import HuberLoss, Loss, MAELoss, MSELoss, SmoothedMAE
@@ -332,13 +333,14 @@ def _check_magnitude(std: Standardization, y_scale: float, tol: float, dtype: np
 
 
 def start(backend: Any, model: Any, X: np.ndarray, y: np.ndarray, plan: Setup, n_jobs: int,
-          tol: float) -> Any:
-    """The run the Trainer drives: a Fit, or the staged run of the default MAE or Huber fit."""
+          tol: float, stream: Optional[Stream] = None) -> Any:
+    """The run the Trainer drives: a Fit (continuing ``stream``, if given), or the staged
+    run of the default MAE, Huber or L1 fit."""
     if plan.stages is not None:
         return plan.stages(backend, model, X, y, plan, n_jobs, tol)
+    settings, state = continued.start(stream, model, plan.settings, X.shape[0])
     objective = model._objective(backend, plan.loss, X, y, n_jobs)
-    return backend.start(objective, model.params, new_state(plan.settings, model.params),
-                         plan.settings)
+    return backend.start(objective, model.params, state, settings)
 
 
 class Stages:

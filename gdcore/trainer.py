@@ -9,11 +9,12 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
 
 import numpy as np
 
-from . import strategy
+from . import continued, strategy
 from ._validation import (as_data, as_features, check_batch_size, check_epochs, check_lr,
                           check_n_jobs, check_penalty, check_random_state, check_tol,
                           effective_n_jobs, seed_from)
@@ -21,7 +22,8 @@ from .backends import get_backend
 from .early_stopping import EarlyStopping, check_early_stopping, split
 from .errors import ConvergenceWarning, DivergenceError, FitInterrupted
 from .history import INTERRUPTED, History
-from .loop import CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, FitResult
+from .continued import Stream
+from .loop import CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, Fit, FitResult, StopRule
 from .losses import Loss, MSELoss
 from .models import Model
 from .optim import OPTIMIZERS, Optimizer, get_schedule
@@ -119,6 +121,11 @@ class Trainer:
         after each one (``gdcore.early_stopping``). Default False.
     validation_fraction : in (0, 1), default 0.1.
     n_iter_no_change : an integer >= 1, default 5.
+    warm_start : a fit of the model this trainer fitted last continues its
+        optimizer (momentum buffers, Adam's moments, the step count), schedule
+        and mini-batch random stream, from the parameters the model holds
+        (``gdcore.continued``); default False: every fit starts them afresh.
+        The default fits made of stages (MAE, Huber, L1) restart their stages.
     """
 
     def __init__(self, loss: Optional[Loss] = None, lr: Union[float, str] = "auto",
@@ -128,7 +135,8 @@ class Trainer:
                  optimizer: Union[str, Optimizer] = "auto", schedule: Any = None,
                  precondition: Optional[str] = "auto", penalty: Optional[str] = None,
                  alpha: float = 1e-4, l1_ratio: float = 0.15, early_stopping: bool = False,
-                 validation_fraction: float = 0.1, n_iter_no_change: int = 5) -> None:
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 5,
+                 warm_start: bool = False) -> None:
         loss = MSELoss() if loss is None else loss
         if not isinstance(loss, Loss):
             raise TypeError(f"loss must be a gdcore loss such as MSELoss() or MAELoss(), got {loss!r}")
@@ -161,6 +169,10 @@ class Trainer:
         self.penalty, self.alpha, self.l1_ratio = penalty, float(alpha), float(l1_ratio)
         self.early_stopping, self.validation_fraction, self.n_iter_no_change = \
             check_early_stopping(early_stopping, validation_fraction, n_iter_no_change)
+        if not isinstance(warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be True or False, got {warm_start!r}")
+        self.warm_start = bool(warm_start)
+        self._stream: Optional[Stream] = None  # what the last fit carries on (gdcore.continued)
 
     def learning_rate(self, model: Model, X: Any) -> float:
         """The step this trainer would take on X (in the fit's coordinates)."""
@@ -251,6 +263,7 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+        self._carry(model, run, result, Xc.shape[0])
         if monitor is not None and status not in (DIVERGED, INTERRUPTED):
             if len(monitor.losses) <= result.n_epochs:  # the last epoch, if the run ended it
                 monitor.observe(result.n_epochs, model)
@@ -295,8 +308,61 @@ class Trainer:
         plan = strategy.setup(self, model, backend, Xc, yc, batch_size,
                               seed_from(self.random_state))
         run = strategy.start(backend, model, Xc, yc, plan, effective_n_jobs(self.n_jobs),
-                             plan.tol)
+                             plan.tol, Stream.of(self._stream, model) if self.warm_start else None)
         return plan, run, (Xc, batch_size, backend)
+
+    def _carry(self, model: Model, run: Any, result: FitResult, n_rows: int) -> None:
+        """Keep what a later fit of ``model`` continues from (not from staged fits)."""
+        if not isinstance(run, Fit):
+            self._stream = None
+            return
+        stream = Stream.of(self._stream, model) or Stream(model, run.settings, run.state)
+        stream.advanced(run, result, n_rows)
+        self._stream = stream
+
+    def partial_fit(self, model: Model, X: Any, y: Any) -> History:
+        """One epoch over ``(X, y)``, continuing the fits of ``model`` before it.
+
+        The first call sets the fit up from its data (optimizer, step,
+        coordinates, penalty; a constant schedule unless one was given, whose
+        horizon is ``epochs``); each call then takes one pass over its rows, its
+        full batch or its mini-batches, carrying on the optimizer state,
+        schedule and mini-batch random stream of the calls (and fits) before
+        it. Ten calls on the same data take the steps of one ten-epoch fit with
+        the same settings, bit for bit; on a stream of slices, each call makes
+        one pass over its slice (scikit-learn's convention). Every call takes
+        its epoch: no stopping rule applies. Returns the epoch's History.
+        """
+        start = time.perf_counter()
+        self._check_model(model)
+        Xc, yc = as_data(X, y, model.dtype)
+        model._check_features(Xc)
+        n = Xc.shape[0]
+        backend = get_backend(self.backend)
+        batch_size = None if self.batch_size is None else min(check_batch_size(self.batch_size), n)
+        stream = Stream.of(self._stream, model)
+        if stream is None:
+            plan = strategy.setup(self, model, backend, Xc, yc, batch_size,
+                                  seed_from(self.random_state))
+            settings = replace(plan.settings, horizon=self.epochs or strategy.DEFAULT_EPOCHS,
+                               schedule=get_schedule(self.schedule))
+        else:
+            settings = stream.settings
+        settings, state = continued.start(stream, model, replace(
+            settings, epochs=1, batch_size=batch_size, stop=StopRule(abs_tol=0.0)), n)
+        objective = model._objective(backend, self.loss, Xc, yc, effective_n_jobs(self.n_jobs))
+        run = backend.start(objective, model.params, state, settings)
+        result = run.advance(1)
+        assert result is not None  # a run of one epoch ends with it
+        self._carry(model, run, result, n)
+        history = History(loss=result.loss, converged=False, grad_norm=float(result.grad_norm),
+                          final_loss=float(result.final_loss), lr=settings.lr,
+                          seconds=time.perf_counter() - start, status=result.status,
+                          optimizer=settings.optimizer, epochs=result.epochs,
+                          n_epochs=result.n_epochs)
+        if result.status == DIVERGED:
+            raise DivergenceError(settings.lr, None, history)
+        return history
 
     def _safe_lr(self, model: Model, backend: Any, X: np.ndarray, batch_size: Optional[int],
                  plan: "strategy.Setup") -> Optional[float]:
@@ -318,7 +384,7 @@ class Trainer:
                 f"penalty={self.penalty!r}, alpha={self.alpha!r}, l1_ratio={self.l1_ratio!r}, "
                 f"early_stopping={self.early_stopping}, "
                 f"validation_fraction={self.validation_fraction!r}, "
-                f"n_iter_no_change={self.n_iter_no_change})")
+                f"n_iter_no_change={self.n_iter_no_change}, warm_start={self.warm_start})")
 
 
 def _unusable(model: Model, X: np.ndarray, y: Any, what: str, value: float, where: str) -> str:

@@ -95,6 +95,7 @@ cdef struct Loop:
     bint penalised
     Penalty pen
     Py_ssize_t n, p, n_free, epochs, batch_size
+    Py_ssize_t first_epoch  # epochs run before this run (a continued fit): the schedule's count
     double steps_per_epoch
     # the state: coordinates (preconditioned fits), optimizer vectors, counters
     double* state
@@ -387,7 +388,7 @@ cdef int full_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
         record(L, loss, params)
         snapshot(L, params)
         L.saved_loss, L.saved_norm = loss, grad_norm(L, params)
-        take_step(L, params, L.n_epochs - 1)
+        take_step(L, params, L.first_epoch + L.n_epochs - 1)
         epoch_end(&L.sched, L.counters, loss)
 
 
@@ -421,7 +422,7 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             epoch_loss += m * loss
             for j in range(L.n_free):
                 L.epoch_grad[j] += m * L.zgrad[j]
-            take_step(L, params, L.n_epochs)
+            take_step(L, params, L.first_epoch + L.n_epochs)
             lo += m
         if not diverged:
             epoch_loss /= L.n
@@ -525,8 +526,8 @@ cdef class Run:
                  Py_ssize_t batch_size, uint64_t seed, double abs_tol, double rel_tol,
                  Py_ssize_t rel_len, Py_ssize_t patience, double blowup, bint record_path,
                  Py_ssize_t max_records, double blowup_floor=0.0, error_map=None,
-                 double coords_abs_tol=0.0, penalty=None,
-                 Py_ssize_t initial_capacity=1 << 16):
+                 double coords_abs_tol=0.0, penalty=None, Py_ssize_t first_epoch=0,
+                 order=None, Py_ssize_t initial_capacity=1 << 16):
         cdef Objective* obj = <Objective*>PyCapsule_GetPointer(objective.capsule(),
                                                                  OBJECTIVE_CAPSULE)
         cdef Py_ssize_t p = obj.n_params, n = obj.n_rows, k, n_coords
@@ -630,8 +631,16 @@ cdef class Run:
         self.L.next_record = 0
         self.L.first_loss = self.L.last_loss = self.L.previous_loss = NAN
         self.order = np.arange(n if batch_size else 1, dtype=np.intp)
+        if order is not None:  # a continued fit's row order (the mini-batch stream)
+            if not (isinstance(order, np.ndarray) and order.shape == self.order.shape
+                    and np.array_equal(np.sort(order), self.order)):
+                raise ValueError("order must be a permutation of the rows")
+            self.order[:] = order
         self.L.order = <Py_ssize_t*>address(self.order)
         self.L.rng = seed
+        if first_epoch < 0:
+            raise ValueError("first_epoch must be >= 0")
+        self.L.first_epoch = first_epoch
         self.L.started = False
         self.L.reference = NAN
         self.L.best_norm = INFINITY
@@ -646,6 +655,12 @@ cdef class Run:
     @property
     def n_epochs(self):
         return self.L.n_epochs
+
+    @property
+    def stream(self):
+        """(random state, row order): what a continued fit starts its mini-batches from
+        (the run's own order array, not a copy: read it once the run has ended)."""
+        return int(self.L.rng), self.order
 
     @property
     def last_loss(self):

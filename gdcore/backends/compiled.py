@@ -49,7 +49,7 @@ class CompiledBackend:
         run = loop.Run(
             objective, params, state.array,
             optimizer=settings.optimizer.settings(settings.lr),
-            schedule=settings.schedule.settings(settings.epochs),
+            schedule=settings.schedule.settings(settings.schedule_horizon),
             n_slots=len(settings.optimizer.slots),
             precondition=None if pre is None else pre.kernel(),
             n_free=settings.n_free, epochs=settings.epochs,
@@ -60,5 +60,6 @@ class CompiledBackend:
             record_path=settings.record_path, max_records=settings.max_records,
             error_map=settings.stop.error_map, coords_abs_tol=settings.stop.coords_abs_tol,
             penalty=None if pen is None else (pen.l2, pen.l1, pen.l2_coords, pen.l1_coords,
-                                              pen.in_gradient))
+                                              pen.in_gradient),
+            first_epoch=settings.first_epoch, order=settings.order)
         return Fit(run, params, state, settings)
