@@ -1,0 +1,69 @@
+"""The examples in the documentation run and print what they say.
+
+Every ``>>>`` example in the docstrings of the public API (the names of
+``gdcore``, ``gdcore.optim``, ``gdcore.plot`` and ``gdcore.sklearn``, their
+methods included) and in the user guide's pages (``docs/**/*.rst``) is run
+by ``doctest``, one test each, so the documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import inspect
+from pathlib import Path
+from typing import List
+
+import pytest
+
+PUBLIC = {"gdcore": None, "gdcore.optim": None, "gdcore.plot": "matplotlib",
+          "gdcore.sklearn": "sklearn"}
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+
+def _find(module_name: str) -> List[doctest.DocTest]:
+    module = importlib.import_module(module_name)
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    found = {t.name: t for t in finder.find(module, module_name)}
+    for name in getattr(module, "__all__", ()):
+        obj = getattr(module, name)
+        if inspect.isclass(obj) or inspect.isroutine(obj):
+            # the object's own module, so that its methods are searched too
+            for t in finder.find(obj, f"{module_name}.{name}", module=inspect.getmodule(obj),
+                                 globs=vars(module)):
+                found.setdefault(t.name, t)
+    return [t for t in found.values() if t.examples]
+
+
+def _run(test: doctest.DocTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # examples that save a file leave nothing behind
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    report: List[str] = []
+    runner.run(test, out=report.append)
+    assert runner.failures == 0, "".join(report)
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_docstring_examples(module_name: str, tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    if PUBLIC[module_name] is not None:
+        pytest.importorskip(PUBLIC[module_name])
+    tests = _find(module_name)
+    if module_name == "gdcore":
+        assert tests, "the public API's docstrings have no examples"
+    for test in tests:
+        _run(test, tmp_path, monkeypatch)
+
+
+BUILT = {"_build", "auto_examples", "gen_modules"}  # build products, not sources
+GUIDE = [p for p in sorted(DOCS.glob("**/*.rst")) if DOCS.is_dir()
+         and not BUILT & set(p.relative_to(DOCS).parts) and ">>> " in p.read_text("utf-8")]
+
+
+@pytest.mark.skipif(not GUIDE, reason="no docs/ folder beside the tests")
+@pytest.mark.parametrize("page", [p.relative_to(DOCS).as_posix() for p in GUIDE] or ["-"])
+def test_guide_examples(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = DOCS / page
+    test = doctest.DocTestParser().get_doctest(path.read_text("utf-8"), {}, page, str(path), 0)
+    _run(test, tmp_path, monkeypatch)
