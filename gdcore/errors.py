@@ -10,6 +10,26 @@ class DivergenceError(RuntimeError):
 
     The model keeps the last parameters whose loss was finite; ``history``
     holds the epochs run before the blow-up.
+
+    Attributes
+    ----------
+    lr : float
+        The step that diverged.
+    suggested_lr : float or None
+        A safe step measured from the data (None when none could be).
+    history : History
+        The epochs run.
+
+    Examples
+    --------
+    >>> import numpy as np, gdcore
+    >>> x = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> try:
+    ...     gdcore.Trainer(lr=0.2).fit(gdcore.LinearModel(1), x, x)
+    ... except gdcore.DivergenceError as err:
+    ...     print(f"{err.lr} diverged after {err.history.n_epochs} epochs; "
+    ...           f"try {err.suggested_lr:.4f}")
+    0.2 diverged after 8 epochs; try 0.0599
     """
 
     def __init__(self, lr: float, suggested_lr: Optional[float], history: Any = None) -> None:

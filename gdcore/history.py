@@ -49,6 +49,18 @@ class History:
         update, shape ``(len(epochs), n_params)``. None otherwise.
     optimizer : gdcore.optim.Optimizer or None
         The optimizer that ran (with ``lr`` resolved).
+
+    Examples
+    --------
+    >>> import numpy as np, gdcore
+    >>> x = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> history = gdcore.Trainer(lr=0.05, epochs=5000, tol=1e-8,
+    ...                          record_path=True).fit(gdcore.LinearModel(1), x, x)
+    >>> history.status, history.converged, float(history.loss[0])
+    ('converged', True, 7.5)
+    >>> history.path[:2]                 # (w, b) before the first two updates
+    array([[0.  , 0.  ],
+           [0.75, 0.25]])
     """
 
     loss: np.ndarray

@@ -36,11 +36,13 @@ def _find(module_name: str) -> List[doctest.DocTest]:
     return [t for t in found.values() if t.examples]
 
 
-def _run(test: doctest.DocTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _run(tests: List[doctest.DocTest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test, then report all the failures together."""
     monkeypatch.chdir(tmp_path)  # examples that save a file leave nothing behind
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     report: List[str] = []
-    runner.run(test, out=report.append)
+    for test in tests:
+        runner.run(test, out=report.append)
     assert runner.failures == 0, "".join(report)
 
 
@@ -52,8 +54,7 @@ def test_docstring_examples(module_name: str, tmp_path: Path,
     tests = _find(module_name)
     if module_name == "gdcore":
         assert tests, "the public API's docstrings have no examples"
-    for test in tests:
-        _run(test, tmp_path, monkeypatch)
+    _run(tests, tmp_path, monkeypatch)
 
 
 BUILT = {"_build", "auto_examples", "gen_modules"}  # build products, not sources
@@ -66,4 +67,4 @@ GUIDE = [p for p in sorted(DOCS.glob("**/*.rst")) if DOCS.is_dir()
 def test_guide_examples(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = DOCS / page
     test = doctest.DocTestParser().get_doctest(path.read_text("utf-8"), {}, page, str(path), 0)
-    _run(test, tmp_path, monkeypatch)
+    _run([test], tmp_path, monkeypatch)
