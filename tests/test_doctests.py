@@ -3,7 +3,8 @@
 Every ``>>>`` example in the docstrings of the public API (the names of
 ``gdcore``, ``gdcore.optim``, ``gdcore.plot`` and ``gdcore.sklearn``, their
 methods included) and in the user guide's pages (``docs/**/*.rst``) is run
-by ``doctest``, one test each, so the documentation cannot drift from the code.
+by ``doctest``, so the documentation cannot drift from the code; and the API
+reference lists every public name.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import inspect
+import re
 from pathlib import Path
 from typing import List
 
@@ -68,3 +70,25 @@ def test_guide_examples(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     path = DOCS / page
     test = doctest.DocTestParser().get_doctest(path.read_text("utf-8"), {}, page, str(path), 0)
     _run([test], tmp_path, monkeypatch)
+
+
+API_PAGES = {"gdcore": "gdcore.rst", "gdcore.optim": "optim.rst", "gdcore.plot": "plot.rst",
+             "gdcore.sklearn": "sklearn.rst"}
+
+
+@pytest.mark.skipif(not (DOCS / "api").is_dir(), reason="no docs/ folder beside the tests")
+@pytest.mark.parametrize("module_name", sorted(API_PAGES))
+def test_api_reference_lists_every_public_name(module_name: str) -> None:
+    """A name added to a module's ``__all__`` needs its entry in the API reference."""
+    if PUBLIC[module_name] is not None:
+        pytest.importorskip(PUBLIC[module_name])
+    module = importlib.import_module(module_name)
+    page = (DOCS / "api" / API_PAGES[module_name]).read_text("utf-8")
+    documented = set(re.findall(r"^\.\. (?:auto\w+|data|module):: (\S+)", page, re.M))
+    public = set(getattr(module, "__all__", [  # without __all__: what the module defines
+        n for n, v in vars(module).items()
+        if not n.startswith("_") and getattr(v, "__module__", None) == module_name]))
+    submodules = {n for n in public if inspect.ismodule(getattr(module, n))}
+    missing = sorted(n for n in public - submodules if n not in documented
+                     and f"{module_name}.{n}" not in documented)
+    assert not missing, f"docs/api/{API_PAGES[module_name]} lacks {missing}"
