@@ -58,8 +58,9 @@ for label, lr in (("too small", 0.1 * safe), ("right: 1/L", safe), ("too large",
 # %%
 # Left, the loss per epoch: the safe step meets the tolerance; the small one
 # is still short of it when its 2000 epochs run out; the large one grows until
-# the fit is stopped, a million times above where it started. Right, the first steps of the large one on
-# the contours of :math:`L(w, b)`: it crosses the valley, further each time.
+# the fit is stopped, a million times above where it started. Right, the first
+# steps of the large one on the contours of :math:`L(w, b)`: it crosses the
+# valley, further each time.
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
 plot.plot_loss(runs, ax=left)
