@@ -3,8 +3,8 @@
 Every ``>>>`` example in the docstrings of the public API (the names of
 ``gdcore``, ``gdcore.optim``, ``gdcore.plot`` and ``gdcore.sklearn``, their
 methods included) and in the user guide's pages (``docs/**/*.rst``) is run
-by ``doctest``, so the documentation cannot drift from the code; and the API
-reference lists every public name.
+by ``doctest``, and the pages' Python code blocks run, so the documentation
+cannot drift from the code; and the API reference lists every public name.
 """
 
 from __future__ import annotations
@@ -70,6 +70,26 @@ def test_guide_examples(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     path = DOCS / page
     test = doctest.DocTestParser().get_doctest(path.read_text("utf-8"), {}, page, str(path), 0)
     _run([test], tmp_path, monkeypatch)
+
+
+CODE_BLOCK = re.compile(r"^\.\. code-block:: python\n\n((?:   .*\n|[ \t]*\n)+)", re.M)
+CODE_PAGES = [p for p in sorted(DOCS.glob("**/*.rst")) if DOCS.is_dir()
+              and not BUILT & set(p.relative_to(DOCS).parts)
+              and CODE_BLOCK.search(p.read_text("utf-8"))]
+
+
+@pytest.mark.skipif(not CODE_PAGES, reason="no docs/ folder beside the tests")
+@pytest.mark.parametrize("page", [p.relative_to(DOCS).as_posix() for p in CODE_PAGES] or ["-"])
+def test_guide_code_blocks_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pages' Python code blocks run as written, each page in one namespace."""
+    text = (DOCS / page).read_text("utf-8")
+    if "sklearn" in text:
+        pytest.importorskip("sklearn")
+    monkeypatch.chdir(tmp_path)  # blocks that save a file leave nothing behind
+    namespace: dict = {"__name__": "docs"}
+    for block in CODE_BLOCK.findall(text):
+        code = "\n".join(line[3:] for line in block.splitlines())
+        exec(compile(code, f"docs/{page}", "exec"), namespace)
 
 
 API_PAGES = {"gdcore": "gdcore.rst", "gdcore.optim": "optim.rst", "gdcore.plot": "plot.rst",
