@@ -64,23 +64,24 @@ class Browser:
     def __init__(self, binary: str, profile: Path) -> None:
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
-
-        def as_fds_3_and_4() -> None:  # in the child: the protocol's two descriptors
-            high_r = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD, 10)
-            high_w = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD, 10)
-            os.dup2(high_r, 3)
-            os.dup2(high_w, 4)
-
+        # Chromium's ends, moved above 9 so that making them descriptors 3 and 4 clobbers neither
+        ends = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_chrome_r, from_chrome_w)]
+        for fd in (to_chrome_r, from_chrome_w):
+            os.close(fd)
         env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}  # no sanitizer runtime
+        args = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--remote-debugging-pipe", "--no-first-run", "--no-default-browser-check",
+                "--disable-extensions", "--disable-background-networking",
+                f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}"]
+        # bash hands them over as 3 and 4 (dash takes one-digit descriptors only; no
+        # preexec_fn, which is unsafe in a process with threads)
         self.process = subprocess.Popen(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--remote-debugging-pipe", "--no-first-run", "--no-default-browser-check",
-             "--disable-extensions", "--disable-background-networking",
-             f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}"],
-            preexec_fn=as_fds_3_and_4, pass_fds=(3, 4), env=env,
+            [shutil.which("bash") or "/bin/bash", "-c", f'exec "$@" 3<&{ends[0]} 4>&{ends[1]}',
+             "chromium", *args],
+            pass_fds=ends, env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(to_chrome_r)
-        os.close(from_chrome_w)
+        for fd in ends:
+            os.close(fd)
         self._buffer = b""
         self._next_id = 0
         self.events: List[Dict[str, Any]] = []
