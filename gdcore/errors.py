@@ -10,6 +10,26 @@ class DivergenceError(RuntimeError):
 
     The model keeps the last parameters whose loss was finite; ``history``
     holds the epochs run before the blow-up.
+
+    Attributes
+    ----------
+    lr : float
+        The step that diverged.
+    suggested_lr : float or None
+        A safe step measured from the data (None when none could be).
+    history : History
+        The epochs run.
+
+    Examples
+    --------
+    >>> import numpy as np, gdcore
+    >>> x = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> try:
+    ...     gdcore.Trainer(lr=0.2).fit(gdcore.LinearModel(1), x, x)
+    ... except gdcore.DivergenceError as err:
+    ...     print(f"{err.lr} diverged after {err.history.n_epochs} epochs; "
+    ...           f"try {err.suggested_lr:.4f}")
+    0.2 diverged after 8 epochs; try 0.0599
     """
 
     def __init__(self, lr: float, suggested_lr: Optional[float], history: Any = None) -> None:
@@ -24,12 +44,41 @@ class DivergenceError(RuntimeError):
 
 class ConvergenceWarning(UserWarning):
     """A fit ended without meeting its stopping rule: its epoch budget ran out, or it
-    stalled at the limit of the arithmetic's precision."""
+    stalled at the limit of the arithmetic's precision.
+
+    A warning, not an error: the parameters are the best the fit reached, and
+    ``History.status`` says why it stopped.
+
+    Examples
+    --------
+    A step far below the safe one runs out of epochs:
+
+    >>> import warnings, numpy as np, gdcore
+    >>> X = np.random.default_rng(0).standard_normal((50, 3))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     history = gdcore.Trainer(lr=0.001).fit(gdcore.LinearModel(3), X, X @ [1.0, 2.0, 3.0])
+    >>> caught[0].category.__name__, history.status
+    ('ConvergenceWarning', 'max_epochs')
+    """
 
 
 class ConditioningWarning(UserWarning):
     """The problem is rank-deficient, or too ill-conditioned for the requested accuracy
-    in the arithmetic's precision; the message gives the measured condition number."""
+    in the arithmetic's precision; the message gives the measured condition number.
+
+    Examples
+    --------
+    Two columns that carry the same information:
+
+    >>> import warnings, numpy as np, gdcore
+    >>> x = np.arange(10.0)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = gdcore.Trainer().fit(gdcore.LinearModel(2), np.column_stack([x, 2 * x]), x)
+    >>> print(caught[0].message)
+    X is rank-deficient in standardised coordinates: ...
+    """
 
 
 class FitInterrupted(KeyboardInterrupt):

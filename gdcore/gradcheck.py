@@ -28,7 +28,41 @@ def gradient_check(model: Model, loss: Loss, X: Any, y: Any, backend: str = "cyt
     |a - b| / max(|a|, |b|, 1e-8). The losses use the forward pass only.
     Kinks (relu at 0, MAE at a zero residual) within 2h of the parameters
     make finite differences meaningless there: check at points away from them.
-    A loss that is not finite there, or a step outside (0, 1), raises ValueError.
+
+    Parameters
+    ----------
+    model : MLP or LinearModel
+    loss : Loss
+    X : array-like, shape (n_samples, n_features) or (n_samples,)
+    y : array-like, shape (n_samples,)
+    backend : {"cython", "numpy", "python"}
+        Whose back-propagation to check.
+    step : float in (0, 1), optional
+        The relative step h (default 1e-4).
+
+    Returns
+    -------
+    float
+        The largest relative error over all parameters: about 1e-9 when
+        back-propagation is right. Where an exact gradient is zero (by a
+        symmetry of the data, say) the relative error measures only the
+        rounding of the differences, and can reach 1e-4.
+
+    Raises
+    ------
+    ValueError
+        The loss is not finite at or near the parameters, or ``step`` is out
+        of range; bad data as for ``Trainer.fit``.
+    TypeError
+        ``model`` or ``loss`` is not a gdcore one.
+
+    Examples
+    --------
+    >>> import numpy as np, gdcore
+    >>> x = np.linspace(-2.0, 3.0, 50)
+    >>> net = gdcore.MLP([1, 8, 1], activation="tanh", random_state=0)
+    >>> bool(gdcore.gradient_check(net, gdcore.MSELoss(), x, np.sin(x)) < 1e-7)
+    True
     """
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a gdcore loss such as MSELoss(), got {loss!r}")

@@ -55,6 +55,18 @@ class History:
     best_epoch : int or None
         ... and the epochs after which it was smallest: the model has those
         parameters.
+
+    Examples
+    --------
+    >>> import numpy as np, gdcore
+    >>> x = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> history = gdcore.Trainer(lr=0.05, epochs=5000, tol=1e-8,
+    ...                          record_path=True).fit(gdcore.LinearModel(1), x, x)
+    >>> history.status, history.converged, float(history.loss[0])
+    ('converged', True, 7.5)
+    >>> history.path[:2]                 # (w, b) before the first two updates
+    array([[0.  , 0.  ],
+           [0.75, 0.25]])
     """
 
     loss: np.ndarray

@@ -14,6 +14,31 @@ def closed_form(X: Any, y: Any, fit_intercept: bool = True) -> Tuple[np.ndarray,
 
     With an intercept the problem is solved on centred data (better
     conditioned than appending a column of ones), then b = mean(y) - mean(X) . w.
+
+    Parameters
+    ----------
+    X : array-like, shape (n_samples, n_features) or (n_samples,)
+    y : array-like, shape (n_samples,)
+    fit_intercept : bool
+        False solves y = X w (b is 0).
+
+    Returns
+    -------
+    w : numpy.ndarray, shape (n_features,)
+    b : float
+
+    Raises
+    ------
+    ValueError
+        Bad data (NaN or inf, mismatched lengths, empty, ...), named as by
+        ``Trainer.fit``.
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> w, b = gdcore.closed_form([[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0])
+    >>> w.round(12), round(b, 12)
+    (array([2.]), 1.0)
     """
     Xc, yc = as_data(X, y, np.dtype(np.float64))
     if not fit_intercept:

@@ -67,6 +67,13 @@ def save(model: Model, path: PathLike, metadata: Optional[Mapping[str, Any]] = N
     metadata : mapping, optional
         JSON-able extra information stored with the model, at most
         ``MAX_HEADER_CHARS`` characters and ``MAX_DEPTH`` levels deep as JSON.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a gdcore model, or ``metadata`` not a mapping.
+    ValueError
+        ``metadata`` is not JSON-able, or too large to be read back.
     """
     if not isinstance(model, Model):
         raise TypeError(f"model must be a gdcore model, got {type(model).__name__}")
@@ -131,6 +138,16 @@ def load(path: PathLike) -> Model:
     ValueError
         The file is corrupt, foreign, or does not hold a valid model (the
         message names the file).
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> model = gdcore.LinearModel(2)
+    >>> model.w, model.b = [1.5, -2.0], 0.25
+    >>> model.save("model.gdm")
+    >>> same = gdcore.load("model.gdm")
+    >>> same.w, same.b
+    (array([ 1.5, -2. ]), 0.25)
     """
     return read(path)[0]
 

@@ -57,7 +57,16 @@ def _axes(ax: Optional[Axes]) -> Axes:
 
 
 def save(ax: Axes, path: Union[str, "os.PathLike[str]"], dpi: int = 100) -> None:
-    """Write the figure holding ``ax`` to ``path`` as PNG."""
+    """Write the figure holding ``ax`` to ``path`` as PNG.
+
+    Examples
+    --------
+    >>> import os
+    >>> from gdcore import plot
+    >>> plot.save(plot.plot_loss([1.0, 0.5, 0.25]), "loss.png")
+    >>> os.path.getsize("loss.png") > 1000
+    True
+    """
     figure = ax.get_figure(root=True)
     assert figure is not None, "the Axes belongs to no figure"
     figure.savefig(path, format="png", dpi=dpi)
@@ -72,7 +81,17 @@ PATH_COLOURS = ("C3", "C1", "C6", "C0", "C9", "C2", "C4", "C5", "C7", "C8")
 
 def optimizer_label(history: History) -> str:
     """A legend label for a fit: which optimizer ran it ("gradient descent",
-    "momentum 0.9", "Nesterov 0.9", "accelerated", "Adam", ...)."""
+    "momentum 0.9", "Nesterov 0.9", "accelerated", "Adam", ...).
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> from gdcore import plot
+    >>> history = gdcore.Trainer(optimizer="nesterov", epochs=5, tol=0.0).fit(
+    ...     gdcore.LinearModel(1), [1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    >>> plot.optimizer_label(history)
+    'Nesterov 0.9'
+    """
     opt = history.optimizer
     if isinstance(opt, SGD):
         if opt.momentum == 0:
@@ -144,6 +163,26 @@ def plot_loss(history: Union[Losses, Mapping[Any, Losses], Sequence[History]],
     ax : matplotlib Axes, optional
     label : str, optional
         Legend label of a single fit (e.g. to add it to an Axes already drawn).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    TypeError, ValueError
+        Something other than losses, or an empty or non-1-D sequence of them.
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> from gdcore import plot
+    >>> x = [1.0, 2.0, 3.0, 4.0]
+    >>> fits = {lr: gdcore.Trainer(lr=lr, epochs=50, tol=0.0).fit(gdcore.LinearModel(1), x, x)
+    ...         for lr in (0.01, 0.05)}
+    >>> ax = plot.plot_loss(fits)
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['0.01', '0.05']
     """
     curves = _loss_curves(history)
     if label is not None:
@@ -181,6 +220,25 @@ def plot_fit(model: LinearModel, X: Any, y: Any, ax: Optional[Axes] = None) -> A
     X : array-like, shape (n_samples,) or (n_samples, 1)
     y : array-like, shape (n_samples,)
     ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        A model or data of more than one feature.
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> from gdcore import plot
+    >>> model = gdcore.LinearModel(1)
+    >>> model.w, model.b = [2.0], 1.0
+    >>> ax = plot.plot_fit(model, [0.0, 1.0, 2.0], [1.1, 2.9, 5.0])
+    >>> ax.get_legend().get_texts()[1].get_text()
+    'y = 2 x + 1'
     """
     x, yv = _one_feature(X, y)
     if model.n_features != 1:
@@ -282,6 +340,27 @@ def plot_path(history: Union[History, Sequence[History], Mapping[Any, History]],
     ax : matplotlib Axes, optional
     levels : int
         Number of contour levels.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        A fit without a recorded path, of a model of more than one feature,
+        or models that do not match the fits.
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> from gdcore import plot
+    >>> x = [1.0, 2.0, 3.0, 4.0]
+    >>> fits = [gdcore.Trainer(optimizer=name, precondition=None, epochs=100, tol=0.0,
+    ...                        record_path=True).fit(gdcore.LinearModel(1), x, x)
+    ...         for name in ("gd", "momentum")]
+    >>> plot.plot_path(fits, x, x).get_title()
+    'Paths over L(w, b)'
     """
     paths = _paths(history, model)
     loss = MSELoss() if loss is None else loss
@@ -350,7 +429,22 @@ def _check_bench(results: Any) -> List[Mapping[str, Any]]:
 
 
 def load_bench(path: Union[str, "os.PathLike[str]"]) -> List[Dict[str, Any]]:
-    """Read benchmark results (the module's JSON format) from a file, validated."""
+    """Read benchmark results (the module's JSON format) from a file, validated.
+
+    Raises
+    ------
+    ValueError
+        The file is not JSON, or not benchmark results (the message names it).
+
+    Examples
+    --------
+    >>> import json
+    >>> from gdcore import plot
+    >>> with open("bench.json", "w") as f:
+    ...     json.dump([{"method": "cython", "n": 1000, "d": 1, "seconds_per_epoch": 2e-7}], f)
+    >>> plot.load_bench("bench.json")[0]["method"]
+    'cython'
+    """
     name = os.fspath(path)
     try:
         with open(name, encoding="utf-8") as f:
@@ -379,6 +473,23 @@ def plot_bench(results: Any, ax: Optional[Axes] = None) -> Axes:
         Records ``{"method", "n", "d", "seconds_per_epoch", ...}`` (see the
         module docstring), or ``{"results": [...]}``.
     ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        Records that lack a key or hold a bad value.
+
+    Examples
+    --------
+    >>> from gdcore import plot
+    >>> results = [{"method": m, "n": n, "d": 10, "seconds_per_epoch": s * n}
+    ...            for m, s in (("gdcore", 1.5e-9), ("numpy", 7e-9)) for n in (1000, 10000)]
+    >>> plot.plot_bench(results).get_title()
+    'Time per epoch (d=10)'
     """
     records = _check_bench(results)
     ds = sorted({rec["d"] for rec in records})

@@ -35,13 +35,3 @@ def test_readme_has_the_examples():
     if not os.path.exists(README):
         pytest.skip("README.md not available")
     assert len(blocks()) >= 5
-
-
-@pytest.mark.parametrize("module", ["gdcore", "gdcore.models.linear", "gdcore.sklearn"])
-def test_docstring_examples(module):
-    import doctest
-    import importlib
-    if module == "gdcore.sklearn":
-        pytest.importorskip("sklearn")
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.attempted > 0 and result.failed == 0

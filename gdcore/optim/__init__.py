@@ -36,7 +36,19 @@ OPTIMIZERS: Dict[str, Callable[..., Optimizer]] = {
 
 
 def get_optimizer(optimizer: Any, lr: Any = "auto") -> Optimizer:
-    """An Optimizer from an Optimizer or a name of OPTIMIZERS (built with ``lr``)."""
+    """An Optimizer from an Optimizer or a name of OPTIMIZERS (built with ``lr``).
+
+    Raises
+    ------
+    ValueError
+        Anything else.
+
+    Examples
+    --------
+    >>> from gdcore.optim import get_optimizer
+    >>> get_optimizer("nesterov", lr=0.01)
+    SGD(lr=0.01, momentum=0.9, dampening=0.0, nesterov=True, weight_decay=0.0)
+    """
     if isinstance(optimizer, Optimizer):
         return optimizer
     if isinstance(optimizer, str) and optimizer in OPTIMIZERS:

@@ -23,6 +23,30 @@ class Accelerated(Optimizer):
     problems, about (1 - 1/sqrt(kappa)) per step, without knowing the
     strong convexity. ``lr="auto"`` takes 1 / L from the loss's curvature.
     Meant for full-batch fits.
+
+    Parameters
+    ----------
+    lr : float or "auto"
+        The step; "auto" measures 1 / L from the data.
+    restart : bool
+        Restart the momentum when it points uphill.
+
+    Raises
+    ------
+    ValueError
+        A bad ``lr`` or ``restart``.
+
+    Examples
+    --------
+    The method the default fit runs; here by name, in raw coordinates:
+
+    >>> import numpy as np, gdcore
+    >>> x = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> model = gdcore.LinearModel(1)
+    >>> history = gdcore.Trainer(optimizer="accelerated", precondition=None,
+    ...                          tol=1e-9).fit(model, x, x)
+    >>> history.optimizer.restart, round(float(model.w[0]), 6)
+    (True, 1.0)
     """
 
     kind = "accelerated"

@@ -11,7 +11,40 @@ from .base import LearningRate, Optimizer, State, check_in, check_positive
 
 class Adagrad(Optimizer):
     """torch.optim.Adagrad: s = s + g^2, p <- p - lr_t g / (sqrt(s) + eps) with
-    lr_t = lr / (1 + (t - 1) lr_decay); s starts at ``initial_accumulator_value``."""
+    lr_t = lr / (1 + (t - 1) lr_decay); s starts at ``initial_accumulator_value``.
+
+    The sum of squares only grows, so the steps shrink by themselves: no
+    schedule is needed, and a long fit may slow down too much.
+
+    Parameters
+    ----------
+    lr : float
+        The step (1e-2, torch's default).
+    lr_decay : float >= 0
+        Decay of the step with the step count t.
+    weight_decay : float >= 0
+        Adds ``weight_decay * p`` to the gradient.
+    initial_accumulator_value : float >= 0
+        Where the sum of squares starts.
+    eps : float >= 0
+        Added to the denominator.
+
+    Raises
+    ------
+    ValueError
+        A setting out of its range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdcore.optim import Adagrad
+    >>> opt = Adagrad(lr=0.5)
+    >>> p, state = np.zeros(1), opt.new_state(1)
+    >>> for _ in range(4):                 # steps of 0.5 / sqrt(k) for a constant gradient
+    ...     opt.update(p, np.array([2.0]), state, 0.5)
+    >>> np.round(p, 4)
+    array([-1.3922])
+    """
 
     kind = "adagrad"
     slots = ("sum",)

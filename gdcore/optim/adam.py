@@ -15,6 +15,40 @@ class Adam(Optimizer):
     p <- p - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
     (with amsgrad, the running maximum of v in place of v); weight decay adds
     weight_decay p to g.
+
+    Each coordinate's step is scaled by its own gradients' history, so steps
+    have about the size lr whatever the gradient's scale: the default for
+    networks.
+
+    Parameters
+    ----------
+    lr : float
+        The step (1e-3, torch's default).
+    betas : (float, float) in [0, 1)
+        Decay rates of the running means of g and g^2.
+    eps : float >= 0
+        Added to the denominator, for steps where v is near 0.
+    weight_decay : float >= 0
+        Adds ``weight_decay * p`` to the gradient (for AdamW: decoupled).
+    amsgrad : bool
+        Divide by the running maximum of v (Reddi et al., 2018).
+
+    Raises
+    ------
+    ValueError
+        A setting out of its range.
+
+    Examples
+    --------
+    >>> import numpy as np, gdcore
+    >>> from gdcore.optim import Adam
+    >>> x = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> model = gdcore.LinearModel(1)
+    >>> history = gdcore.Trainer(optimizer=Adam(lr=0.1), epochs=300, tol=0.0).fit(model, x, x)
+    >>> history.optimizer
+    Adam(lr=0.1, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, amsgrad=False)
+    >>> bool(abs(model.w[0] - 1) < 0.05)
+    True
     """
 
     kind = "adam"
@@ -67,7 +101,18 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """torch.optim.AdamW: Adam with decoupled weight decay, p <- p (1 - lr weight_decay)
-    before the Adam step (weight_decay 0.01 by default, as in torch)."""
+    before the Adam step (weight_decay 0.01 by default, as in torch).
+
+    Decoupled, the decay shrinks every weight by the same fraction whatever
+    its gradients' history, which Adam's scaling would otherwise undo
+    (Loshchilov and Hutter, 2019). The parameters are Adam's.
+
+    Examples
+    --------
+    >>> from gdcore.optim import AdamW
+    >>> AdamW(lr=0.01).weight_decay
+    0.01
+    """
 
     decoupled = True
 

@@ -60,7 +60,20 @@ def sequential_dot(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class State:
-    """An optimizer's state (and a preconditioned fit's coordinates) in one float64 array."""
+    """An optimizer's state (and a preconditioned fit's coordinates) in one float64 array.
+
+    One array, so that a fit can snapshot and restore it whole (after a
+    divergence) and hand it to the compiled loop as it is. ``slots`` are
+    views of its vectors by name (``"exp_avg"``, ...), ``counters`` its
+    scalars (the step count ``state["step"]``, the schedule's counters).
+
+    Examples
+    --------
+    >>> from gdcore.optim import Adam
+    >>> state = Adam().new_state(3)
+    >>> sorted(state.slots), state.step
+    (['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'], 0.0)
+    """
 
     def __init__(self, slots: Tuple[str, ...], n: int, coordinates: bool) -> None:
         n_coords = n if coordinates else 0
@@ -83,6 +96,7 @@ class State:
 
     @property
     def step(self) -> float:
+        """The steps taken."""
         return self["step"]
 
 
@@ -110,7 +124,20 @@ class Optimizer:
 
     Subclasses set ``kind`` (the compiled loop's name for the step),
     ``slots`` (the state's vectors, in the compiled step's order) and
-    ``default_lr``.
+    ``default_lr``. The compiled loop runs the same step (``src/_optim.pxd``);
+    the tests hold it to ``update``.
+
+    Examples
+    --------
+    One plain step, p <- p - lr g, by the reference:
+
+    >>> import numpy as np
+    >>> from gdcore.optim import SGD
+    >>> opt = SGD()
+    >>> p = np.array([1.0, 2.0])
+    >>> opt.update(p, np.array([1.0, -1.0]), opt.new_state(2), 0.1)
+    >>> p
+    array([0.9, 2.1])
     """
 
     kind: str
@@ -129,6 +156,7 @@ class Optimizer:
         raise NotImplementedError
 
     def new_state(self, n: int, coordinates: bool = False) -> State:
+        """A fresh State for ``n`` parameters (with room for standardised coordinates)."""
         return State(self.slots, n, coordinates)
 
     def update(self, x: np.ndarray, g: np.ndarray, state: State, lr: float) -> None:

@@ -12,7 +12,42 @@ from .base import LearningRate, Optimizer, State, check_flag, check_in, check_po
 class RMSprop(Optimizer):
     """torch.optim.RMSprop: s = alpha s + (1 - alpha) g^2; with ``centered`` the running
     mean a of g is subtracted, s - a^2; p <- p - lr g / (sqrt(s) + eps), or through a
-    momentum buffer b = momentum b + g / (sqrt(s) + eps), p <- p - lr b."""
+    momentum buffer b = momentum b + g / (sqrt(s) + eps), p <- p - lr b.
+
+    Parameters
+    ----------
+    lr : float
+        The step (1e-2, torch's default).
+    alpha : float in [0, 1)
+        Decay rate of the running mean of g^2.
+    eps : float >= 0
+        Added to the denominator.
+    weight_decay : float >= 0
+        Adds ``weight_decay * p`` to the gradient.
+    momentum : float in [0, 1)
+        Momentum of the scaled steps (0: none).
+    centered : bool
+        Divide by an estimate of the gradient's variance instead of its
+        second moment.
+
+    Raises
+    ------
+    ValueError
+        A setting out of its range.
+
+    Examples
+    --------
+    One reference step from zero: the first step has size about
+    lr / sqrt(1 - alpha), whatever the gradient's scale.
+
+    >>> import numpy as np
+    >>> from gdcore.optim import RMSprop
+    >>> opt = RMSprop(lr=0.01)
+    >>> p, state = np.zeros(2), opt.new_state(2)
+    >>> opt.update(p, np.array([1e-2, -1e2]), state, 0.01)
+    >>> np.round(p, 4)
+    array([-0.1,  0.1])
+    """
 
     kind = "rmsprop"
     slots = ("square_avg", "momentum_buffer", "grad_avg")

@@ -18,6 +18,13 @@ from .base import State, check_in, check_positive
 
 
 class Schedule:
+    """A learning-rate schedule: the step is lr times ``factor`` before every step.
+
+    Subclasses set ``kind`` (the compiled loop's name for the formula) and
+    write the formula twice: ``settings`` for the compiled loop and
+    ``factor`` (with ``epoch_end``) as its reference.
+    """
+
     kind: str
 
     def settings(self, epochs: int) -> Dict[str, Any]:
@@ -25,6 +32,23 @@ class Schedule:
         return {"kind": self.kind}
 
     def factor(self, state: State, epoch: float, steps_per_epoch: float, epochs: int) -> float:
+        """The factor of lr for the next step.
+
+        Parameters
+        ----------
+        state : State
+            The optimizer's state (its step count and the schedule's counters).
+        epoch : float
+            The epochs finished, with the fraction of the current one.
+        steps_per_epoch : float
+            Steps in one epoch (1 for full batch).
+        epochs : int
+            The fit's epochs.
+
+        Returns
+        -------
+        float
+        """
         return 1.0
 
     def epoch_end(self, state: State, loss: float) -> None:
@@ -39,13 +63,37 @@ class Schedule:
 
 
 class Constant(Schedule):
-    """lr at every step."""
+    """lr at every step (what ``schedule=None`` means).
+
+    Examples
+    --------
+    >>> from gdcore.optim import Constant, SGD
+    >>> Constant().factor(SGD().new_state(1), 10.0, 1, 100)
+    1.0
+    """
 
     kind = "constant"
 
 
 class InverseScaling(Schedule):
-    """lr / (t + 1)^power_t, t the steps taken before (scikit-learn's "invscaling")."""
+    """lr / (t + 1)^power_t, t the steps taken before (scikit-learn's "invscaling").
+
+    A step that decays like this lets stochastic steps settle where a
+    constant one keeps wandering in the gradient's noise.
+
+    Parameters
+    ----------
+    power_t : float >= 0
+        The exponent (0.25, scikit-learn's default).
+
+    Examples
+    --------
+    >>> from gdcore.optim import InverseScaling, SGD
+    >>> state = SGD().new_state(1)
+    >>> state["step"] = 15                  # 15 steps taken
+    >>> InverseScaling(power_t=0.5).factor(state, 15.0, 1, 100)
+    0.25
+    """
 
     kind = "inverse_scaling"
 
@@ -60,7 +108,26 @@ class InverseScaling(Schedule):
 
 
 class StepDecay(Schedule):
-    """lr * gamma^floor(epoch / step_size) (torch's StepLR)."""
+    """lr * gamma^floor(epoch / step_size) (torch's StepLR).
+
+    Parameters
+    ----------
+    step_size : int >= 1
+        Epochs between two decays.
+    gamma : float > 0
+        The factor of each decay.
+
+    Raises
+    ------
+    ValueError
+        A bad ``step_size`` or ``gamma``.
+
+    Examples
+    --------
+    >>> from gdcore.optim import StepDecay, SGD
+    >>> StepDecay(step_size=10, gamma=0.5).factor(SGD().new_state(1), 25.0, 1, 100)
+    0.25
+    """
 
     kind = "step_decay"
 
@@ -78,7 +145,19 @@ class StepDecay(Schedule):
 
 
 class ExponentialDecay(Schedule):
-    """lr * gamma^epoch (torch's ExponentialLR)."""
+    """lr * gamma^epoch (torch's ExponentialLR).
+
+    Parameters
+    ----------
+    gamma : float > 0
+        The factor per epoch.
+
+    Examples
+    --------
+    >>> from gdcore.optim import ExponentialDecay, SGD
+    >>> ExponentialDecay(gamma=0.5).factor(SGD().new_state(1), 3.0, 1, 100)
+    0.125
+    """
 
     kind = "exponential"
 
@@ -99,6 +178,29 @@ class CosineWarmup(Schedule):
     In steps: (t + 1) / (warmup * S) while t / S < warmup (S the steps per
     epoch), then min_factor + (1 - min_factor) (1 + cos(pi p)) / 2 with p the
     fraction of the cosine's epochs done.
+
+    The warm-up keeps the first steps small while adaptive methods' moments
+    are still poor estimates; the cosine takes the step to ``min_factor`` so
+    that mini-batch steps settle. The mini-batch default uses it.
+
+    Parameters
+    ----------
+    warmup : float >= 0
+        Epochs of linear warm-up.
+    total : float > 0, optional
+        The epoch where the cosine ends (default: the fit's epochs).
+    min_factor : float in [0, 1]
+        The factor at the end.
+
+    Examples
+    --------
+    Half-way through the cosine of a fit of 100 epochs, full batch:
+
+    >>> from gdcore.optim import CosineWarmup, SGD
+    >>> state = SGD().new_state(1)
+    >>> state["step"] = 50
+    >>> CosineWarmup().factor(state, 50.0, 1, 100)
+    0.5
     """
 
     kind = "cosine"
@@ -131,7 +233,35 @@ class ReduceOnPlateau(Schedule):
     """torch's ReduceLROnPlateau on the epoch loss (mode "min", relative threshold):
     the factor is multiplied by ``gamma`` once the loss has not improved by a
     relative ``threshold`` for more than ``patience`` epochs, then waits
-    ``cooldown`` epochs; it never goes below ``min_factor``."""
+    ``cooldown`` epochs; it never goes below ``min_factor``.
+
+    Parameters
+    ----------
+    gamma : float in [0, 1)
+        The factor of each reduction.
+    patience : int >= 0
+        Epochs without improvement tolerated before a reduction.
+    threshold : float in [0, 1)
+        The relative improvement that counts.
+    cooldown : int >= 0
+        Epochs after a reduction before counting again.
+    min_factor : float in [0, 1]
+        The smallest factor.
+
+    Raises
+    ------
+    ValueError
+        A setting out of its range.
+
+    Examples
+    --------
+    >>> from gdcore.optim import ReduceOnPlateau, SGD
+    >>> sched, state = ReduceOnPlateau(gamma=0.5, patience=1), SGD().new_state(1)
+    >>> for loss in (1.0, 1.0, 1.0):        # no improvement after the first epoch
+    ...     sched.epoch_end(state, loss)
+    >>> sched.factor(state, 3.0, 1, 100)
+    0.5
+    """
 
     kind = "plateau"
 
@@ -168,13 +298,26 @@ class ReduceOnPlateau(Schedule):
             state["plateau_bad"] = 0
 
 
+#: Names ``Trainer(schedule=...)`` accepts, and the class each builds (default settings).
 SCHEDULES = {"constant": Constant, "inverse_scaling": InverseScaling, "step": StepDecay,
              "exponential": ExponentialDecay, "cosine": CosineWarmup,
              "plateau": ReduceOnPlateau}
 
 
 def get_schedule(schedule: Any) -> Schedule:
-    """A Schedule from a Schedule, a name of SCHEDULES (default settings) or None (constant)."""
+    """A Schedule from a Schedule, a name of SCHEDULES (default settings) or None (constant).
+
+    Raises
+    ------
+    ValueError
+        Anything else.
+
+    Examples
+    --------
+    >>> from gdcore.optim import get_schedule
+    >>> get_schedule("step")
+    StepDecay(step_size=30, gamma=0.1)
+    """
     if schedule is None:
         return Constant()
     if isinstance(schedule, Schedule):

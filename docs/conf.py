@@ -1,0 +1,152 @@
+"""Sphinx configuration of gdcore's documentation.
+
+Build with ``make -C docs html`` (warnings are errors, so a broken reference
+fails the build). The API reference is read from the docstrings of the gdcore
+that Python imports: the installed package, or a checkout whose compiled
+extensions were built in place (``python setup.py build_ext --inplace``,
+then ``PYTHONPATH=. make -C docs html``).
+"""
+
+import os
+import warnings
+
+import gdcore
+
+project = "gdcore"
+author = "the gdcore developers"
+copyright = "the gdcore developers"
+release = version = gdcore.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax served from the site itself, not from a CDN
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+templates_path = []
+default_role = "code"  # `x` is code, as in the docstrings; cross-references say :func: etc.
+
+# Every reference must resolve: a broken one is a warning, and the build runs with -W.
+nitpicky = True
+# Types named in prose by docstrings (no intersphinx: CI reaches only PyPI and Debian).
+nitpick_ignore_regex = [
+    ("py:class", r"(numpy|np|matplotlib|sklearn)\..*"),
+]
+
+# -- API reference ------------------------------------------------------------
+autosummary_generate = False  # the api/ pages list their names themselves
+autodoc_typehints = "none"  # the docstrings carry the types, in numpydoc form
+autodoc_member_order = "bysource"
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks = set()
+
+# -- Gallery ------------------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "abort_on_example_error": True,
+    "remove_config_comments": True,
+    "within_subsection_order": "FileNameSortKey",
+    "matplotlib_animations": False,
+    "min_reported_time": 0,
+    "show_memory": False,
+    "download_all_examples": False,
+}
+# Examples draw with pyplot on a headless backend.
+os.environ.setdefault("MPLBACKEND", "Agg")
+warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
+
+# -- HTML ---------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"gdcore {release}"
+html_static_path = []
+html_show_sourcelink = False
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_context = {"default_mode": "light"}
+
+
+# -- Docstrings written as plain text -------------------------------------------
+# Some docstrings write formulas in plain text: |r| for an absolute value,
+# coef_ for scikit-learn's fitted attributes. reStructuredText reads |r| as a
+# substitution and coef_ as a link, which would fail the build. This escapes
+# those two characters in the prose of gdcore's docstrings (after numpydoc has
+# rewritten them), never inside literals, roles, emphasis, doctests or literal
+# blocks; the docstrings themselves stay readable as plain text in help().
+import re
+
+_INLINE = re.compile(r"(``.+?``|:[\w:]+:`[^`]*`|`[^`]*`_?|\*\*.+?\*\*|\*[^*\s][^*]*\*)")
+_BAR = re.compile(r"(?<!\\)\|")
+_TRAILING_UNDERSCORE = re.compile(r"(?<=\w)_(?=$|[\s,.;:)\]])")
+
+
+def _escape_prose(line):
+    parts = _INLINE.split(line)
+    for i in range(0, len(parts), 2):  # the even parts lie outside inline markup
+        parts[i] = _TRAILING_UNDERSCORE.sub(r"\\_", _BAR.sub(r"\\|", parts[i]))
+    return "".join(parts)
+
+
+def _escape_docstring(app, what, name, obj, options, lines):
+    if not name.startswith("gdcore"):
+        return
+    doctest = False  # a doctest runs to the next blank line
+    literal = None  # the indent of the paragraph ending in "::" whose block we are in
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        if doctest or stripped.startswith(">>>"):
+            doctest = bool(stripped)
+            continue
+        if literal is not None:
+            if not stripped or indent > literal:
+                continue
+            literal = None
+        if stripped.startswith(".. "):  # directives keep their arguments as written
+            continue
+        lines[i] = _escape_prose(line)
+        if stripped.endswith("::"):
+            literal = indent
+
+
+# These classes' docstrings describe each parameter on its name's line
+# ("loss : MSELoss() (default) or MAELoss()."), where numpydoc expects a type:
+# rendered as they are, whole sentences would show as types. Until the
+# docstrings take numpydoc's form, the description moves below the name.
+_PROSE_PARAMETERS = {"gdcore.Trainer", "gdcore.MLP"}
+_SECTION = re.compile(r"^\s*(Parameters|Attributes)\s*$")
+_ENTRY = re.compile(r"^(\s*)(\w+) : (.+)$")
+
+
+def _prose_parameters(app, what, name, obj, options, lines):
+    if name not in _PROSE_PARAMETERS:
+        return
+    out, in_section = [], False
+    for i, line in enumerate(lines):
+        if _SECTION.match(line):
+            in_section = True
+        elif in_section and i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}:
+            in_section = False  # the next section's heading
+        entry = _ENTRY.match(line) if in_section else None
+        if entry:
+            indent, param, text = entry.groups()
+            out += [indent + param, indent + "    " + text]
+        else:
+            out.append(line)
+    lines[:] = out
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _prose_parameters, priority=100)  # before numpydoc
+    app.connect("autodoc-process-docstring", _escape_docstring, priority=900)  # after it
