@@ -97,6 +97,19 @@ cdef inline double forward(double x, double g, double lr, const Hyper* o,
     return x - lr * g if o.l1 == NULL else proximal(x - lr * g, lr, o, j)
 
 
+cdef inline double sgd_direction(const Hyper* o, double g, double x, double* s0, double t,
+                                Py_ssize_t j) noexcept nogil:
+    """torch.optim.SGD's direction d for coordinate j (updating its momentum buffer)."""
+    cdef double d = g, buf
+    if o.weight_decay != 0:
+        d = d + o.weight_decay * x
+    if o.momentum != 0:
+        buf = d if t == 0 else s0[j] * o.momentum + (1 - o.dampening) * d
+        s0[j] = buf
+        d = d + o.momentum * buf if o.nesterov else buf
+    return d
+
+
 cdef inline void step(const Hyper* h, floating* x, const double* g, double** slot,
                       double* counters, double lr, Py_ssize_t n) noexcept nogil:
     """One step of the optimizer on x[:n] with gradient g[:n] and learning rate lr.
@@ -114,17 +127,13 @@ cdef inline void step(const Hyper* h, floating* x, const double* g, double** slo
     cdef floating xj
     cdef bint coupled
     if o.kind == SGD:
-        for j in range(n):
-            xj = x[j]
-            d = g[j]
-            if o.weight_decay != 0:
-                d = d + o.weight_decay * x[j]
-            if o.momentum != 0:
-                buf = d if t == 0 else s0[j] * o.momentum + (1 - o.dampening) * d
-                s0[j] = buf
-                d = d + o.momentum * buf if o.nesterov else buf
-            x[j] = <floating>(x[j] + (-lr) * d)
-            if o.l1 != NULL:  # the penalty's proximal step; momentum follows the iterates
+        if o.l1 == NULL:  # (its own loop: the one below does not vectorise)
+            for j in range(n):
+                x[j] = <floating>(x[j] + (-lr) * sgd_direction(&o, g[j], x[j], s0, t, j))
+        else:  # the penalty's proximal step after the step; momentum follows the iterates
+            for j in range(n):
+                xj = x[j]
+                x[j] = <floating>(x[j] + (-lr) * sgd_direction(&o, g[j], x[j], s0, t, j))
                 x_new = proximal(x[j], lr, &o, j)
                 if o.momentum != 0:
                     s0[j] = (xj - x_new) / lr
