@@ -16,7 +16,7 @@ import numpy as np
 from . import strategy
 from ._validation import (as_data, as_features, check_batch_size, check_epochs, check_lr,
                           check_n_jobs, check_random_state, check_tol, effective_n_jobs,
-                          seed_from)
+                          on_cluster, seed_from)
 from .backends import get_backend
 from .errors import ConvergenceWarning, DivergenceError, FitInterrupted
 from .history import INTERRUPTED, History
@@ -241,6 +241,9 @@ class Trainer:
     def _start(self, model: Model, X: Any, y: Any) -> Tuple["strategy.Setup", Any, Any]:
         """Validate, set the fit up and start its run: (setup, run, (X, batch_size, backend))."""
         self._check_model(model)
+        if on_cluster(X) or on_cluster(y):  # dask arrays: gdcore/dask.py (imports dask)
+            from .dask import start
+            return start(self, model, X, y)
         Xc, yc = as_data(X, y, model.dtype)
         model._check_features(Xc)
         batch_size = check_batch_size(self.batch_size, Xc.shape[0])
