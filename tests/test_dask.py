@@ -1,0 +1,180 @@
+"""Fits of dask arrays on a 2-worker LocalCluster equal the in-memory fits.
+
+Bit for bit when every chunk but the last has a multiple of 4,096 rows (the
+kernel's summation chunk, src/_pass_linear.pyx), else to rounding; errors
+for what the cluster path does not take. Skipped without dask and distributed.
+"""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+import gdcore  # noqa: E402
+from gdcore import precondition, strategy  # noqa: E402
+from gdcore.errors import NotSupportedError  # noqa: E402
+
+ALIGNED, UNALIGNED = 8192, 5000
+N = 4096 * 3 + 123  # a short last chunk either way
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+def problem(d, dtype=np.float64, n=N, seed=0):
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n, d)) * rng.uniform(0.1, 10, d) + 3).astype(dtype)
+    y = (X @ rng.normal(size=d) + 0.5 + rng.normal(size=n)).astype(dtype)
+    return X, y
+
+
+def on_cluster(X, y, chunks):
+    return da.from_array(X, chunks=(chunks, -1)), da.from_array(y, chunks=chunks)
+
+
+def both(trainer, X, y, chunks, fit_intercept=True):
+    """(in-memory model, history), (dask model, history)."""
+    out = []
+    for data in ((X, y), on_cluster(X, y, chunks)):
+        model = gdcore.LinearModel(X.shape[1], dtype=X.dtype, fit_intercept=fit_intercept)
+        out.append((model, trainer.fit(model, *data)))
+    return out
+
+
+def assert_same(a, b):
+    (m1, h1), (m2, h2) = a, b
+    np.testing.assert_array_equal(m2.params, m1.params)
+    np.testing.assert_array_equal(h2.loss, h1.loss)
+    assert (h2.n_epochs, h2.status) == (h1.n_epochs, h1.status)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("d", [1, 3, 7, 20])  # 20: the padded rows of the pass
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_default_fit_bit_for_bit(client, dtype, d, fit_intercept):
+    X, y = problem(d, dtype)
+    assert_same(*both(gdcore.Trainer(), X, y, ALIGNED, fit_intercept))
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "nesterov", "accelerated", "adam",
+                                       "adamw", "rmsprop", "adagrad"])
+def test_every_optimizer_bit_for_bit(client, optimizer):
+    X, y = problem(5)
+    assert_same(*both(gdcore.Trainer(optimizer=optimizer, epochs=15, tol=0.0), X, y, ALIGNED))
+
+
+def test_raw_coordinates_and_mae_bit_for_bit(client):
+    X, y = problem(4)
+    assert_same(*both(gdcore.Trainer(lr=1e-4, epochs=15, tol=0.0), X, y, 4096))
+    assert_same(*both(gdcore.Trainer(loss=gdcore.MAELoss(), optimizer="accelerated",
+                                     epochs=15, tol=0.0), X, y, ALIGNED))
+
+
+@pytest.mark.parametrize("d", [3, 20])
+def test_other_chunks_within_1e12(client, d):
+    X, y = problem(d)
+    for trainer in (gdcore.Trainer(optimizer="adam", epochs=20, tol=0.0), gdcore.Trainer()):
+        (m1, h1), (m2, h2) = both(trainer, X, y, UNALIGNED)
+        assert np.linalg.norm(m2.params - m1.params) <= 1e-12 * np.linalg.norm(m1.params)
+        np.testing.assert_allclose(h2.loss, h1.loss, rtol=1e-12)
+
+
+@pytest.mark.parametrize("d,n,chunks", [(1, N, 4096), (6, N, 512), (260, 700, 256)])
+def test_statistics_equal_in_memory(client, d, n, chunks):
+    """The default fit's change of variables and y's scales, reduced over the chunks."""
+    from gdcore.dask import DaskData
+    X, y = problem(d, n=n)
+    data = DaskData(*on_cluster(X, y, chunks), np.float64)
+    for intercept in (True, False):
+        a, b = precondition.standardize(X, intercept), data.standardize(data, intercept)
+        for field in ("mean", "scale", "eigenvalues", "gram", "constant"):
+            np.testing.assert_array_equal(getattr(b, field), getattr(a, field), err_msg=field)
+    assert data.target_stats(data) == strategy._target_stats(y)
+
+
+def test_numpy_y_and_one_feature(client):
+    X, y = problem(1)
+    model = gdcore.LinearModel(1)
+    gdcore.Trainer().fit(model, da.from_array(X[:, 0], chunks=ALIGNED), y)
+    ref = gdcore.LinearModel(1)
+    gdcore.Trainer().fit(ref, X, y)
+    np.testing.assert_array_equal(model.params, ref.params)
+
+
+def test_callback_stops_as_in_memory(client):
+    X, y = problem(3)
+    stop = lambda epoch, loss, model: epoch == 3  # noqa: E731
+    trainer = gdcore.Trainer(optimizer="adam", epochs=50, tol=0.0)
+    runs = []
+    for data in ((X, y), on_cluster(X, y, ALIGNED)):
+        model = gdcore.LinearModel(3)
+        runs.append((model, trainer.fit(model, *data, callback=stop)))
+    assert_same(*runs)
+    assert runs[1][1].n_epochs == 3
+
+
+def test_bad_input(client):
+    X, y = problem(3)
+    Xd, yd = on_cluster(X, y, ALIGNED)
+    fit = gdcore.Trainer().fit
+    with pytest.raises(ValueError, match="different lengths"):
+        fit(gdcore.LinearModel(3), Xd, y[:-1])
+    with pytest.raises(ValueError, match="different lengths"):
+        fit(gdcore.LinearModel(3), Xd, yd[:-5])
+    with pytest.raises(ValueError, match="unknown size.*compute_chunk_sizes"):
+        fit(gdcore.LinearModel(3), Xd[Xd[:, 0] > 0], yd)
+    with pytest.raises(ValueError, match="3 features"):
+        fit(gdcore.LinearModel(4), Xd, yd)
+    bad = X.copy()
+    bad[9000, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN.*rows 8192 to"):
+        fit(gdcore.LinearModel(3), da.from_array(bad, chunks=(ALIGNED, -1)), yd)
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        fit(gdcore.LinearModel(3), Xd, da.stack([yd, yd], axis=1))
+    with pytest.raises(TypeError, match="X must be numeric"):
+        fit(gdcore.LinearModel(3), Xd.astype(str), yd)
+
+
+def test_not_supported(client):
+    X, y = problem(3)
+    Xd, yd = on_cluster(X, y, ALIGNED)
+    with pytest.raises(NotSupportedError, match="^batch_size: "):
+        gdcore.Trainer(batch_size=32).fit(gdcore.LinearModel(3), Xd, yd)
+    with pytest.raises(NotSupportedError, match="^model: "):
+        gdcore.Trainer().fit(gdcore.MLP([3, 4, 1]), Xd, yd)
+    with pytest.raises(NotSupportedError, match="^optimizer: .*MAE"):
+        gdcore.Trainer(loss=gdcore.MAELoss()).fit(gdcore.LinearModel(3), Xd, yd)
+
+
+def test_shards_released(client):
+    def held(dask_worker):
+        return len(dask_worker.data)
+    X, y = problem(3)
+    Xd, yd = on_cluster(X, y, ALIGNED)
+    before = sum(client.run(held).values())
+    gdcore.Trainer().fit(gdcore.LinearModel(3), Xd, yd)
+    gc.collect()
+    distributed.wait([])  # let the release messages reach the scheduler
+    import time
+    deadline = time.monotonic() + 10
+    while sum(client.run(held).values()) > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sum(client.run(held).values()) <= before
+
+
+def test_gdcore_does_not_import_dask():
+    code = ("import sys, gdcore, gdcore.trainer, gdcore.sklearn, gdcore.cli; "
+            "sys.exit(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
