@@ -33,7 +33,7 @@ smoothing path checks duality gaps with in-memory X; give an optimizer).
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -53,15 +53,20 @@ RUN = 256
 #: Widths the pass reads as padded rows (src/_pass_linear.pyx: NARROW < d <= PADDED): all
 #: but the last row of X; a shard's runs get a row of zeros after them to be read alike.
 PADDED_WIDTHS = range(17, 65)
+#: How an epoch reaches the workers: "actors" (one dask actor per worker holding its
+#: shards, called directly from the client) or "futures" (one task per worker through
+#: the scheduler). ``gdcore bench --dask`` measures both.
+ROUND_TRIP = "actors"
 
 
 # -- on the workers --
 
 class Shard:
     """One chunk of (X, y) in a worker's memory, with the compiled pass of each of its
-    runs of CHUNK rows (built on first use, per loss)."""
+    runs of CHUNK rows for the fit's loss."""
 
-    def __init__(self, X: Any, y: Any, dtype: np.dtype, start: int, last: bool) -> None:
+    def __init__(self, X: Any, y: Any, dtype: np.dtype, start: int, last: bool,
+                 kind: str, param: float) -> None:
         where = f" (rows {start} to {start + len(X) - 1}, a chunk of the dask array)"
         try:
             X = as_features(X, dtype)
@@ -74,52 +79,59 @@ class Shard:
         self.n, self.d = X.shape
         self.big = _largest(X)
         self.y_big = _largest(y.reshape(-1, 1))
-        self.passes: Dict[Tuple[str, float], List[Tuple[Any, Optional[np.ndarray]]]] = {}
+        self.passes = self._passes(kind, param)
 
     def _passes(self, kind: str, param: float) -> List[Tuple[Any, Optional[np.ndarray]]]:
         """(LinearObjective, y buffer whose last value is the padding row's target or None)
         for each run of CHUNK rows."""
-        key = (kind, param)
-        if key not in self.passes:
-            runs = []
-            for lo in range(0, self.n, CHUNK):
-                X, y = self.X[lo:lo + CHUNK], self.y[lo:lo + CHUNK]
-                pad = None
-                if self.d in PADDED_WIDTHS and not (self.last and lo + CHUNK >= self.n):
-                    # in memory the row after these is readable, so the pass reads them all
-                    # as padded rows: a row of zeros after them does the same here; its
-                    # target is set to the intercept before each pass, so its terms are 0
-                    X = np.concatenate([X, np.zeros((1, self.d), X.dtype)])
-                    y = pad = np.concatenate([y, np.zeros(1, y.dtype)])
-                runs.append((pass_linear.LinearObjective(kind, param, X, y, 1), pad))
-            self.passes[key] = runs
-        return self.passes[key]
+        runs = []
+        for lo in range(0, self.n, CHUNK):
+            X, y = self.X[lo:lo + CHUNK], self.y[lo:lo + CHUNK]
+            pad = None
+            if self.d in PADDED_WIDTHS and not (self.last and lo + CHUNK >= self.n):
+                # in memory the row after these is readable, so the pass reads them all
+                # as padded rows: a row of zeros after them does the same here; its
+                # target is set to the intercept before each pass, so its terms are 0
+                X = np.concatenate([X, np.zeros((1, self.d), X.dtype)])
+                y = pad = np.concatenate([y, np.zeros(1, y.dtype)])
+            runs.append((pass_linear.LinearObjective(kind, param, X, y, 1), pad))
+        return runs
 
-    def sums(self, kind: str, param: float, params: np.ndarray) -> np.ndarray:
+    def sums(self, params: np.ndarray) -> np.ndarray:
         """(runs, d + 2): each run's gradient sums then loss sum, at ``params``."""
-        runs = self._passes(kind, param)
-        out = np.empty((len(runs), self.d + 2))
+        out = np.empty((len(self.passes), self.d + 2))
         b = params[-1]
-        for k, (objective, pad) in enumerate(runs):
+        for k, (objective, pad) in enumerate(self.passes):
             if pad is not None:
                 pad[-1] = b
             out[k, -1], out[k, :-1] = objective.sums(params)
         return out
 
-    def run_sums(self, which: str, big: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    def run_sums(self, which: str, big: np.ndarray, shift: Any) -> np.ndarray:
         """Sums over each run of RUN rows of u = X / big - shift ("x"), or u^2 ("x2"),
         or the same of y ("y", "y2"), each added row after row as _util.column_sums does."""
         data = self.y.reshape(-1, 1) if which[0] == "y" else self.X
-        out = []
-        for lo in range(0, self.n, 64 * RUN):  # 64 runs at a time: small temporaries
-            u = data[lo:lo + 64 * RUN] / big - shift
+        n, d = data.shape
+        out = np.zeros((-(-n // RUN), d))
+        for run in range(0, out.shape[0], 128):  # 128 runs at a time: small temporaries
+            u = data[run * RUN:(run + 128) * RUN] / big - shift
             if which.endswith("2"):
                 u *= u
-            whole = u.shape[0] // RUN * RUN
-            out.append(np.add.accumulate(u[:whole].reshape(-1, RUN, u.shape[1]), axis=1)[:, -1])
-            if whole < u.shape[0]:
-                out.append(np.add.accumulate(u[whole:], axis=0)[-1:])
-        return np.concatenate(out)
+            whole = u.shape[0] // RUN
+            acc = out[run:run + whole]
+            runs = u[:whole * RUN].reshape(whole, RUN, d)
+            for i in range(RUN):
+                acc += runs[:, i]
+            for row in u[whole * RUN:]:  # the chunk's last, shorter run
+                out[run + whole] += row
+        return out
+
+    def y_rest(self, big: np.ndarray, mean: np.ndarray, kind: str, param: float,
+               value: float) -> Tuple[np.ndarray, float]:
+        """y's run sums of squares about its mean, and the chunk's loss sum predicting
+        ``value``."""
+        return (self.run_sums("y2", big, mean),
+                float(_util.constant_loss(kind, param, self.y, value)) * self.n)
 
     def centred_gram(self, big: np.ndarray, mean: np.ndarray, G: np.ndarray) -> np.ndarray:
         """G plus _util.centred_gram of each run of RUN rows, in row order."""
@@ -132,9 +144,6 @@ class Shard:
         """A^T A of the chunk, A = [X 1] (``gdcore.curvature.gram_blas``)."""
         from .curvature import gram_blas
         return gram_blas(self.X, fit_intercept)
-
-    def trivial_loss_sum(self, kind: str, param: float, mean: float) -> float:
-        return float(_util.constant_loss(kind, param, self.y, mean)) * self.n
 
     def largest(self) -> Tuple[np.ndarray, np.ndarray]:
         return self.big, self.y_big
@@ -156,8 +165,8 @@ class ShardGroup:
     def __init__(self, *shards: Shard) -> None:
         self.shards = shards
 
-    def sums(self, kind: str, param: float, params: np.ndarray) -> List[np.ndarray]:
-        return _call("sums", self.shards, kind, param, params)
+    def sums(self, params: np.ndarray) -> List[np.ndarray]:
+        return _call("sums", self.shards, params)
 
 
 # -- on the client --
@@ -166,19 +175,20 @@ class DaskData:
     """(X, y) as shards on a cluster: what ``strategy.setup`` measures (the ``measure``,
     ``backend`` and the data it is given) and what the epochs sum over."""
 
-    def __init__(self, X: Any, y: Any, dtype: np.dtype, via: str = "actors") -> None:
+    def __init__(self, X: Any, y: Any, dtype: np.dtype, loss: Loss,
+                 via: str = "actors") -> None:
         import dask
         from distributed import wait
         self.client = _client()
         X, y = _aligned(X, y)
-        self.dtype = np.dtype(dtype)
+        self.dtype, self.loss = np.dtype(dtype), loss
         self.shape = (int(sum(X.chunks[0])), int(X.shape[1]))
         self.n_rows = self.shape[0]
         starts = np.cumsum((0,) + X.chunks[0])
         xs, ys = X.to_delayed().ravel(), y.to_delayed().ravel()
         make = dask.delayed(Shard, pure=False)
         self.shards = self.client.compute(
-            [make(x, v, self.dtype, int(starts[i]), i == len(xs) - 1)
+            [make(x, v, self.dtype, int(starts[i]), i == len(xs) - 1, loss.kind, loss.param)
              for i, (x, v) in enumerate(zip(xs, ys))], optimize_graph=False)
         wait(self.shards)
         for future in self.shards:
@@ -188,65 +198,96 @@ class DaskData:
         self.groups: Dict[str, List[int]] = {}
         for i, future in enumerate(self.shards):
             self.groups.setdefault(sorted(where[future.key])[0], []).append(i)
+        self.via = via
+        self.actor_futures = []
+        if via == "actors":
+            self.actor_futures = [self.client.submit(ShardGroup, *[self.shards[i] for i in idx],
+                                                     workers=[w], actor=True)
+                                  for w, idx in self.groups.items()]
         largest = self._each("largest")
         self.big = np.max([x for x, _ in largest], axis=0)
         self.y_big = np.max([v for _, v in largest], axis=0)
-        self.via = via
-        self.actors: Dict[str, Any] = {}
-        self.actor_futures = []
-        if via == "actors":
-            for w, idx in self.groups.items():
-                future = self.client.submit(ShardGroup, *[self.shards[i] for i in idx],
-                                            workers=[w], actor=True)
-                self.actor_futures.append(future)
-                self.actors[w] = future.result()
+        self.actors = dict(zip(self.groups, self.client.gather(self.actor_futures)))
+        self.y_scan: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+        self.trivial: Tuple[float, float] = (math.nan, math.nan)  # (prediction, loss)
 
-    # the statistics strategy.setup needs, reduced over the shards in row order
+    # the statistics strategy.setup needs, reduced over the shards in row order; the
+    # waves of calls overlap where they can (y's statistics ride with X's)
 
-    def _each(self, method: str, *args: Any) -> List[Any]:
-        """shard.method(*args) for every shard, in row order (one task per worker)."""
-        futures = {w: self.client.submit(_call, method, [self.shards[i] for i in idx], *args,
-                                         workers=[w], pure=False)
-                   for w, idx in self.groups.items()}
+    def _submit(self, method: str, *args: Any) -> Dict[str, Any]:
+        """A future of [shard.method(*args) for its shards] per worker."""
+        return {w: self.client.submit(_call, method, [self.shards[i] for i in idx], *args,
+                                      workers=[w], pure=False)
+                for w, idx in self.groups.items()}
+
+    def _collect(self, futures: Dict[str, Any]) -> List[Any]:
+        """The results of _submit's futures, in row order."""
+        return self.in_row_order(zip(futures, self.client.gather(list(futures.values()))))
+
+    def in_row_order(self, results: Iterable[Tuple[str, List[Any]]]) -> List[Any]:
+        """Per-shard results from (worker, [its shards' results]) pairs, in row order."""
         out: List[Any] = [None] * len(self.shards)
-        for w, results in zip(futures, self.client.gather(list(futures.values()))):
-            for i, value in zip(self.groups[w], results):
+        for w, values in results:
+            for i, value in zip(self.groups[w], values):
                 out[i] = value
         return out
 
-    def _scan(self, which: str, centre: bool, squares: bool,
-              big: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """_util.column_scan's (big, mean, squares) of X ("x") or y ("y")."""
-        n = self.n_rows
-        big = np.where(big == 0, 1.0, big)
-        mean = np.zeros(big.shape[0])
-        if centre:
-            mean = _in_order(self._each("run_sums", which, big, 0.0)) / n
-        sq = np.zeros(big.shape[0])
-        if squares:
-            sq = _in_order(self._each("run_sums", which + "2", big, mean))
-        return big, mean, sq
+    def _each(self, method: str, *args: Any) -> List[Any]:
+        return self._collect(self._submit(method, *args))
+
+    def _y_rest(self, y_mean_parts: List[np.ndarray]) -> Tuple[Any, Any]:
+        """(y's unit mean, futures of y_rest), from y's run sums."""
+        big = np.where(self.y_big == 0, 1.0, self.y_big)
+        mean = _in_order(y_mean_parts) / self.n_rows
+        value = float(mean[0]) * float(big[0])  # as strategy.target_stats_of gives it
+        self.trivial = (value, math.nan)
+        return mean, self._submit("y_rest", big, mean, self.loss.kind, self.loss.param, value)
+
+    def _y_done(self, mean: np.ndarray, futures: Dict[str, Any]) -> None:
+        parts = self._collect(futures)
+        self.y_scan = (np.where(self.y_big == 0, 1.0, self.y_big), mean,
+                       _in_order([p[0] for p in parts]))
+        self.trivial = (self.trivial[0], sum(p[1] for p in parts) / self.n_rows)
 
     def standardize(self, X: Any, fit_intercept: bool, rows: bool = False) -> Standardization:
+        """precondition.standardize's scans, y's with them: the means, then the centred
+        Gram matrix (a chain: each shard adds its runs to the sum so far) or the squares."""
         if rows:
             raise NotSupportedError("batch_size", "mini-batch fits of dask arrays")
-        wide = self.shape[1] > GRAM_MAX_FEATURES
-        big, mean, squares = self._scan("x", fit_intercept, wide, self.big)
-        gram = None
-        if not wide:  # a chain over the shards: each adds its runs to the sum so far
-            G: Any = np.zeros((self.shape[1], self.shape[1]))
+        n, d = self.shape
+        big = np.where(self.big == 0, 1.0, self.big)
+        y_big = np.where(self.y_big == 0, 1.0, self.y_big)
+        x_means = self._submit("run_sums", "x", big, 0.0) if fit_intercept else {}
+        y_means = self._submit("run_sums", "y", y_big, 0.0)
+        mean = _in_order(self._collect(x_means)) / n if fit_intercept else np.zeros(d)
+        y_mean, y_rest = self._y_rest(self._collect(y_means))
+        squares, gram = np.zeros(d), None
+        if d > GRAM_MAX_FEATURES:
+            squares = _in_order(self._each("run_sums", "x2", big, mean))
+        else:
+            G: Any = np.zeros((d, d))
             for w, i in self._order():
                 G = self.client.submit(_centred_gram, self.shards[i], big, mean, G,
                                        workers=[w], pure=False)
             gram = G.result()
-        return from_scans(self.n_rows, fit_intercept, big, mean, squares, gram)
+        self._y_done(y_mean, y_rest)
+        return from_scans(n, fit_intercept, big, mean, squares, gram)
 
     def target_stats(self, y: Any) -> Tuple[float, float]:
-        return strategy.target_stats_of(self.n_rows, *self._scan("y", True, True,
-                                                                  self.y_big))
+        if self.y_scan is None:
+            big = np.where(self.y_big == 0, 1.0, self.y_big)
+            self._y_done(*self._y_rest(self._each("run_sums", "y", big, 0.0)))
+        assert self.y_scan is not None
+        return strategy.target_stats_of(self.n_rows, *self.y_scan)
 
     def trivial_loss(self, loss: Loss, y: Any, mean: float) -> float:
-        value = sum(self._each("trivial_loss_sum", loss.kind, loss.param, mean)) / self.n_rows
+        """The mean loss of predicting ``mean`` (the chunks' sums added: equal to rounding)."""
+        value = self.trivial[1]
+        if not (mean == self.trivial[0] and (loss.kind, loss.param) == (self.loss.kind,
+                                                                         self.loss.param)):
+            value = sum(self._each("y_rest", self.y_big, np.zeros(1), loss.kind, loss.param,
+                                   mean)[i][1] for i in range(len(self.shards)))
+            value /= self.n_rows
         return value if math.isfinite(value) else 0.0
 
     def curvature(self, X: Any, fit_intercept: bool, rows: bool = True) -> Tuple[float, float]:
@@ -267,18 +308,12 @@ class DaskData:
         X = np.concatenate([s.X for s in self.client.gather(self.shards)])
         return X if dtype is None else X.astype(dtype)
 
-    def close(self) -> None:
-        """Let the workers drop the shards (also when this object is collected)."""
-        self.actors.clear()
-        self.actor_futures = []
-        self.shards = []
-
 
 class DaskObjective:
     """``gdcore.loop.Objective`` of a linear model on DaskData: one round trip a call."""
 
-    def __init__(self, data: DaskData, loss: Loss) -> None:
-        self.data, self.kind, self.param = data, loss.kind, loss.param
+    def __init__(self, data: DaskData) -> None:
+        self.data = data
         self.n_rows, self.n_params = data.n_rows, data.shape[1] + 1
 
     def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
@@ -286,17 +321,10 @@ class DaskObjective:
             raise NotSupportedError("batch_size", "mini-batch fits of dask arrays")
         data, p = self.data, np.array(params)
         if data.via == "actors":
-            calls = {w: actor.sums(self.kind, self.param, p) for w, actor in data.actors.items()}
-            results = {w: call.result() for w, call in calls.items()}
+            calls = [(w, actor.sums(p)) for w, actor in data.actors.items()]
+            parts = data.in_row_order((w, call.result()) for w, call in calls)
         else:
-            futures = {w: data.client.submit(_call, "sums", [data.shards[i] for i in idx],
-                                             self.kind, self.param, p, workers=[w], pure=False)
-                       for w, idx in data.groups.items()}
-            results = dict(zip(futures, data.client.gather(list(futures.values()))))
-        parts: List[Any] = [None] * len(data.shards)
-        for w, values in results.items():
-            for i, value in zip(data.groups[w], values):
-                parts[i] = value
+            parts = data._collect(data._submit("sums", p))
         total = _in_order(parts)
         return float(total[-1]), total[:-1]
 
@@ -371,7 +399,7 @@ def _known(a: Any, name: str) -> None:
                          f"indexing: call {name}.compute_chunk_sizes() first")
 
 
-def start(trainer: Any, model: Any, X: Any, y: Any, via: str = "actors") -> Tuple[Any, Any, Any]:
+def start(trainer: Any, model: Any, X: Any, y: Any) -> Tuple[Any, Any, Any]:
     """Trainer._start for dask arrays: (setup, run, (data, batch_size, data))."""
     if not model._linear:
         raise NotSupportedError("model", f"{type(model).__name__} on dask arrays (linear "
@@ -379,7 +407,7 @@ def start(trainer: Any, model: Any, X: Any, y: Any, via: str = "actors") -> Tupl
     if trainer.batch_size is not None:
         raise NotSupportedError("batch_size", "mini-batch fits of dask arrays; use "
                                 "batch_size=None (full batch)")
-    data = DaskData(X, y, model.dtype, via)
+    data = DaskData(X, y, model.dtype, trainer.loss, ROUND_TRIP)
     model._check_features(data)
     batch_size = check_batch_size(trainer.batch_size, data.n_rows)
     plan = strategy.setup(trainer, model, data, data, data, batch_size,
@@ -387,8 +415,42 @@ def start(trainer: Any, model: Any, X: Any, y: Any, via: str = "actors") -> Tupl
     if plan.smoothing:
         raise NotSupportedError("optimizer", "the default MAE fit (a smoothing path) on dask "
                                 "arrays; give an optimizer, e.g. optimizer='accelerated'")
-    objective = DaskObjective(data, plan.loss)
+    objective = DaskObjective(data)
     state = new_state(plan.settings, model.params)
     run = Fit(ReferenceRun(objective, model.params, state, plan.settings), model.params,
               state, plan.settings)
     return plan, run, (data, batch_size, data)
+
+
+# -- gdcore.sklearn.GDRegressor's fit and predict of dask arrays --
+
+def estimator_data(estimator: Any, X: Any, y: Any) -> Tuple[Any, Any]:
+    """(X, y) for GDRegressor.fit as float64 dask arrays of aligned chunks (what
+    scikit-learn's validate_data checks and records, without computing them)."""
+    X, y = _aligned(X, y)
+    estimator.n_features_in_ = int(X.shape[1])
+    if hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+    return X.astype(np.float64), y.astype(np.float64)
+
+
+def estimator_predict(estimator: Any, X: Any) -> Any:
+    """GDRegressor.predict of a dask array: a dask array, each chunk's X @ coef_ + intercept_
+    computed where the chunk is."""
+    import dask.array as da
+    if not isinstance(X, da.Array):
+        raise TypeError(f"X must be a dask array (or a NumPy array), got {type(X).__name__}")
+    if X.ndim != 2 or X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has shape {X.shape}, but {type(estimator).__name__} is expecting "
+                         f"{estimator.n_features_in_} features as input")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must be numeric, got dtype {X.dtype}")
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X.map_blocks(_predict_block, estimator.coef_, estimator.intercept_, drop_axis=1,
+                        dtype=np.float64)
+
+
+def _predict_block(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    from .sklearn import predictions
+    return predictions(as_features(X, np.dtype(np.float64)), coef, intercept)

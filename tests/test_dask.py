@@ -96,12 +96,15 @@ def test_statistics_equal_in_memory(client, d, n, chunks):
     """The default fit's change of variables and y's scales, reduced over the chunks."""
     from gdcore.dask import DaskData
     X, y = problem(d, n=n)
-    data = DaskData(*on_cluster(X, y, chunks), np.float64)
+    data = DaskData(*on_cluster(X, y, chunks), np.float64, gdcore.MSELoss())
     for intercept in (True, False):
         a, b = precondition.standardize(X, intercept), data.standardize(data, intercept)
         for field in ("mean", "scale", "eigenvalues", "gram", "constant"):
             np.testing.assert_array_equal(getattr(b, field), getattr(a, field), err_msg=field)
     assert data.target_stats(data) == strategy._target_stats(y)
+    mean = strategy._target_stats(y)[0]
+    assert data.trivial_loss(gdcore.MSELoss(), data, mean) == pytest.approx(
+        strategy._trivial_loss(gdcore.MSELoss(), y, mean), rel=1e-13)
 
 
 def test_numpy_y_and_one_feature(client):
@@ -178,3 +181,23 @@ def test_gdcore_does_not_import_dask():
     code = ("import sys, gdcore, gdcore.trainer, gdcore.sklearn, gdcore.cli; "
             "sys.exit(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_gdregressor(client, dtype):
+    pytest.importorskip("sklearn")
+    from gdcore.sklearn import GDRegressor
+    X, y = problem(4)
+    ref = GDRegressor(dtype=dtype).fit(X, y)
+    est = GDRegressor(dtype=dtype).fit(*on_cluster(X, y, ALIGNED))
+    # y's (and float32 X's) mean and scale are dask's sums, not NumPy's: both fits meet
+    # tol (1e-6 float64, 1e-4 float32) from slightly different data, not bit for bit
+    rtol = 1e-5 if dtype == np.float64 else 1e-3
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=rtol)
+    assert est.intercept_ == pytest.approx(ref.intercept_, rel=rtol)
+    assert est.n_features_in_ == 4
+    predicted = est.predict(da.from_array(X, chunks=(ALIGNED, -1)))
+    assert isinstance(predicted, da.Array)
+    np.testing.assert_array_equal(predicted.compute(), est.predict(X))
+    with pytest.raises(ValueError, match="expecting 4 features"):
+        est.predict(da.from_array(X[:, :3], chunks=(ALIGNED, -1)))
