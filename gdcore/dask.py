@@ -150,8 +150,13 @@ class Shard:
 
 
 def _largest(X: np.ndarray) -> np.ndarray:
-    """Each column's largest magnitude (0 kept: the caller takes the max over chunks)."""
-    return np.max(np.abs(X), axis=0).astype(np.float64)
+    """Each column's largest magnitude, 0 for a column of zeros (the caller takes the max
+    over chunks): _util.column_scan's, which reads X once without a temporary."""
+    big = _util.column_scan(X, False)[0]
+    for j in np.flatnonzero(big == 1.0):  # 1: the largest magnitude, or a column of zeros
+        if not X[:, j].any():
+            big[j] = 0.0
+    return big
 
 
 def _call(method: str, shards: Sequence[Shard], *args: Any) -> List[Any]:
