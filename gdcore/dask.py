@@ -415,7 +415,8 @@ def start(trainer: Any, model: Any, X: Any, y: Any) -> Tuple[Any, Any, Any]:
     data = DaskData(X, y, model.dtype, trainer.loss, ROUND_TRIP)
     model._check_features(data)
     batch_size = check_batch_size(trainer.batch_size, data.n_rows)
-    plan = strategy.setup(trainer, model, data, data, data, batch_size,
+    measured: Any = data  # the data, as setup's X and y (it reads their shape and dtype)
+    plan = strategy.setup(trainer, model, data, measured, measured, batch_size,
                           seed_from(trainer.random_state), measure=data)
     if plan.smoothing:
         raise NotSupportedError("optimizer", "the default MAE fit (a smoothing path) on dask "

@@ -130,7 +130,7 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     if precondition == "standardize" and not linear:
         raise ValueError(f"precondition='standardize' applies to linear models, not to "
                          f"{type(model).__name__}; use precondition=None")
-    std = None
+    std: Optional[Standardization] = None
     if precondition == "standardize":
         std = measure.standardize(X, model.fit_intercept,
                                   rows=needs_row_curvature(n, batch_size))

@@ -201,3 +201,12 @@ def test_gdregressor(client, dtype):
     np.testing.assert_array_equal(predicted.compute(), est.predict(X))
     with pytest.raises(ValueError, match="expecting 4 features"):
         est.predict(da.from_array(X[:, :3], chunks=(ALIGNED, -1)))
+
+
+def test_without_a_client(monkeypatch):
+    def no_client():
+        raise ValueError("No clients found")
+    monkeypatch.setattr(distributed, "get_client", no_client)
+    X, y = problem(2, n=100)
+    with pytest.raises(ValueError, match="needs a dask.distributed Client.*scheduler-address"):
+        gdcore.Trainer().fit(gdcore.LinearModel(2), *on_cluster(X, y, 50))
