@@ -210,3 +210,26 @@ def test_without_a_client(monkeypatch):
     X, y = problem(2, n=100)
     with pytest.raises(ValueError, match="needs a dask.distributed Client.*scheduler-address"):
         gdcore.Trainer().fit(gdcore.LinearModel(2), *on_cluster(X, y, 50))
+
+
+def test_unusable_start_as_in_memory(client):
+    X, y = problem(3)
+    y = y * 1e200  # its squares overflow: no fit can start
+    messages = []
+    for data in ((X, y), on_cluster(X, y, ALIGNED)):
+        with pytest.raises(ValueError, match="the loss is inf") as err:
+            gdcore.Trainer(optimizer="gd", epochs=5).fit(gdcore.LinearModel(3), *data)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+
+
+def test_divergence_as_in_memory(client):
+    X, y = problem(3)
+    errors = []
+    for data in ((X, y), on_cluster(X, y, ALIGNED)):
+        with pytest.raises(gdcore.DivergenceError) as err:
+            gdcore.Trainer(lr=1.0, epochs=50).fit(gdcore.LinearModel(3), *data)
+        errors.append(err.value)
+    np.testing.assert_array_equal(errors[1].history.loss, errors[0].history.loss)
+    # the step it suggests: from the raw Gram matrix, summed per chunk on the cluster
+    assert errors[1].suggested_lr == pytest.approx(errors[0].suggested_lr, rel=1e-12)
