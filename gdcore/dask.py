@@ -12,7 +12,8 @@ row order: the partials the in-memory pass adds in the same order. The
 epoch loop is ``gdcore.loop.ReferenceRun``, which steps exactly as the
 compiled loop does, so a full-batch fit gives the in-memory fit's numbers
 bit for bit when every chunk but the last has a multiple of 4,096 rows
-(else the runs start at other rows: equal to rounding, 1e-12 relative).
+(else the runs start at other rows: equal to rounding, 1e-12 relative in
+float64).
 
 The default fit's statistics are reduced over the chunks in the same order
 as in memory: the columns' largest magnitudes (a max), their means and the
@@ -40,7 +41,7 @@ import numpy as np
 from . import _util, strategy
 from ._dispatch import pass_linear
 from ._validation import as_features, as_target, check_batch_size, on_cluster, seed_from
-from .curvature import auto_lr, lambda_max_of_gram
+from .curvature import lambda_max_of_gram
 from .errors import NotSupportedError
 from .loop import Fit, ReferenceRun, new_state
 from .losses import Loss
