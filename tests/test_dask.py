@@ -233,3 +233,14 @@ def test_divergence_as_in_memory(client):
     np.testing.assert_array_equal(errors[1].history.loss, errors[0].history.loss)
     # the step it suggests: from the raw Gram matrix, summed per chunk on the cluster
     assert errors[1].suggested_lr == pytest.approx(errors[0].suggested_lr, rel=1e-12)
+
+
+def test_any_chunking_of_columns_and_y(client):
+    """X chunked across its columns and y chunked otherwise are rechunked like X's rows."""
+    X, y = problem(3)
+    ref = gdcore.LinearModel(3)
+    gdcore.Trainer().fit(ref, X, y)
+    model = gdcore.LinearModel(3)
+    gdcore.Trainer().fit(model, da.from_array(X, chunks=(ALIGNED, 2)),
+                         da.from_array(y, chunks=3000))
+    np.testing.assert_array_equal(model.params, ref.params)
