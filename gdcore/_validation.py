@@ -20,6 +20,12 @@ from . import _util
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def on_cluster(value: Any) -> bool:
+    """Whether ``value`` is a dask collection (told without importing dask, which is
+    optional: ``pip install gdcore[dask]``)."""
+    return type(value).__module__.partition(".")[0] in ("dask", "dask_expr")
+
+
 def check_dtype(dtype: Any) -> np.dtype:
     try:
         dt = np.dtype(dtype)

@@ -93,3 +93,12 @@ class FitInterrupted(KeyboardInterrupt):
     def __init__(self, history: Any) -> None:
         self.history = history
         super().__init__(f"fit interrupted after {history.n_epochs} epochs")
+
+
+class NotSupportedError(NotImplementedError):
+    """An argument asks for something gdcore does not do (yet) in this setting, such as a
+    mini-batch fit of dask arrays; the message names the argument."""
+
+    def __init__(self, argument: str, what: str) -> None:
+        self.argument = argument
+        super().__init__(f"{argument}: gdcore does not support {what}")

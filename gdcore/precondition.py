@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -132,13 +132,30 @@ def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False) -> Stand
     then the centred Gram matrix (or the sums of squares, for wide X); one
     more for ``row_max`` when ``rows`` (mini-batch steps).
     """
-    n, d = X.shape
-    wide = d > GRAM_MAX_FEATURES
+    wide = X.shape[1] > GRAM_MAX_FEATURES
     # the columns divided by ``big`` lie in [-1, 1]; centred, less ``mean``
     big, mean, squares = _util.column_scan(X, fit_intercept, squares=wide)
-    gram = None
-    if not wide:
-        gram = _util.centred_gram(X, big, mean)
+    gram = None if wide else _util.centred_gram(X, big, mean)
+
+    def row_max(unit_scale: np.ndarray) -> float:
+        largest = 0.0
+        for B in _blocks(X):
+            C = (B / big - mean) / unit_scale
+            largest = max(largest, float(np.max(np.einsum("ij,ij->i", C, C))))
+        return largest + float(fit_intercept)
+    return from_scans(X.shape[0], fit_intercept, big, mean, squares, gram,
+                      row_max if rows else None)
+
+
+def from_scans(n: int, fit_intercept: bool, big: np.ndarray, mean: np.ndarray,
+               squares: np.ndarray, gram: Optional[np.ndarray],
+               row_max: Optional[Callable[[np.ndarray], float]] = None) -> Standardization:
+    """The Standardization of n rows from ``_util.column_scan``'s (big, mean, squares)
+    and ``_util.centred_gram``'s matrix (None for wide X), however they were summed:
+    in memory, or chunk by chunk on a cluster (gdcore/dask.py). ``row_max`` maps the
+    unit scales to max_i ||a_i||^2 (None: not measured)."""
+    d = big.shape[0]
+    if gram is not None:
         squares = gram.diagonal()
     unit_scale = np.sqrt(squares / n)
     tiny = 1e3 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), unit_scale)
@@ -155,12 +172,5 @@ def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False) -> Stand
             bordered[:d, :d], bordered[d, d] = corr, 1.0
             corr = bordered
         eigenvalues = np.linalg.eigvalsh(corr)
-    row_max = math.nan
-    if rows:
-        row_max = 0.0
-        for B in _blocks(X):
-            C = (B / big - mean) / unit_scale
-            row_max = max(row_max, float(np.max(np.einsum("ij,ij->i", C, C))))
-        row_max += float(fit_intercept)
     return Standardization(mean * big, unit_scale * big, fit_intercept, eigenvalues, corr,
-                           row_max, constant)
+                           math.nan if row_max is None else row_max(unit_scale), constant)

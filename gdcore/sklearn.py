@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
                       "pip install scikit-learn (or gdcore[sklearn])") from exc
 
 from . import _util
-from ._validation import check_not_masked, check_penalty
+from ._validation import check_not_masked, check_penalty, on_cluster
 from .errors import ConvergenceWarning as GDConvergenceWarning
 from .loop import MAX_EPOCHS, STALLED
 from .losses import HuberLoss, MAELoss, MSELoss
@@ -220,6 +220,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {self.loss!r}")
         HuberLoss(self.epsilon)  # checks it, for every loss
         check_penalty(self.penalty, self.alpha, self.l1_ratio)
+        if y is not None and (on_cluster(X) or on_cluster(y)):  # kept on the cluster
+            from .dask import estimator_data
+            X, y = estimator_data(self, X, y)
         # C order: the column means and X @ coef_ then sum in the same order whatever the
         # layout X came in, so any layout gives the same fit and predictions, bit for bit
         X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C",
@@ -336,8 +339,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         """
         if not self.standardize or np.dtype(self.dtype) == np.float64 or self.penalty is not None:
             return np.zeros(X.shape[1]), None  # (a penalty is on the user's coefficients)
-        mean = X.mean(axis=0) if self.fit_intercept else np.zeros(X.shape[1])
-        scale = np.sqrt(np.mean((X - mean) ** 2, axis=0))
+        mean = np.asarray(X.mean(axis=0)) if self.fit_intercept else np.zeros(X.shape[1])
+        scale = np.sqrt(np.asarray(np.mean((X - mean) ** 2, axis=0)))  # (dask X: computed)
         scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
         return mean, scale
 
@@ -350,14 +353,22 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
+        if on_cluster(X):  # a dask array of predictions, computed where X's chunks are
+            from .dask import estimator_predict
+            return estimator_predict(self, X)
         X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C",
                                                      reset=False))
-        with np.errstate(over="ignore", invalid="ignore"):  # reported just below
-            predictions = X @ self.coef_ + self.intercept_
-        if not _util.all_finite(predictions):
-            raise ValueError("the predictions overflow float64 arithmetic (X is too large "
-                             "for this model's coefficients)")
-        return predictions
+        return _predictions(X, self.coef_, self.intercept_)
+
+
+def _predictions(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    """X @ coef + intercept for validated float64 X, an overflow reported."""
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        out = X @ coef + intercept
+    if not _util.all_finite(out):
+        raise ValueError("the predictions overflow float64 arithmetic (X is too large "
+                         "for this model's coefficients)")
+    return out
 
 
 #: dtype kinds that are not numbers, though scikit-learn would convert some of them:
@@ -368,6 +379,8 @@ _NOT_NUMBERS = "USMmV"
 def _checked(value: Any, name: str, check: Callable[[Any], Any]) -> Any:
     """``check(value)``, scikit-learn's validation, after gdcore's rules (no masked entries;
     no strings, bytes or dates), its errors naming the argument."""
+    if on_cluster(value):
+        return value  # checked by gdcore.dask.estimator_data
     value = check_not_masked(value, name)
     dtypes = list(value.dtypes) if hasattr(value, "columns") else [getattr(value, "dtype", None)]
     if dtypes == [None]:  # a list or the like

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any, List, Optional, Tuple
 
 import numpy as np
@@ -96,14 +97,21 @@ class Setup:
 def _target_stats(y: np.ndarray) -> Tuple[float, float]:
     """(mean of y, a scale of y for tolerances: its standard deviation, or its magnitude
     if constant), computed without overflow or underflow whatever the scale."""
-    big, mean, squares = (float(v[0]) for v in _util.column_scan(y.reshape(-1, 1), True, True))
-    sd = math.sqrt(squares / y.shape[0]) * big
+    return target_stats_of(y.shape[0], *_util.column_scan(y.reshape(-1, 1), True, True))
+
+
+def target_stats_of(n: int, big: Any, mean: Any, squares: Any) -> Tuple[float, float]:
+    """_target_stats from column_scan's (big, mean, squares) of y's n values."""
+    big, mean, squares = float(big[0]), float(mean[0]), float(squares[0])
+    sd = math.sqrt(squares / n) * big
     return mean * big, (sd if sd > 0 else max(abs(mean) * big, 1.0))
 
 
 def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
-          batch_size: Optional[int], seed: int) -> Setup:
-    """Resolve the trainer's settings for ``model`` on validated (X, y)."""
+          batch_size: Optional[int], seed: int, measure: Any = None) -> Setup:
+    """Resolve the trainer's settings for ``model`` on validated (X, y). ``measure`` takes
+    the statistics of data held elsewhere (gdcore/dask.py's, by reduction over chunks)."""
+    measure = IN_MEMORY if measure is None else measure
     n = X.shape[0]
     loss: Loss = trainer.loss
     user_lr = trainer.lr
@@ -131,9 +139,10 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     if precondition == "standardize" and not linear:
         raise ValueError(f"precondition='standardize' applies to linear models, not to "
                          f"{type(model).__name__}; use precondition=None")
-    std = None
+    std: Optional[Standardization] = None
     if precondition == "standardize":
-        std = standardize(X, model.fit_intercept, rows=needs_row_curvature(n, batch_size))
+        std = measure.standardize(X, model.fit_intercept,
+                                  rows=needs_row_curvature(n, batch_size))
     penalty = _penalty(model, std, optimizer, *check_penalty(trainer.penalty, trainer.alpha,
                                                              trainer.l1_ratio))
     l1 = penalty is not None and penalty.has_l1
@@ -166,7 +175,7 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     tol = DEFAULT_TOL[X.dtype] if trainer.tol is None else trainer.tol
     notes: List[str] = []
     stop = StopRule(abs_tol=tol)
-    y_mean, y_scale = _target_stats(y)
+    y_mean, y_scale = measure.target_stats(y)
     if std is not None:
         _check_conditioning(std, tol, X.dtype, notes)
         _check_magnitude(std, y_scale, tol, X.dtype, notes)
@@ -187,7 +196,7 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     settings = Settings(optimizer=optimizer, lr=float(lr), schedule=schedule, epochs=epochs,
                         batch_size=batch_size, seed=seed, n_free=model._n_free, stop=stop,
                         precondition=None if std is None else std.precondition(),
-                        blowup_floor=_trivial_loss(loss, y, y_mean), record_path=trainer.record_path,
+                        blowup_floor=measure.trivial_loss(loss, y, y_mean), record_path=trainer.record_path,
                         max_records=max_records(model.params.shape[0], model.dtype.itemsize,
                                                 trainer.record_path),
                         penalty=penalty)
@@ -273,6 +282,11 @@ def _trivial_loss(loss: Loss, y: np.ndarray, mean: float) -> float:
     that a fit started next to a zero loss may move without counting as a blow-up."""
     value = float(_util.constant_loss(loss.kind, loss.param, y, mean))
     return value if math.isfinite(value) else 0.0
+
+
+#: How ``setup`` measures data in memory.
+IN_MEMORY = SimpleNamespace(standardize=standardize, target_stats=_target_stats,
+                            trivial_loss=_trivial_loss)
 
 
 def _curvature_step(model: Any, backend: Any, X: np.ndarray, batch_size: Optional[int],

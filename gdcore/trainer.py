@@ -17,10 +17,10 @@ import numpy as np
 from . import continued, strategy
 from ._validation import (as_data, as_features, check_batch_size, check_epochs, check_lr,
                           check_n_jobs, check_penalty, check_random_state, check_tol,
-                          effective_n_jobs, seed_from)
+                          effective_n_jobs, on_cluster, seed_from)
 from .backends import get_backend
 from .early_stopping import EarlyStopping, check_early_stopping, split
-from .errors import ConvergenceWarning, DivergenceError, FitInterrupted
+from .errors import ConvergenceWarning, DivergenceError, FitInterrupted, NotSupportedError
 from .history import INTERRUPTED, History
 from .continued import Stream
 from .loop import CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, Fit, FitResult, StopRule
@@ -249,6 +249,8 @@ class Trainer:
         start = time.perf_counter()
         monitor = None
         if self.early_stopping:
+            if on_cluster(X) or on_cluster(y):
+                raise NotSupportedError("early_stopping", "on dask arrays")
             X, y = as_data(X, y, model.dtype)
             model._check_features(X)
             X, y, X_held, y_held = split(X, y, self.validation_fraction,
@@ -301,6 +303,9 @@ class Trainer:
     def _start(self, model: Model, X: Any, y: Any) -> Tuple["strategy.Setup", Any, Any]:
         """Validate, set the fit up and start its run: (setup, run, (X, batch_size, backend))."""
         self._check_model(model)
+        if on_cluster(X) or on_cluster(y):  # dask arrays: gdcore/dask.py (imports dask)
+            from .dask import start
+            return start(self, model, X, y)
         Xc, yc = as_data(X, y, model.dtype)
         model._check_features(Xc)
         batch_size = check_batch_size(self.batch_size, Xc.shape[0])
@@ -335,6 +340,8 @@ class Trainer:
         """
         start = time.perf_counter()
         self._check_model(model)
+        if on_cluster(X) or on_cluster(y):
+            raise NotSupportedError("X", "partial_fit of dask arrays (give it NumPy slices)")
         Xc, yc = as_data(X, y, model.dtype)
         model._check_features(Xc)
         n = Xc.shape[0]

@@ -24,6 +24,8 @@ def test_readme_example_runs(code, tmp_path, monkeypatch):
         pytest.importorskip("matplotlib")
     if "progress=True" in code:
         pytest.importorskip("tqdm")
+    if "dask" in code:
+        pytest.importorskip("distributed")
     monkeypatch.chdir(tmp_path)  # examples write files
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
     if "plot.save" in code:

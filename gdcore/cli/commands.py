@@ -113,6 +113,10 @@ def add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", action="store_true",
                    help="instead, n_jobs against one thread, on the machine as it is and "
                         "with its other CPUs kept busy (with --full: 1,000,000 x 20 too)")
+    p.add_argument("--dask", action="store_true",
+                   help="instead, dask arrays on a 2-worker LocalCluster: time per epoch "
+                        "and to 1e-6 against in memory, dask-glm and dask-ml, 1,000,000 x 20 "
+                        "(with --full: 10,000,000 x 20 too; needs gdcore[dask])")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--plot", metavar="FILE.png",
                    help="draw time per epoch against N (needs matplotlib)")
@@ -122,7 +126,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.quick and not (args.solve or args.penalty):
         raise UsageError("--quick goes with --solve or --penalty (the per-epoch benchmark is "
                          "quick by default)")
-    chosen = [name for name in ("--solve", "--penalty", "--mlp", "--threads")
+    chosen = [name for name in ("--solve", "--penalty", "--mlp", "--threads", "--dask")
               if getattr(args, name[2:])]
     if len(chosen) > 1:
         raise UsageError(f"{' and '.join(chosen)} are separate tables: choose one")
@@ -133,6 +137,9 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.plot is not None:
         plotting(args.plot, "--plot")
     _pin_threads(args.argv)
+    if args.dask:
+        from ..benchmarks.cluster import main as bench_dask
+        return bench_dask(args.full, args.json)
     if args.threads:
         from ..benchmarks.threads import main as bench_threads
         return bench_threads(args.full, args.json)

@@ -1,0 +1,467 @@
+"""Fits of dask arrays: the compiled pass runs on each chunk where it lives, the loop here.
+
+``Trainer.fit(model, X, y)`` comes here when X or y is a dask array (``pip
+install gdcore[dask]``; a ``distributed.Client`` must be running, local or
+``Client("scheduler-address")``). The chunks are turned once into *shards*
+kept in the workers' memory: the chunk's rows, validated and converted to
+the model's dtype, with one compiled ``LinearObjective`` per run of
+``CHUNK`` (4,096) rows, the kernel's own unit of summation. Every epoch the
+client sends the parameters to each worker (one call per worker), each
+worker returns the partial sums of its runs, and the client adds them in
+row order: the partials the in-memory pass adds in the same order. The
+epoch loop is ``gdcore.loop.ReferenceRun``, which steps exactly as the
+compiled loop does, so a full-batch fit gives the in-memory fit's numbers
+bit for bit when every chunk but the last has a multiple of 4,096 rows
+(else the runs start at other rows: equal to rounding, 1e-12 relative in
+float64).
+
+The default fit's statistics are reduced over the chunks in the same order
+as in memory: the columns' largest magnitudes (a max), their means and the
+sums of squares (sums of runs of 256 rows, ``_util.column_scan``'s runs,
+added in row order), the centred Gram matrix (``_util.centred_gram`` of
+each run of 256 rows, added in row order, chunk after chunk). What is not
+equal bit for bit: the loss of predicting y's mean, the floor of the
+divergence test (summed per chunk, equal to rounding), and with
+``precondition=None`` and ``lr="auto"`` the raw Gram matrix behind the step
+(summed per chunk, exact eigenvalue for every width, where memory uses power
+iteration beyond 64 parameters).
+
+Not on a cluster (a ``gdcore.errors.NotSupportedError`` names the argument):
+mini-batches (``batch_size``), networks, and the default MAE fit (its
+smoothing path checks duality gaps with in-memory X; give an optimizer).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _util, strategy
+from ._dispatch import pass_linear
+from ._validation import as_features, as_target, check_batch_size, on_cluster, seed_from
+from .curvature import lambda_max_of_gram
+from .errors import NotSupportedError
+from .loop import Fit, ReferenceRun, new_state
+from .losses import Loss
+from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans
+
+#: Rows per partial sum of the compiled pass (src/_pass_linear.pyx's CHUNK).
+CHUNK = 4096
+#: Rows per partial sum of _util.column_scan and _util.centred_gram (src/_util.pyx).
+RUN = 256
+#: Widths the pass reads as padded rows (src/_pass_linear.pyx: NARROW < d <= PADDED): all
+#: but the last row of X; a shard's runs get a row of zeros after them to be read alike.
+PADDED_WIDTHS = range(17, 65)
+#: How an epoch reaches the workers: "actors" (one dask actor per worker holding its
+#: shards, called directly from the client) or "futures" (one task per worker through
+#: the scheduler). ``gdcore bench --dask`` measures both.
+ROUND_TRIP = "actors"
+
+
+# -- on the workers --
+
+class Shard:
+    """One chunk of (X, y) in a worker's memory, with the compiled pass of each of its
+    runs of CHUNK rows for the fit's loss."""
+
+    def __init__(self, X: Any, y: Any, dtype: np.dtype, start: int, last: bool,
+                 kind: str, param: float) -> None:
+        where = f" (rows {start} to {start + len(X) - 1}, a chunk of the dask array)"
+        try:
+            X = as_features(X, dtype)
+            y = as_target(y, dtype)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{exc}{where}") from None
+        if X.shape[0] != y.shape[0]:
+            raise ValueError(f"X and y chunks differ in length{where}")
+        self.X, self.y, self.last = X, y, last
+        self.n, self.d = X.shape
+        self.big = _largest(X)
+        self.y_big = _largest(y.reshape(-1, 1))
+        self.passes = self._passes(kind, param)
+
+    def _passes(self, kind: str, param: float) -> List[Tuple[Any, Optional[np.ndarray]]]:
+        """(LinearObjective, y buffer whose last value is the padding row's target or None)
+        for each run of CHUNK rows."""
+        runs = []
+        for lo in range(0, self.n, CHUNK):
+            X, y = self.X[lo:lo + CHUNK], self.y[lo:lo + CHUNK]
+            pad = None
+            if self.d in PADDED_WIDTHS and not (self.last and lo + CHUNK >= self.n):
+                # in memory the row after these is readable, so the pass reads them all
+                # as padded rows: a row of zeros after them does the same here; its
+                # target is set to the intercept before each pass, so its terms are 0
+                X = np.concatenate([X, np.zeros((1, self.d), X.dtype)])
+                y = pad = np.concatenate([y, np.zeros(1, y.dtype)])
+            runs.append((pass_linear.LinearObjective(kind, param, X, y, 1), pad))
+        return runs
+
+    def sums(self, params: np.ndarray) -> np.ndarray:
+        """(runs, d + 2): each run's gradient sums then loss sum, at ``params``."""
+        out = np.empty((len(self.passes), self.d + 2))
+        b = params[-1]
+        for k, (objective, pad) in enumerate(self.passes):
+            if pad is not None:
+                pad[-1] = b
+            out[k, -1], out[k, :-1] = objective.sums(params)
+        return out
+
+    def run_sums(self, which: str, big: np.ndarray, shift: Any) -> np.ndarray:
+        """Sums over each run of RUN rows of u = X / big - shift ("x"), or u^2 ("x2"),
+        or the same of y ("y", "y2"), each added row after row as _util.column_sums does."""
+        data = self.y.reshape(-1, 1) if which[0] == "y" else self.X
+        n, d = data.shape
+        out = np.zeros((-(-n // RUN), d))
+        for run in range(0, out.shape[0], 128):  # 128 runs at a time: small temporaries
+            u = data[run * RUN:(run + 128) * RUN] / big - shift
+            if which.endswith("2"):
+                u *= u
+            whole = u.shape[0] // RUN
+            acc = out[run:run + whole]
+            runs = u[:whole * RUN].reshape(whole, RUN, d)
+            for i in range(RUN):
+                acc += runs[:, i]
+            for row in u[whole * RUN:]:  # the chunk's last, shorter run
+                out[run + whole] += row
+        return out
+
+    def y_rest(self, big: np.ndarray, mean: np.ndarray, kind: str, param: float,
+               value: float) -> Tuple[np.ndarray, float]:
+        """y's run sums of squares about its mean, and the chunk's loss sum predicting
+        ``value``."""
+        return (self.run_sums("y2", big, mean),
+                float(_util.constant_loss(kind, param, self.y, value)) * self.n)
+
+    def centred_gram(self, big: np.ndarray, mean: np.ndarray, G: np.ndarray) -> np.ndarray:
+        """G plus _util.centred_gram of each run of RUN rows, in row order."""
+        G = G.copy()
+        for lo in range(0, self.n, RUN):
+            G += _util.centred_gram(self.X[lo:lo + RUN], big, mean)
+        return G
+
+    def gram(self, fit_intercept: bool) -> np.ndarray:
+        """A^T A of the chunk, A = [X 1] (``gdcore.curvature.gram_blas``)."""
+        from .curvature import gram_blas
+        return gram_blas(self.X, fit_intercept)
+
+    def largest(self) -> Tuple[np.ndarray, np.ndarray]:
+        return self.big, self.y_big
+
+    def rows(self) -> np.ndarray:
+        return self.X
+
+
+def _largest(X: np.ndarray) -> np.ndarray:
+    """Each column's largest magnitude, 0 for a column of zeros (the caller takes the max
+    over chunks): _util.column_scan's, which reads X once without a temporary."""
+    big = _util.column_scan(X, False)[0]
+    for j in np.flatnonzero(big == 1.0):  # 1: the largest magnitude, or a column of zeros
+        if not X[:, j].any():
+            big[j] = 0.0
+    return big
+
+
+def _call(method: str, shards: Sequence[Shard], *args: Any) -> List[Any]:
+    return [getattr(shard, method)(*args) for shard in shards]
+
+
+class ShardGroup:
+    """The shards of one worker, as a dask actor: an epoch's call goes straight from the
+    client to the worker, past the scheduler."""
+
+    def __init__(self, *shards: Shard) -> None:
+        self.shards = shards
+
+    def sums(self, params: np.ndarray) -> List[np.ndarray]:
+        return _call("sums", self.shards, params)
+
+
+# -- on the client --
+
+class DaskData:
+    """(X, y) as shards on a cluster: what ``strategy.setup`` measures (the ``measure``,
+    ``backend`` and the data it is given) and what the epochs sum over."""
+
+    def __init__(self, X: Any, y: Any, dtype: np.dtype, loss: Loss,
+                 via: str = "actors") -> None:
+        import dask
+        from distributed import wait
+        self.client = _client()
+        X, y = _aligned(X, y)
+        self.dtype, self.loss = np.dtype(dtype), loss
+        self.shape = (int(sum(X.chunks[0])), int(X.shape[1]))
+        self.n_rows = self.shape[0]
+        starts = np.cumsum((0,) + X.chunks[0])
+        xs, ys = X.to_delayed().ravel(), y.to_delayed().ravel()
+        make = dask.delayed(Shard, pure=False)
+        self.shards = self.client.compute(
+            [make(x, v, self.dtype, int(starts[i]), i == len(xs) - 1, loss.kind, loss.param)
+             for i, (x, v) in enumerate(zip(xs, ys))], optimize_graph=False)
+        wait(self.shards)
+        for future in self.shards:
+            if future.status == "error":
+                future.result()  # raises the chunk's validation error
+        where = self.client.who_has(self.shards)
+        self.groups: Dict[str, List[int]] = {}
+        for i, future in enumerate(self.shards):
+            self.groups.setdefault(sorted(where[future.key])[0], []).append(i)
+        self.via = via
+        self.actor_futures = []
+        if via == "actors":
+            self.actor_futures = [self.client.submit(ShardGroup, *[self.shards[i] for i in idx],
+                                                     workers=[w], actor=True)
+                                  for w, idx in self.groups.items()]
+        largest = self._each("largest")
+        self.big = np.max([x for x, _ in largest], axis=0)
+        self.y_big = np.max([v for _, v in largest], axis=0)
+        self.actors = dict(zip(self.groups, self.client.gather(self.actor_futures)))
+        self.y_scan: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+        self.trivial: Tuple[float, float] = (math.nan, math.nan)  # (prediction, loss)
+
+    # the statistics strategy.setup needs, reduced over the shards in row order; the
+    # waves of calls overlap where they can (y's statistics ride with X's)
+
+    def _submit(self, method: str, *args: Any) -> Dict[str, Any]:
+        """A future of [shard.method(*args) for its shards] per worker."""
+        return {w: self.client.submit(_call, method, [self.shards[i] for i in idx], *args,
+                                      workers=[w], pure=False)
+                for w, idx in self.groups.items()}
+
+    def _collect(self, futures: Dict[str, Any]) -> List[Any]:
+        """The results of _submit's futures, in row order."""
+        return self.in_row_order(zip(futures, self.client.gather(list(futures.values()))))
+
+    def in_row_order(self, results: Iterable[Tuple[str, List[Any]]]) -> List[Any]:
+        """Per-shard results from (worker, [its shards' results]) pairs, in row order."""
+        out: List[Any] = [None] * len(self.shards)
+        for w, values in results:
+            for i, value in zip(self.groups[w], values):
+                out[i] = value
+        return out
+
+    def _each(self, method: str, *args: Any) -> List[Any]:
+        return self._collect(self._submit(method, *args))
+
+    def _y_rest(self, y_mean_parts: List[np.ndarray]) -> Tuple[Any, Any]:
+        """(y's unit mean, futures of y_rest), from y's run sums."""
+        big = np.where(self.y_big == 0, 1.0, self.y_big)
+        mean = _in_order(y_mean_parts) / self.n_rows
+        value = float(mean[0]) * float(big[0])  # as strategy.target_stats_of gives it
+        self.trivial = (value, math.nan)
+        return mean, self._submit("y_rest", big, mean, self.loss.kind, self.loss.param, value)
+
+    def _y_done(self, mean: np.ndarray, futures: Dict[str, Any]) -> None:
+        parts = self._collect(futures)
+        self.y_scan = (np.where(self.y_big == 0, 1.0, self.y_big), mean,
+                       _in_order([p[0] for p in parts]))
+        self.trivial = (self.trivial[0], sum(p[1] for p in parts) / self.n_rows)
+
+    def standardize(self, X: Any, fit_intercept: bool, rows: bool = False) -> Standardization:
+        """precondition.standardize's scans, y's with them: the means, then the centred
+        Gram matrix (a chain: each shard adds its runs to the sum so far) or the squares."""
+        if rows:
+            raise NotSupportedError("batch_size", "mini-batch fits of dask arrays")
+        n, d = self.shape
+        big = np.where(self.big == 0, 1.0, self.big)
+        y_big = np.where(self.y_big == 0, 1.0, self.y_big)
+        x_means = self._submit("run_sums", "x", big, 0.0) if fit_intercept else {}
+        y_means = self._submit("run_sums", "y", y_big, 0.0)
+        mean = _in_order(self._collect(x_means)) / n if fit_intercept else np.zeros(d)
+        y_mean, y_rest = self._y_rest(self._collect(y_means))
+        squares, gram = np.zeros(d), None
+        if d > GRAM_MAX_FEATURES:
+            squares = _in_order(self._each("run_sums", "x2", big, mean))
+        else:
+            G: Any = np.zeros((d, d))
+            for w, i in self._order():
+                G = self.client.submit(_centred_gram, self.shards[i], big, mean, G,
+                                       workers=[w], pure=False)
+            gram = G.result()
+        self._y_done(y_mean, y_rest)
+        return from_scans(n, fit_intercept, big, mean, squares, gram)
+
+    def target_stats(self, y: Any) -> Tuple[float, float]:
+        if self.y_scan is None:
+            big = np.where(self.y_big == 0, 1.0, self.y_big)
+            self._y_done(*self._y_rest(self._each("run_sums", "y", big, 0.0)))
+        assert self.y_scan is not None
+        return strategy.target_stats_of(self.n_rows, *self.y_scan)
+
+    def trivial_loss(self, loss: Loss, y: Any, mean: float) -> float:
+        """The mean loss of predicting ``mean`` (the chunks' sums added: equal to rounding)."""
+        value = self.trivial[1]
+        if not (mean == self.trivial[0] and (loss.kind, loss.param) == (self.loss.kind,
+                                                                         self.loss.param)):
+            value = sum(self._each("y_rest", self.y_big, np.zeros(1), loss.kind, loss.param,
+                                   mean)[i][1] for i in range(len(self.shards)))
+            value /= self.n_rows
+        return value if math.isfinite(value) else 0.0
+
+    def curvature(self, X: Any, fit_intercept: bool, rows: bool = True) -> Tuple[float, float]:
+        """(lambda_max of (2/N) A^T A, NaN): the raw Gram matrix summed over the shards."""
+        if rows:
+            raise NotSupportedError("batch_size", "mini-batch fits of dask arrays")
+        G = np.zeros((self.shape[1] + fit_intercept,) * 2)
+        for part in self._each("gram", fit_intercept):
+            G += part
+        return lambda_max_of_gram(G, self.n_rows), math.nan
+
+    def _order(self) -> List[Tuple[str, int]]:
+        where = {i: w for w, idx in self.groups.items() for i in idx}
+        return [(where[i], i) for i in range(len(self.shards))]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """X gathered to the client (an error message's largest |X|, nothing on the way)."""
+        X = np.concatenate(self._each("rows"))
+        return X if dtype is None else X.astype(dtype)
+
+
+class DaskObjective:
+    """``gdcore.loop.Objective`` of a linear model on DaskData: one round trip a call."""
+
+    def __init__(self, data: DaskData) -> None:
+        self.data = data
+        self.n_rows, self.n_params = data.n_rows, data.shape[1] + 1
+
+    def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
+        if rows is not None:
+            raise NotSupportedError("batch_size", "mini-batch fits of dask arrays")
+        data, p = self.data, np.array(params)
+        if data.via == "actors":
+            calls = [(w, actor.sums(p)) for w, actor in data.actors.items()]
+            parts = data.in_row_order((w, call.result()) for w, call in calls)
+        else:
+            parts = data._collect(data._submit("sums", p))
+        total = _in_order(parts)
+        return float(total[-1]), total[:-1]
+
+
+def _centred_gram(shard: Shard, big: np.ndarray, mean: np.ndarray, G: np.ndarray) -> np.ndarray:
+    return shard.centred_gram(big, mean, G)
+
+
+def _in_order(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """The sum of the rows of the parts, added one after the other in row order (as the
+    kernels add their partials)."""
+    return np.add.accumulate(np.concatenate(parts), axis=0)[-1]
+
+
+def _client() -> Any:
+    try:
+        from distributed import get_client
+        return get_client()
+    except ImportError as exc:
+        raise ImportError("fitting dask arrays needs dask and distributed: "
+                          "pip install gdcore[dask]") from exc
+    except ValueError as exc:
+        raise ValueError("fitting dask arrays needs a dask.distributed Client: start one "
+                         "first, Client() on this machine or Client('scheduler-address') "
+                         "for a cluster") from exc
+
+
+def _aligned(X: Any, y: Any) -> Tuple[Any, Any]:
+    """X (2-D, one chunk across its columns) and y (1-D) as dask arrays with the same
+    row chunks; a NumPy X or y is split along the other's chunks."""
+    import dask.array as da
+    for name, value in (("X", X), ("y", y)):
+        if on_cluster(value) and not isinstance(value, da.Array):
+            raise TypeError(f"{name} must be a dask array (or a NumPy array), "
+                            f"got {type(value).__name__}")
+    if not on_cluster(X):
+        X = as_features(X, np.result_type(np.asarray(X).dtype, np.float32))
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 1-D or 2-D, got {X.ndim}-D with shape {X.shape}")
+    if isinstance(X, da.Array):
+        _known(X, "X")
+    if not on_cluster(y):
+        y = as_target(y, np.result_type(np.asarray(y).dtype, np.float32))
+    elif y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got {y.ndim}-D with shape {y.shape}")
+    else:
+        _known(y, "y")
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"X and y have different lengths: X has {X.shape[0]} rows, "
+                         f"y has {y.shape[0]} values")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X is empty (shape {X.shape})")
+    if not isinstance(X, da.Array):
+        X = da.from_array(X, chunks=(y.chunks[0], -1))
+    if not isinstance(y, da.Array):
+        y = da.from_array(y, chunks=(X.chunks[0],))
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    if y.chunks[0] != X.chunks[0]:
+        y = y.rechunk({0: X.chunks[0]})
+    for name, value in (("X", X), ("y", y)):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got dtype {value.dtype}")
+    return X, y
+
+
+def _known(a: Any, name: str) -> None:
+    if any(math.isnan(c) for c in a.chunks[0]):
+        raise ValueError(f"{name} has chunks of unknown size (nan), as after boolean "
+                         f"indexing: call {name}.compute_chunk_sizes() first")
+
+
+def start(trainer: Any, model: Any, X: Any, y: Any) -> Tuple[Any, Any, Any]:
+    """Trainer._start for dask arrays: (setup, run, (data, batch_size, data))."""
+    if not model._linear:
+        raise NotSupportedError("model", f"{type(model).__name__} on dask arrays (linear "
+                                "models only)")
+    if trainer.batch_size is not None:
+        raise NotSupportedError("batch_size", "mini-batch fits of dask arrays; use "
+                                "batch_size=None (full batch)")
+    data = DaskData(X, y, model.dtype, trainer.loss, ROUND_TRIP)
+    model._check_features(data)
+    batch_size = check_batch_size(trainer.batch_size, data.n_rows)
+    measured: Any = data  # the data, as setup's X and y (it reads their shape and dtype)
+    plan = strategy.setup(trainer, model, data, measured, measured, batch_size,
+                          seed_from(trainer.random_state), measure=data)
+    if plan.stages is not None:
+        raise NotSupportedError("optimizer", "the default fits made of stages (the MAE's "
+                                "smoothing path; the Huber loss; an L1 penalty) on dask "
+                                "arrays; give an optimizer, e.g. optimizer='accelerated'")
+    objective = DaskObjective(data)
+    state = new_state(plan.settings, model.params)
+    run = Fit(ReferenceRun(objective, model.params, state, plan.settings), model.params,
+              state, plan.settings)
+    return plan, run, (data, batch_size, data)
+
+
+# -- gdcore.sklearn.GDRegressor's fit and predict of dask arrays --
+
+def estimator_data(estimator: Any, X: Any, y: Any) -> Tuple[Any, Any]:
+    """(X, y) for GDRegressor.fit as float64 dask arrays of aligned chunks (what
+    scikit-learn's validate_data checks and records, without computing them)."""
+    X, y = _aligned(X, y)
+    estimator.n_features_in_ = int(X.shape[1])
+    if hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+    return X.astype(np.float64), y.astype(np.float64)
+
+
+def estimator_predict(estimator: Any, X: Any) -> Any:
+    """GDRegressor.predict of a dask array: a dask array, each chunk's X @ coef_ + intercept_
+    computed where the chunk is."""
+    import dask.array as da
+    if not isinstance(X, da.Array):
+        raise TypeError(f"X must be a dask array (or a NumPy array), got {type(X).__name__}")
+    if X.ndim != 2 or X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has shape {X.shape}, but {type(estimator).__name__} is expecting "
+                         f"{estimator.n_features_in_} features as input")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must be numeric, got dtype {X.dtype}")
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X.map_blocks(_predict_block, estimator.coef_, estimator.intercept_, drop_axis=1,
+                        dtype=np.float64)
+
+
+def _predict_block(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    from .sklearn import _predictions
+    return _predictions(as_features(X, np.dtype(np.float64)), coef, intercept)

@@ -1,0 +1,262 @@
+"""Fits of dask arrays on a 2-worker LocalCluster equal the in-memory fits.
+
+Bit for bit when every chunk but the last has a multiple of 4,096 rows (the
+kernel's summation chunk, src/_pass_linear.pyx), else to rounding; errors
+for what the cluster path does not take. Skipped without dask and distributed.
+"""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+import gdcore  # noqa: E402
+from gdcore import precondition, strategy  # noqa: E402
+from gdcore.errors import NotSupportedError  # noqa: E402
+
+ALIGNED, UNALIGNED = 8192, 5000
+N = 4096 * 3 + 123  # a short last chunk either way
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+def problem(d, dtype=np.float64, n=N, seed=0):
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n, d)) * rng.uniform(0.1, 10, d) + 3).astype(dtype)
+    y = (X @ rng.normal(size=d) + 0.5 + rng.normal(size=n)).astype(dtype)
+    return X, y
+
+
+def on_cluster(X, y, chunks):
+    return da.from_array(X, chunks=(chunks, -1)), da.from_array(y, chunks=chunks)
+
+
+def both(trainer, X, y, chunks, fit_intercept=True):
+    """(in-memory model, history), (dask model, history)."""
+    out = []
+    for data in ((X, y), on_cluster(X, y, chunks)):
+        model = gdcore.LinearModel(X.shape[1], dtype=X.dtype, fit_intercept=fit_intercept)
+        out.append((model, trainer.fit(model, *data)))
+    return out
+
+
+def assert_same(a, b):
+    (m1, h1), (m2, h2) = a, b
+    np.testing.assert_array_equal(m2.params, m1.params)
+    np.testing.assert_array_equal(h2.loss, h1.loss)
+    assert (h2.n_epochs, h2.status) == (h1.n_epochs, h1.status)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("d", [1, 3, 7, 20])  # 20: the padded rows of the pass
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_default_fit_bit_for_bit(client, dtype, d, fit_intercept):
+    X, y = problem(d, dtype)
+    assert_same(*both(gdcore.Trainer(), X, y, ALIGNED, fit_intercept))
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "nesterov", "accelerated", "adam",
+                                       "adamw", "rmsprop", "adagrad"])
+def test_every_optimizer_bit_for_bit(client, optimizer):
+    X, y = problem(5)
+    assert_same(*both(gdcore.Trainer(optimizer=optimizer, epochs=15, tol=0.0), X, y, ALIGNED))
+
+
+def test_raw_coordinates_and_mae_bit_for_bit(client):
+    X, y = problem(4)
+    assert_same(*both(gdcore.Trainer(lr=1e-4, epochs=15, tol=0.0), X, y, 4096))
+    assert_same(*both(gdcore.Trainer(loss=gdcore.MAELoss(), optimizer="accelerated",
+                                     epochs=15, tol=0.0), X, y, ALIGNED))
+
+
+@pytest.mark.parametrize("d", [3, 20])
+def test_other_chunks_within_1e12(client, d):
+    X, y = problem(d)
+    for trainer in (gdcore.Trainer(optimizer="adam", epochs=20, tol=0.0), gdcore.Trainer()):
+        (m1, h1), (m2, h2) = both(trainer, X, y, UNALIGNED)
+        assert np.linalg.norm(m2.params - m1.params) <= 1e-12 * np.linalg.norm(m1.params)
+        np.testing.assert_allclose(h2.loss, h1.loss, rtol=1e-12)
+
+
+@pytest.mark.parametrize("d,n,chunks", [(1, N, 4096), (6, N, 512), (260, 700, 256)])
+def test_statistics_equal_in_memory(client, d, n, chunks):
+    """The default fit's change of variables and y's scales, reduced over the chunks."""
+    from gdcore.dask import DaskData
+    X, y = problem(d, n=n)
+    data = DaskData(*on_cluster(X, y, chunks), np.float64, gdcore.MSELoss())
+    for intercept in (True, False):
+        a, b = precondition.standardize(X, intercept), data.standardize(data, intercept)
+        for field in ("mean", "scale", "eigenvalues", "gram", "constant"):
+            np.testing.assert_array_equal(getattr(b, field), getattr(a, field), err_msg=field)
+    assert data.target_stats(data) == strategy._target_stats(y)
+    mean = strategy._target_stats(y)[0]
+    assert data.trivial_loss(gdcore.MSELoss(), data, mean) == pytest.approx(
+        strategy._trivial_loss(gdcore.MSELoss(), y, mean), rel=1e-13)
+
+
+def test_numpy_y_and_one_feature(client):
+    X, y = problem(1)
+    model = gdcore.LinearModel(1)
+    gdcore.Trainer().fit(model, da.from_array(X[:, 0], chunks=ALIGNED), y)
+    ref = gdcore.LinearModel(1)
+    gdcore.Trainer().fit(ref, X, y)
+    np.testing.assert_array_equal(model.params, ref.params)
+
+
+def test_callback_stops_as_in_memory(client):
+    X, y = problem(3)
+    stop = lambda epoch, loss, model: epoch == 3  # noqa: E731
+    trainer = gdcore.Trainer(optimizer="adam", epochs=50, tol=0.0)
+    runs = []
+    for data in ((X, y), on_cluster(X, y, ALIGNED)):
+        model = gdcore.LinearModel(3)
+        runs.append((model, trainer.fit(model, *data, callback=stop)))
+    assert_same(*runs)
+    assert runs[1][1].n_epochs == 3
+
+
+def test_bad_input(client):
+    X, y = problem(3)
+    Xd, yd = on_cluster(X, y, ALIGNED)
+    fit = gdcore.Trainer().fit
+    with pytest.raises(ValueError, match="different lengths"):
+        fit(gdcore.LinearModel(3), Xd, y[:-1])
+    with pytest.raises(ValueError, match="different lengths"):
+        fit(gdcore.LinearModel(3), Xd, yd[:-5])
+    with pytest.raises(ValueError, match="unknown size.*compute_chunk_sizes"):
+        fit(gdcore.LinearModel(3), Xd[Xd[:, 0] > 0], yd)
+    with pytest.raises(ValueError, match="3 features"):
+        fit(gdcore.LinearModel(4), Xd, yd)
+    bad = X.copy()
+    bad[9000, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN.*rows 8192 to"):
+        fit(gdcore.LinearModel(3), da.from_array(bad, chunks=(ALIGNED, -1)), yd)
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        fit(gdcore.LinearModel(3), Xd, da.stack([yd, yd], axis=1))
+    with pytest.raises(TypeError, match="X must be numeric"):
+        fit(gdcore.LinearModel(3), Xd.astype(str), yd)
+
+
+def test_not_supported(client):
+    X, y = problem(3)
+    Xd, yd = on_cluster(X, y, ALIGNED)
+    with pytest.raises(NotSupportedError, match="^batch_size: "):
+        gdcore.Trainer(batch_size=32).fit(gdcore.LinearModel(3), Xd, yd)
+    with pytest.raises(NotSupportedError, match="^model: "):
+        gdcore.Trainer().fit(gdcore.MLP([3, 4, 1]), Xd, yd)
+    with pytest.raises(NotSupportedError, match="^optimizer: .*MAE"):
+        gdcore.Trainer(loss=gdcore.MAELoss()).fit(gdcore.LinearModel(3), Xd, yd)
+    with pytest.raises(NotSupportedError, match="^optimizer: .*Huber"):
+        gdcore.Trainer(loss=gdcore.HuberLoss()).fit(gdcore.LinearModel(3), Xd, yd)
+    with pytest.raises(NotSupportedError, match="^optimizer: .*L1"):
+        gdcore.Trainer(penalty="l1", alpha=0.1).fit(gdcore.LinearModel(3), Xd, yd)
+    with pytest.raises(NotSupportedError, match="^early_stopping: "):
+        gdcore.Trainer(early_stopping=True).fit(gdcore.LinearModel(3), Xd, yd)
+    with pytest.raises(NotSupportedError, match="^X: .*partial_fit"):
+        gdcore.Trainer().partial_fit(gdcore.LinearModel(3), Xd, yd)
+
+
+def test_penalties_and_huber_with_an_optimizer_bit_for_bit(client):
+    """The penalty's proximal steps and the Huber loss run on the client's loop as in memory."""
+    for trainer in (gdcore.Trainer(penalty="l2", alpha=0.5),
+                    gdcore.Trainer(penalty="elasticnet", alpha=0.3, optimizer="accelerated"),
+                    gdcore.Trainer(loss=gdcore.HuberLoss(0.5), optimizer="accelerated")):
+        assert_same(*both(trainer, *problem(3), ALIGNED))
+
+
+def test_shards_released(client):
+    def held(dask_worker):
+        return len(dask_worker.data)
+    X, y = problem(3)
+    Xd, yd = on_cluster(X, y, ALIGNED)
+    before = sum(client.run(held).values())
+    gdcore.Trainer().fit(gdcore.LinearModel(3), Xd, yd)
+    gc.collect()
+    distributed.wait([])  # let the release messages reach the scheduler
+    import time
+    deadline = time.monotonic() + 10
+    while sum(client.run(held).values()) > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sum(client.run(held).values()) <= before
+
+
+def test_gdcore_does_not_import_dask():
+    code = ("import sys, gdcore, gdcore.trainer, gdcore.sklearn, gdcore.cli; "
+            "sys.exit(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_gdregressor(client, dtype):
+    pytest.importorskip("sklearn")
+    from gdcore.sklearn import GDRegressor
+    X, y = problem(4)
+    ref = GDRegressor(dtype=dtype).fit(X, y)
+    est = GDRegressor(dtype=dtype).fit(*on_cluster(X, y, ALIGNED))
+    # y's (and float32 X's) mean and scale are dask's sums, not NumPy's: both fits meet
+    # tol (1e-6 float64, 1e-4 float32) from slightly different data, not bit for bit
+    rtol = 1e-5 if dtype == np.float64 else 1e-3
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=rtol)
+    assert est.intercept_ == pytest.approx(ref.intercept_, rel=rtol)
+    assert est.n_features_in_ == 4
+    predicted = est.predict(da.from_array(X, chunks=(ALIGNED, -1)))
+    assert isinstance(predicted, da.Array)
+    np.testing.assert_array_equal(predicted.compute(), est.predict(X))
+    with pytest.raises(ValueError, match="expecting 4 features"):
+        est.predict(da.from_array(X[:, :3], chunks=(ALIGNED, -1)))
+
+
+def test_without_a_client(monkeypatch):
+    def no_client():
+        raise ValueError("No clients found")
+    monkeypatch.setattr(distributed, "get_client", no_client)
+    X, y = problem(2, n=100)
+    with pytest.raises(ValueError, match="needs a dask.distributed Client.*scheduler-address"):
+        gdcore.Trainer().fit(gdcore.LinearModel(2), *on_cluster(X, y, 50))
+
+
+def test_unusable_start_as_in_memory(client):
+    X, y = problem(3)
+    y = y * 1e200  # its squares overflow: no fit can start
+    messages = []
+    for data in ((X, y), on_cluster(X, y, ALIGNED)):
+        with pytest.raises(ValueError, match="the loss is inf") as err:
+            gdcore.Trainer(optimizer="gd", epochs=5).fit(gdcore.LinearModel(3), *data)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+
+
+def test_divergence_as_in_memory(client):
+    X, y = problem(3)
+    errors = []
+    for data in ((X, y), on_cluster(X, y, ALIGNED)):
+        with pytest.raises(gdcore.DivergenceError) as err:
+            gdcore.Trainer(lr=1.0, epochs=50).fit(gdcore.LinearModel(3), *data)
+        errors.append(err.value)
+    np.testing.assert_array_equal(errors[1].history.loss, errors[0].history.loss)
+    # the step it suggests: from the raw Gram matrix, summed per chunk on the cluster
+    assert errors[1].suggested_lr == pytest.approx(errors[0].suggested_lr, rel=1e-12)
+
+
+def test_any_chunking_of_columns_and_y(client):
+    """X chunked across its columns and y chunked otherwise are rechunked like X's rows."""
+    X, y = problem(3)
+    ref = gdcore.LinearModel(3)
+    gdcore.Trainer().fit(ref, X, y)
+    model = gdcore.LinearModel(3)
+    gdcore.Trainer().fit(model, da.from_array(X, chunks=(ALIGNED, 2)),
+                         da.from_array(y, chunks=3000))
+    np.testing.assert_array_equal(model.params, ref.params)
