@@ -29,11 +29,15 @@ def _same_coordinates(a: Optional[Precondition], b: Optional[Precondition]) -> b
 
 @dataclass
 class Stream:
-    """What the fits of one model have carried so far."""
+    """What the fits of one model have carried so far (``settings`` is None for a
+    stream read from a model file: the next fit sets itself up from its data)."""
 
     model: Any  # the model continued (held, so that a pickled trainer carries on too)
-    settings: Settings
+    settings: Optional[Settings]
     state: State
+    optimizer: str  # the optimizer's class name, n_free and coordinates the state is for
+    n_free: int
+    precondition: Optional[Precondition]
     epochs: int = 0
     rng: int = 0
     order: Optional[np.ndarray] = None
@@ -41,24 +45,33 @@ class Stream:
 
     @classmethod
     def of(cls, stream: Optional["Stream"], model: Any) -> Optional["Stream"]:
-        """``stream`` if it is this model's, else None."""
-        return stream if stream is not None and stream.model is model else None
+        """``stream`` if it is this model's, else the one a model file gave the model."""
+        if stream is not None and stream.model is model:
+            return stream
+        loaded = getattr(model, "_loaded_stream", None)
+        return loaded if loaded is not None and loaded.model is model else None
+
+    @classmethod
+    def started(cls, model: Any, fit: Fit) -> "Stream":
+        settings = fit.settings
+        return cls(model, settings, fit.state, type(settings.optimizer).__name__,
+                   settings.n_free, settings.precondition)
 
     def continued(self, settings: Settings, params: np.ndarray,
                   n_rows: int) -> Tuple[Settings, State]:
         """``settings`` continuing this stream on ``n_rows`` rows, and the optimizer state
-        to continue from (a fresh one if the optimizer or the layout changed). If the
+        to continue from (a copy; a fresh one if the optimizer or the layout changed). If the
         coordinates changed (other data) or the parameters were set since, the state's
         coordinates follow the parameters; the row order carries on for as many rows."""
-        old = self.settings
-        state = self.state
-        if (type(settings.optimizer) is not type(old.optimizer)
-                or settings.optimizer.slots != old.optimizer.slots
-                or settings.n_free != old.n_free
-                or (settings.precondition is None) != (old.precondition is None)):
-            state = new_state(settings, params)
-        elif settings.precondition is not None and not (
-                _same_coordinates(settings.precondition, old.precondition)
+        state = new_state(settings, params)
+        if (type(settings.optimizer).__name__ != self.optimizer
+                or settings.n_free != self.n_free
+                or (settings.precondition is None) != (self.precondition is None)
+                or state.array.shape != self.state.array.shape):
+            return replace(settings, first_epoch=self.epochs, seed=self.rng), state
+        state.array[:] = self.state.array
+        if settings.precondition is not None and not (
+                _same_coordinates(settings.precondition, self.precondition)
                 and self.params is not None and np.array_equal(params, self.params)):
             assert state.coords is not None
             state.coords[:] = settings.precondition.coordinates(params)
@@ -68,10 +81,13 @@ class Stream:
 
     def advanced(self, fit: Fit, result: FitResult, n_rows: int) -> None:
         """Record what ``fit`` (on ``n_rows`` rows) carried on."""
-        self.settings, self.state = fit.settings, fit.state
+        settings = fit.settings
+        self.settings, self.state = settings, fit.state
+        self.optimizer = type(settings.optimizer).__name__
+        self.n_free, self.precondition = settings.n_free, settings.precondition
         self.epochs += result.n_epochs
         self.rng, order = fit.stream
-        self.order = order if fit.settings.batch_size and order.shape[0] == n_rows else None
+        self.order = order if settings.batch_size and order.shape[0] == n_rows else None
         self.params = fit.params.copy()
 
 

@@ -5,7 +5,12 @@ A model file is a NumPy ``.npz`` (zip) archive holding
 * ``__gdcore__.npy``: a JSON document, stored as a 0-d unicode array, with
   ``{"format": "gdcore-model", "version": 1, "class": <model class name>,
   "config": {...}, "metadata": {...}}``;
-* one ``<name>.npy`` numeric array per entry of the model's ``_state()`` arrays.
+* one ``<name>.npy`` numeric array per entry of the model's ``_state()`` arrays;
+* with ``save(..., trainer=...)``, the optimizer state the trainer would continue
+  from (``gdcore.continued``): the header's ``"continuation"`` (the optimizer's
+  class name, the coordinates' layout, the epochs run, the random stream's state)
+  and the arrays ``__state__`` (float64), ``__order__`` (int64, the mini-batch
+  row order, if any) and ``__scale__``, ``__shift__`` (float64, the coordinates).
 
 Model files come from strangers, so ``read`` trusts nothing in them and reads
 the archive itself, with ``zipfile`` and a strict parser of .npy headers
@@ -54,7 +59,8 @@ _DEFLATE_RATIO = 1032  # deflate never expands data more than this
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def save(model: Model, path: PathLike, metadata: Optional[Mapping[str, Any]] = None) -> None:
+def save(model: Model, path: PathLike, metadata: Optional[Mapping[str, Any]] = None,
+         trainer: Any = None) -> None:
     """Write ``model`` to ``path`` (see the module docstring for the format).
 
     Parameters
@@ -67,13 +73,16 @@ def save(model: Model, path: PathLike, metadata: Optional[Mapping[str, Any]] = N
     metadata : mapping, optional
         JSON-able extra information stored with the model, at most
         ``MAX_HEADER_CHARS`` characters and ``MAX_DEPTH`` levels deep as JSON.
+    trainer : gdcore.Trainer, optional
+        Also store the optimizer state with which it fitted ``model`` last.
 
     Raises
     ------
     TypeError
         ``model`` is not a gdcore model, or ``metadata`` not a mapping.
     ValueError
-        ``metadata`` is not JSON-able, or too large to be read back.
+        ``metadata`` is not JSON-able, or too large to be read back; ``trainer``
+        has not fitted ``model``.
     """
     if not isinstance(model, Model):
         raise TypeError(f"model must be a gdcore model, got {type(model).__name__}")
@@ -83,6 +92,9 @@ def save(model: Model, path: PathLike, metadata: Optional[Mapping[str, Any]] = N
     config, arrays = model._state()
     header = {"format": FORMAT, "version": VERSION, "class": model._registry_name,
               "config": config, "metadata": dict(metadata or {})}
+    if trainer is not None:
+        header["continuation"], extra = _continuation(trainer, model)
+        arrays = {**arrays, **extra}
     try:
         text = json.dumps(header, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
@@ -233,14 +245,18 @@ def _read_archive(archive: zipfile.ZipFile, size: int) -> Tuple[Model, Dict[str,
     members = _members(archive, size)
     if HEADER not in members:
         raise ValueError("not a gdcore model file (no gdcore header)")
-    cls, config, metadata = _read_header(archive, members.pop(HEADER))
+    cls, config, metadata, continuation = _read_header(archive, members.pop(HEADER))
     dtype, shapes = _checked(cls, cls._state_layout, config)
+    extra = {key: members.pop(key) for key in CONTINUATION_ARRAYS if key in members}
     if set(members) != set(shapes):
         raise ValueError(f"invalid {cls.__name__} in the file: it needs the arrays "
                          f"{sorted(shapes)}, the file holds {reprlib.repr(sorted(members))}")
     arrays = {key: _read_array(archive, members[key], dtype, shape, cls)
               for key, shape in shapes.items()}
-    return _checked(cls, cls._from_state, config, arrays), metadata
+    model = _checked(cls, cls._from_state, config, arrays)
+    if continuation is not None or extra:
+        model._loaded_stream = _read_continuation(archive, continuation, extra, model)
+    return model, metadata
 
 
 def _checked(cls: Type[Model], hook: Callable[..., Any], *args: Any) -> Any:
@@ -254,9 +270,9 @@ def _checked(cls: Type[Model], hook: Callable[..., Any], *args: Any) -> Any:
 # --- the header -------------------------------------------------------------------
 
 
-def _read_header(archive: zipfile.ZipFile,
-                 info: zipfile.ZipInfo) -> Tuple[Type[Model], Dict[str, Any], Dict[str, Any]]:
-    """The model class, config and metadata the JSON header names."""
+def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Tuple[
+        Type[Model], Dict[str, Any], Dict[str, Any], Optional[Dict[str, Any]]]:
+    """The model class, config, metadata and continuation the JSON header names."""
     def accept(dtype: np.dtype, shape: Tuple[int, ...]) -> None:
         if dtype.kind != "U" or shape != () or dtype.itemsize > 4 * MAX_HEADER_CHARS:
             raise ValueError(f"not a gdcore model file (its header is {shape} of {dtype}, "
@@ -282,9 +298,11 @@ def _read_header(archive: zipfile.ZipFile,
         raise ValueError(f"model class {name} cannot be loaded: it does not say which "
                          f"arrays its files hold (Model._state_layout)")
     config, metadata = header.get("config"), header.get("metadata", {})
-    if not isinstance(config, dict) or not isinstance(metadata, dict):
-        raise ValueError("malformed gdcore model file (config or metadata)")
-    return cls, config, metadata
+    continuation = header.get("continuation")
+    if (not isinstance(config, dict) or not isinstance(metadata, dict)
+            or not isinstance(continuation, (dict, type(None)))):
+        raise ValueError("malformed gdcore model file (config, metadata or continuation)")
+    return cls, config, metadata, continuation
 
 
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -328,14 +346,101 @@ def _json_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number save writes")
 
 
+# --- the optimizer state saved with a model --------------------------------------
+
+CONTINUATION_ARRAYS = ("__state__", "__order__", "__scale__", "__shift__")
+_COUNTERS = 8  # the optimizer state's scalars (gdcore._loop.COUNTERS)
+
+
+def _continuation(trainer: Any, model: Model) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+    """The header entry and arrays of the stream with which ``trainer`` fitted ``model``."""
+    from .continued import Stream
+    stream = Stream.of(getattr(trainer, "_stream", None), model)
+    if stream is None:
+        raise ValueError("trainer has not fitted this model: there is no optimizer state "
+                         "to save with it")
+    pre = stream.precondition
+    header = {"optimizer": stream.optimizer, "n_free": stream.n_free,
+              "slots": (stream.state.array.shape[0] - _COUNTERS) // max(stream.n_free, 1)
+              - (pre is not None),
+              "coordinates": None if pre is None else bool(pre.intercept),
+              "epochs": stream.epochs, "rng": format(stream.rng, "x"),
+              "rows": 0 if stream.order is None else int(stream.order.shape[0])}
+    arrays = {"__state__": stream.state.array.copy()}
+    if stream.order is not None:
+        arrays["__order__"] = stream.order.astype(np.int64)
+    if pre is not None:
+        arrays["__scale__"], arrays["__shift__"] = pre.scale, pre.shift
+    return header, arrays
+
+
+def _read_continuation(archive: zipfile.ZipFile, header: Optional[Dict[str, Any]],
+                       members: Dict[str, zipfile.ZipInfo], model: Model) -> Any:
+    """The Stream a model file saved, every value checked against the model it continues."""
+    from .continued import Stream
+    from .loop import Precondition
+    from .optim import State
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"invalid optimizer state in the file: {what}")
+
+    def integer(key: str, low: int, high: int) -> int:
+        value = header.get(key) if header is not None else None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise bad(f"{key} must be an integer in [{low}, {high}], got {reprlib.repr(value)}")
+        return value
+
+    if header is None or "__state__" not in members:
+        raise bad("its header entry and its arrays come together")
+    p = model.params.shape[0]
+    name, rng = header.get("optimizer"), header.get("rng")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z]{1,32}", name):
+        raise bad(f"optimizer must be a class name, got {reprlib.repr(name)}")
+    if not isinstance(rng, str) or not re.fullmatch(r"[0-9a-f]{1,16}", rng):
+        raise bad(f"rng must be at most 16 hexadecimal digits, got {reprlib.repr(rng)}")
+    n_free, slots = integer("n_free", 0, p), integer("slots", 0, 3)
+    epochs = integer("epochs", 0, 1 << 62)
+    intercept = header.get("coordinates")
+    if intercept is not None and not isinstance(intercept, bool):
+        raise bad(f"coordinates must be true, false or null, got {reprlib.repr(intercept)}")
+    n_coords = 0 if intercept is None else n_free
+    state = _read_array(archive, members["__state__"], np.dtype(np.float64),
+                        (n_coords + slots * n_free + _COUNTERS,), type(model))
+    if not np.all(np.isfinite(state[:n_coords + slots * n_free])):
+        raise bad("its vectors are not finite")
+    pre = None
+    if intercept is not None:
+        if "__scale__" not in members or "__shift__" not in members or n_free != p - 1 + intercept:
+            raise bad("coordinates need a scale and shift for each weight")
+        scale, shift = (_read_array(archive, members[k], np.dtype(np.float64), (p - 1,),
+                                    type(model)) for k in ("__scale__", "__shift__"))
+        if not (np.all(np.isfinite(scale)) and np.all(scale > 0) and np.all(np.isfinite(shift))):
+            raise bad("its scales must be positive and finite, its shifts finite")
+        pre = Precondition(scale, shift, shift / scale, intercept)
+    order = None
+    rows = integer("rows", 0, (physical_memory() or 1 << 40) // 8)
+    if ("__order__" in members) != (rows > 0):
+        raise bad("a row order comes with its number of rows")
+    if rows:
+        order = _read_array(archive, members["__order__"], np.dtype(np.int64), (rows,),
+                            type(model)).astype(np.intp)
+        if not np.array_equal(np.sort(order), np.arange(rows)):
+            raise bad("its row order is not a permutation of the rows")
+    holder = State(tuple(f"slot{k}" for k in range(slots)), n_free, intercept is not None)
+    holder.array[:] = state  # the layout's; the continuing fit copies it into its optimizer's
+    return Stream(model, None, holder, name, n_free, pre, epochs=epochs, rng=int(rng, 16),
+                  order=order, params=model.params.copy())
+
+
 # --- the arrays -------------------------------------------------------------------
 
 
 def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dtype: np.dtype,
                 shape: Tuple[int, ...], cls: Type[Model]) -> np.ndarray:
-    """The array in ``info``, which must have ``shape`` and floats of ``dtype``'s size."""
+    """The array in ``info``, which must have ``shape`` and numbers of ``dtype``'s kind
+    (floats or integers) and size."""
     def accept(found: np.dtype, found_shape: Tuple[int, ...]) -> None:
-        if found.kind != "f" or found.itemsize != dtype.itemsize or found_shape != shape:
+        if found.kind != dtype.kind or found.itemsize != dtype.itemsize or found_shape != shape:
             raise ValueError(f"invalid {cls.__name__} in the file: {info.filename} holds "
                              f"{found} of shape {found_shape}, its config says {dtype} of "
                              f"shape {shape}")

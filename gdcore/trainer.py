@@ -321,9 +321,10 @@ class Trainer:
         if not isinstance(run, Fit):
             self._stream = None
             return
-        stream = Stream.of(self._stream, model) or Stream(model, run.settings, run.state)
+        stream = Stream.of(self._stream, model) or Stream.started(model, run)
         stream.advanced(run, result, n_rows)
         self._stream = stream
+        model._loaded_stream = None  # a model file's stream, if any, is this trainer's now
 
     def partial_fit(self, model: Model, X: Any, y: Any) -> History:
         """One epoch over ``(X, y)``, continuing the fits of ``model`` before it.
@@ -348,7 +349,7 @@ class Trainer:
         backend = get_backend(self.backend)
         batch_size = None if self.batch_size is None else min(check_batch_size(self.batch_size), n)
         stream = Stream.of(self._stream, model)
-        if stream is None:
+        if stream is None or stream.settings is None:
             plan = strategy.setup(self, model, backend, Xc, yc, batch_size,
                                   seed_from(self.random_state))
             settings = replace(plan.settings, horizon=self.epochs or strategy.DEFAULT_EPOCHS,

@@ -128,3 +128,75 @@ def test_gdregressor_partial_fit_and_warm_start():
         warm.fit(X, y)
         warm.fit(X, y)
     np.testing.assert_allclose(warm.coef_, once.coef_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("batch_size,optimizer,schedule", CASES)
+def test_a_fit_resumes_after_a_restart_from_the_saved_state(batch_size, optimizer, schedule,
+                                                            tmp_path):
+    """Five epochs, the model saved with its optimizer state, read back by a new process's
+    worth of objects, five more: the parameters of one ten-epoch stream, bit for bit."""
+    X, y = problem(seed=3)
+    kwargs = settings(batch_size, optimizer, schedule)
+    del kwargs["epochs"]
+    once = gdcore.LinearModel(5)
+    trainer = gdcore.Trainer(epochs=10, **kwargs)
+    for _ in range(10):
+        trainer.partial_fit(once, X, y)
+    first = gdcore.LinearModel(5)
+    trainer = gdcore.Trainer(epochs=10, **kwargs)
+    for _ in range(5):
+        trainer.partial_fit(first, X, y)
+    first.save(tmp_path / "m.gdm", trainer=trainer)
+    resumed = gdcore.load(tmp_path / "m.gdm")
+    trainer = gdcore.Trainer(epochs=10, **kwargs)  # a new trainer: the state is the file's
+    for _ in range(5):
+        trainer.partial_fit(resumed, X, y)
+    np.testing.assert_array_equal(resumed.params, once.params)
+
+
+def test_saving_a_state_needs_the_trainer_that_fitted_the_model(tmp_path):
+    X, y = problem()
+    model = gdcore.LinearModel(5)
+    with pytest.raises(ValueError, match="trainer has not fitted this model"):
+        model.save(tmp_path / "m.gdm", trainer=gdcore.Trainer())
+    model.save(tmp_path / "plain.gdm")  # without a trainer: the model alone, as before
+    assert gdcore.load(tmp_path / "plain.gdm")._loaded_stream is None
+
+
+def _rewritten(path, out, header=None, arrays=None):
+    """The model file at ``path`` with its header's continuation or arrays changed."""
+    import json
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    payload = {name[:-4]: np.load(__import__("io").BytesIO(data)) for name, data in members.items()}
+    if header is not None:
+        text = json.loads(str(payload["__gdcore__"]))
+        text["continuation"].update(header)
+        payload["__gdcore__"] = np.array(json.dumps(text))
+    payload.update(arrays or {})
+    with open(out, "wb") as f:
+        np.savez(f, **payload)
+    return out
+
+
+@pytest.mark.parametrize("header,arrays,message", [
+    (dict(optimizer="Adam; rm -rf"), None, "optimizer must be a class name"),
+    (dict(rng="zz"), None, "rng must be at most 16 hexadecimal digits"),
+    (dict(n_free=99), None, "n_free must be an integer"),
+    (dict(epochs=-1), None, "epochs must be an integer"),
+    (dict(coordinates="yes"), None, "coordinates must be true, false or null"),
+    (None, {"__state__": np.zeros(3)}, "holds float64 of shape"),
+    (None, {"__state__": np.full(6 + 6 + 8, np.nan)}, "its vectors are not finite"),
+    (None, {"__scale__": -np.ones(5)}, "its scales must be positive"),
+    (None, {"__order__": np.zeros(200, dtype=np.int64)}, "not a permutation"),
+])
+def test_a_damaged_state_is_refused_by_name(tmp_path, header, arrays, message):
+    X, y = problem()
+    model = gdcore.LinearModel(5)
+    trainer = gdcore.Trainer(optimizer="momentum", batch_size=16, random_state=0)
+    trainer.partial_fit(model, X, y)
+    model.save(tmp_path / "m.gdm", trainer=trainer)
+    bad = _rewritten(tmp_path / "m.gdm", tmp_path / "bad.gdm", header, arrays)
+    with pytest.raises(ValueError, match=message):
+        gdcore.load(bad)

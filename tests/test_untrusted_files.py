@@ -190,7 +190,7 @@ def test_brackets_inside_strings_are_no_nesting(tmp_path):
     ("", "not valid JSON"),
     ('{"format": "gdcore-model", "version": 1, "class": ["LinearModel"]}', "unknown model class"),
     ('{"format": "gdcore-model", "version": 1, "class": "LinearModel", "config": 5}',
-     "config or metadata"),
+     "config, metadata or continuation"),
     ('{"format": "gdcore-model", "version": 1, "class": "' + "x" * 10_000 + '"}',
      "unknown model class 'xxxx"),
 ])

@@ -59,6 +59,9 @@ class Model:
 
     #: Whether the fit may run in standardised coordinates (gdcore/precondition.py).
     _linear: ClassVar[bool] = False
+    #: The optimizer state a model file saved with the model (gdcore.continued.Stream),
+    #: until a Trainer continues it.
+    _loaded_stream: Any = None
 
     @property
     def params(self) -> np.ndarray:
@@ -80,7 +83,7 @@ class Model:
         raise NotImplementedError
 
     def save(self, path: Union[str, "os.PathLike[str]"],
-             metadata: Optional[Mapping[str, Any]] = None) -> None:
+             metadata: Optional[Mapping[str, Any]] = None, trainer: Any = None) -> None:
         """Write the model to ``path`` in gdcore's safe format (see ``gdcore.load``).
 
         Parameters
@@ -90,9 +93,14 @@ class Model:
         metadata : mapping, optional
             JSON-able extra information kept alongside (e.g. column names);
             read back with ``gdcore.persist.read``.
+        trainer : gdcore.Trainer, optional
+            Save also the optimizer state with which ``trainer`` fitted this model
+            last (momentum buffers, moments, step count, epochs, random stream):
+            after ``gdcore.load``, a Trainer's ``partial_fit`` (or a fit with
+            ``warm_start=True``) continues it as if there had been no restart.
         """
         from ..persist import save
-        save(self, path, metadata)
+        save(self, path, metadata, trainer)
 
     def _state(self) -> Tuple[Config, Arrays]:
         raise NotImplementedError
