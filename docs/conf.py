@@ -120,33 +120,5 @@ def _escape_docstring(app, what, name, obj, options, lines):
             literal = indent
 
 
-# These classes' docstrings describe each parameter on its name's line
-# ("loss : MSELoss() (default) or MAELoss()."), where numpydoc expects a type:
-# rendered as they are, whole sentences would show as types. Until the
-# docstrings take numpydoc's form, the description moves below the name.
-_PROSE_PARAMETERS = {"gdcore.Trainer", "gdcore.MLP"}
-_SECTION = re.compile(r"^\s*(Parameters|Attributes)\s*$")
-_ENTRY = re.compile(r"^(\s*)(\w+) : (.+)$")
-
-
-def _prose_parameters(app, what, name, obj, options, lines):
-    if name not in _PROSE_PARAMETERS:
-        return
-    out, in_section = [], False
-    for i, line in enumerate(lines):
-        if _SECTION.match(line):
-            in_section = True
-        elif in_section and i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}:
-            in_section = False  # the next section's heading
-        entry = _ENTRY.match(line) if in_section else None
-        if entry:
-            indent, param, text = entry.groups()
-            out += [indent + param, indent + "    " + text]
-        else:
-            out.append(line)
-    lines[:] = out
-
-
 def setup(app):
-    app.connect("autodoc-process-docstring", _prose_parameters, priority=100)  # before numpydoc
     app.connect("autodoc-process-docstring", _escape_docstring, priority=900)  # after it
