@@ -102,14 +102,17 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features_in_,)
+    coef_ : ndarray of shape (``n_features_in_``,)
+        The coefficients, in the units of X and y.
     intercept_ : float
+        The intercept, in the units of y (0 without ``fit_intercept``).
     n_iter_ : int
         Epochs run.
     loss_curve_ : ndarray
         Loss of every epoch, in the units of ``y`` (of every recorded epoch past
         2**20 epochs: ``history_.epochs`` says which).
     n_features_in_ : int
+        The number of features X had in ``fit``.
     feature_names_in_ : ndarray of str
         Defined when X has string column names (a pandas DataFrame).
     model_ : gdcore.LinearModel
@@ -172,6 +175,11 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : GDRegressor
+            The fitted estimator.
         """
         X, y = self._data(X, y, reset=True)
         scaling = self._scaling(X, y)
@@ -200,7 +208,30 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     def partial_fit(self, X: Any, y: Any) -> "GDRegressor":
         """One epoch over ``(X, y)``, continuing the fits before it (``Trainer.partial_fit``):
         the scaling of y (and of X, in float32) is the first call's; ``n_iter_`` counts
-        the epochs and ``loss_curve_`` grows by one. Returns ``self``."""
+        the epochs and ``loss_curve_`` grows by one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            This epoch's rows; the first call fixes ``n_features_in_``.
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : GDRegressor
+            The estimator, one epoch further.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gdcore.sklearn import GDRegressor
+        >>> X = np.array([[1.0], [2.0], [3.0], [4.0]]); y = np.array([1.0, 2.5, 2.5, 4.5])
+        >>> reg = GDRegressor()
+        >>> for _ in range(3):
+        ...     reg = reg.partial_fit(X, y)
+        >>> reg.n_iter_, reg.loss_curve_.shape
+        (3, (3,))
+        """
         first = getattr(self, "_carried", None) is None
         X, y = self._data(X, y, reset=first)
         if first:
@@ -347,7 +378,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, ``n_features_in_``)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The predictions, in float64.
         """
         check_is_fitted(self)
         X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C",
