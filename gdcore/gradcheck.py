@@ -32,9 +32,13 @@ def gradient_check(model: Model, loss: Loss, X: Any, y: Any, backend: str = "cyt
     Parameters
     ----------
     model : MLP or LinearModel
+        The model whose gradient is checked, at its current parameters.
     loss : Loss
+        The loss whose gradient is checked.
     X : array-like, shape (n_samples, n_features) or (n_samples,)
+        The features.
     y : array-like, shape (n_samples,)
+        The targets.
     backend : {"cython", "numpy", "python"}
         Whose back-propagation to check.
     step : float in (0, 1), optional

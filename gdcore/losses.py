@@ -97,7 +97,9 @@ class Loss:
             A gdcore model (a LinearModel or an MLP), at its current
             parameters; only read.
         X : array-like, shape (n_samples, n_features) or (n_samples,)
+            The features (a 1-D X is one feature).
         y : array-like, shape (n_samples,)
+            The targets.
         backend : {"cython", "numpy", "python"}, default="cython"
             The implementation of the pass over the rows.
 

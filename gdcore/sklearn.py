@@ -53,16 +53,18 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         The penalty's strength.
     l1_ratio : float, default=0.15
         The L1 share of "elasticnet".
-    warm_start : bool, default=False
-        ``fit`` starts from the previous fit's coefficients and carries its
-        optimizer on (momentum, Adam's moments, step count, schedule, random
-        stream); scikit-learn resets the schedule.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, stop after
         ``n_iter_no_change`` epochs without a new smallest held-out loss, and
         keep the best epoch's coefficients (see ``gdcore.Trainer``).
     validation_fraction : float, default=0.1
+        The share of the rows ``early_stopping`` holds out, in (0, 1).
     n_iter_no_change : int, default=5
+        The epochs ``early_stopping`` waits for a new smallest held-out loss.
+    warm_start : bool, default=False
+        ``fit`` starts from the previous fit's coefficients and carries its
+        optimizer on (momentum, Adam's moments, step count, schedule, random
+        stream); scikit-learn resets the schedule.
     optimizer : str or gdcore.optim optimizer, default="auto"
         As for ``gdcore.Trainer``: "auto" picks per problem (accelerated
         gradient for full batches, with a smoothing path to the exact optimum
@@ -174,7 +176,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The training data.
         y : array-like of shape (n_samples,)
+            The targets.
 
         Returns
         -------
@@ -215,6 +219,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             This epoch's rows; the first call fixes ``n_features_in_``.
         y : array-like of shape (n_samples,)
+            Their targets.
 
         Returns
         -------
@@ -379,6 +384,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, ``n_features_in_``)
+            The rows to predict.
 
         Returns
         -------

@@ -52,15 +52,6 @@ class Trainer:
     ----------
     loss : Loss, default=MSELoss()
         ``MSELoss()`` (the default), ``MAELoss()`` or ``HuberLoss(epsilon)``.
-    optimizer : str or gdcore.optim optimizer, default="auto"
-        "auto", a name of ``gdcore.optim.OPTIMIZERS`` ("gd", "sgd",
-        "momentum", "nesterov", "accelerated", "adam", "adamw", "rmsprop",
-        "adagrad") or a ``gdcore.optim`` optimizer object. "auto" picks per
-        problem (``gdcore.strategy``): accelerated gradient with restart for
-        full-batch linear fits (a smoothing path to the exact optimum for the
-        MAE, stages certified by Newton steps for Huber), SGD with momentum
-        and a cosine decay for mini-batches, Adam for networks; with a number
-        for ``lr``, plain gradient descent.
     lr : float or "auto", default="auto"
         A positive number, or "auto". A number given here is a step in your
         data's units: with optimizer "auto" it runs the tutorial's plain
@@ -83,14 +74,6 @@ class Trainer:
         least-absolute-deviations optimum. Otherwise a bound on the gradient
         norm ``||(dL/dw, dL/db)||`` (for mini-batches, the mean gradient of
         the epoch's batches), in the fit's coordinates.
-    schedule : None, str or gdcore.optim schedule, default=None
-        None (a constant step), a ``gdcore.optim`` schedule or its name
-        ("inverse_scaling", "step", "exponential", "cosine", "plateau").
-    precondition : {"auto", "standardize", None}, default="auto"
-        "standardize" fits a linear model in centred, scaled coordinates (a
-        change of variables, no copy of X; the parameters come back in your
-        units); "auto" does so unless you gave ``lr`` a number; None keeps
-        the raw coordinates.
     batch_size : int or None, default=None
         None for full batch, else rows per mini-batch step.
     random_state : None, int or numpy.random.Generator, default=None
@@ -111,6 +94,23 @@ class Trainer:
         count, so results are identical for every n_jobs. The calling thread
         never waits for a descheduled helper (it takes over the helper's
         rows), so a busy machine costs little.
+    optimizer : str or gdcore.optim optimizer, default="auto"
+        "auto", a name of ``gdcore.optim.OPTIMIZERS`` ("gd", "sgd",
+        "momentum", "nesterov", "accelerated", "adam", "adamw", "rmsprop",
+        "adagrad") or a ``gdcore.optim`` optimizer object. "auto" picks per
+        problem (``gdcore.strategy``): accelerated gradient with restart for
+        full-batch linear fits (a smoothing path to the exact optimum for the
+        MAE, stages certified by Newton steps for Huber), SGD with momentum
+        and a cosine decay for mini-batches, Adam for networks; with a number
+        for ``lr``, plain gradient descent.
+    schedule : None, str or gdcore.optim schedule, default=None
+        None (a constant step), a ``gdcore.optim`` schedule or its name
+        ("inverse_scaling", "step", "exponential", "cosine", "plateau").
+    precondition : {"auto", "standardize", None}, default="auto"
+        "standardize" fits a linear model in centred, scaled coordinates (a
+        change of variables, no copy of X; the parameters come back in your
+        units); "auto" does so unless you gave ``lr`` a number; None keeps
+        the raw coordinates.
     penalty : {None, "l2", "l1", "elasticnet"}, default=None
         Adds ``alpha ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1)`` to the
         loss, as scikit-learn's SGDRegressor ("l2" takes l1_ratio 0, "l1"
@@ -265,7 +265,9 @@ class Trainer:
         model : Model
             Updated in place (e.g. a LinearModel of X's width).
         X : array-like, shape (n_samples, n_features) or (n_samples,)
+            The features (a 1-D X is one feature).
         y : array-like, shape (n_samples,)
+            The targets.
         progress : bool
             Show a tqdm progress bar (tqdm must be installed), updated between
             chunks of epochs run in the kernel, about ten times a second.
@@ -405,6 +407,7 @@ class Trainer:
         X : array-like, shape (n_samples, n_features) or (n_samples,)
             This epoch's rows (the whole data, or one slice of a stream).
         y : array-like, shape (n_samples,)
+            Their targets.
 
         Returns
         -------

@@ -202,7 +202,24 @@ class MLP(Model):
         return (_rebuild_mlp, (config, arrays, self.random_state))
 
     def predict(self, X: Any) -> np.ndarray:
-        """The network's output for the rows of X (1-D X is one feature)."""
+        """The network's output for the rows of X (1-D X is one feature).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features) or (n_samples,)
+            The network's inputs, ``layer_sizes[0]`` columns.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,)
+            The output layer's values (one per row), in the model's dtype.
+
+        Raises
+        ------
+        ValueError
+            X's width is not ``layer_sizes[0]``, or the output is not finite in the
+            model's dtype.
+        """
         Xc = as_features(X, self.dtype)
         self._check_features(Xc)
         return self._finite(get_backend("cython").predict_mlp(Xc, self._params,
