@@ -20,21 +20,25 @@ def gradient_check(model: Model, loss: Loss, X: Any, y: Any, backend: str = "cyt
 
     Works in float64 on a copy of the parameters of ``model`` (an MLP, or a
     LinearModel, seen as the network [d, 1]), which is left untouched. For
-    every parameter p_k the fourth-order central difference
-    (8 (L(p + h e_k) - L(p - h e_k)) - (L(p + 2h e_k) - L(p - 2h e_k))) / (12 h),
-    h = step * max(1, |p_k|) (step 1e-4 by default: its truncation error,
-    O(h^4), and its rounding error, O(eps L / h), are both ~1e-12), is
-    compared with the back-propagated dL/dp_k; the relative error is
-    |a - b| / max(|a|, |b|, 1e-8). The losses use the forward pass only.
+    every parameter ``p_k`` the fourth-order central difference
+    ``(8 (L(p + h e_k) - L(p - h e_k)) - (L(p + 2h e_k) - L(p - 2h e_k))) / (12 h)``,
+    ``h = step * max(1, |p_k|)`` (step 1e-4 by default: its truncation error,
+    ``O(h^4)``, and its rounding error, ``O(eps L / h)``, are both ~1e-12), is
+    compared with the back-propagated ``dL/dp_k``; the relative error is
+    ``|a - b| / max(|a|, |b|, 1e-8)``. The losses use the forward pass only.
     Kinks (relu at 0, MAE at a zero residual) within 2h of the parameters
     make finite differences meaningless there: check at points away from them.
 
     Parameters
     ----------
     model : MLP or LinearModel
+        The model whose gradient is checked, at its current parameters.
     loss : Loss
+        The loss whose gradient is checked.
     X : array-like, shape (n_samples, n_features) or (n_samples,)
+        The features.
     y : array-like, shape (n_samples,)
+        The targets.
     backend : {"cython", "numpy", "python"}
         Whose back-propagation to check.
     step : float in (0, 1), optional

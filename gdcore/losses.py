@@ -19,7 +19,20 @@ from ._validation import as_target
 
 
 class Loss:
-    """A loss: ``loss(y_true, y_pred)`` is its value, ``loss.gradient(model, X, y)`` its gradient."""
+    """A loss: ``loss(y_true, y_pred)`` is its value, ``loss.gradient(model, X, y)`` its gradient.
+
+    The base class of ``MSELoss``, ``MAELoss`` and ``HuberLoss``: a mean over
+    rows of a per-row term of the residual ``r = y_hat - y``.
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> loss = gdcore.MSELoss()
+    >>> isinstance(loss, gdcore.Loss)
+    True
+    >>> loss([1.0, 2.0], [1.0, 4.0])
+    2.0
+    """
 
     #: The kind of the compiled passes (src/_loss.h).
     kind: str
@@ -42,7 +55,32 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true: Any, y_pred: Any) -> float:
-        """The mean loss over the samples."""
+        """The mean loss over the samples.
+
+        Parameters
+        ----------
+        y_true : array-like, shape (n_samples,)
+            The targets.
+        y_pred : array-like, shape (n_samples,)
+            The predictions, as many as the targets.
+
+        Returns
+        -------
+        float
+            The mean of the loss's term over the samples, computed in float64.
+
+        Raises
+        ------
+        ValueError
+            ``y_true`` and ``y_pred`` have different lengths, or either is not
+            a finite 1-D array of numbers.
+
+        Examples
+        --------
+        >>> import gdcore
+        >>> gdcore.MAELoss()([0.0, 0.0], [1.0, -3.0])
+        2.0
+        """
         from . import _util
         yt = as_target(y_true, np.dtype(np.float64), "y_true")
         yp = as_target(y_pred, np.dtype(np.float64), "y_pred")
@@ -53,8 +91,40 @@ class Loss:
     def gradient(self, model: Any, X: Any, y: Any, backend: str = "cython") -> Any:
         """The gradient of the mean loss of ``model`` on ``(X, y)``.
 
-        ``(dL/dw, dL/db)`` for a LinearModel; for an MLP ``(dL/dweights,
-        dL/dbiases)``, lists of arrays layer by layer.
+        Parameters
+        ----------
+        model : Model
+            A gdcore model (a LinearModel or an MLP), at its current
+            parameters; only read.
+        X : array-like, shape (n_samples, n_features) or (n_samples,)
+            The features (a 1-D X is one feature).
+        y : array-like, shape (n_samples,)
+            The targets.
+        backend : {"cython", "numpy", "python"}, default="cython"
+            The implementation of the pass over the rows.
+
+        Returns
+        -------
+        tuple
+            ``(dL/dw, dL/db)`` for a LinearModel (an array of shape
+            (n_features,) and a float); for an MLP ``(dL/dweights,
+            dL/dbiases)``, lists of arrays layer by layer.
+
+        Raises
+        ------
+        TypeError
+            ``model`` is not a gdcore model.
+        ValueError
+            X or y is not usable data, or X's width is not the model's
+            ``n_features``.
+
+        Examples
+        --------
+        >>> import gdcore
+        >>> model = gdcore.LinearModel(1)
+        >>> dw, db = gdcore.MSELoss().gradient(model, [[1.0], [2.0]], [1.0, 2.0])
+        >>> dw.tolist(), float(db)
+        ([-5.0], -3.0)
         """
         compute = getattr(model, "_loss_gradient", None)  # the model's: it knows its layout
         if compute is None:
@@ -73,7 +143,14 @@ class Loss:
 
 
 class MSELoss(Loss):
-    """Mean squared error: L = (1/N) sum (y_i - y_hat_i)^2; slope 2 r."""
+    """Mean squared error: ``L = (1/N) sum (y_i - y_hat_i)^2``; slope ``2 r``.
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> gdcore.MSELoss()([0.0, 0.0, 0.0], [1.0, -2.0, 3.0])
+    4.666666666666667
+    """
 
     kind = "mse"
 
@@ -91,7 +168,14 @@ class MSELoss(Loss):
 
 
 class MAELoss(Loss):
-    """Mean absolute error: L = (1/N) sum |y_i - y_hat_i|; slope sign(r), sign(0) = 0."""
+    """Mean absolute error: ``L = (1/N) sum |y_i - y_hat_i|``; slope ``sign(r)``, ``sign(0) = 0``.
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> gdcore.MAELoss()([0.0, 0.0, 0.0], [1.0, -2.0, 3.0])
+    2.0
+    """
 
     kind = "mae"
 
@@ -109,13 +193,26 @@ class MAELoss(Loss):
 
 
 class HuberLoss(Loss):
-    """Huber loss: the mean of r^2 / 2 for |r| <= epsilon and epsilon |r| - epsilon^2 / 2
-    beyond; slope clip(r, -epsilon, epsilon).
+    """Huber loss: the mean of ``r^2 / 2`` for ``|r| <= epsilon`` and ``epsilon |r| - epsilon^2 / 2``
+    beyond; slope ``clip(r, -epsilon, epsilon)``.
 
     Quadratic near the fit and linear for outliers, so a few wild targets pull the
     coefficients with a bounded force. The same loss as scikit-learn's
     ``SGDRegressor(loss="huber", epsilon=...)`` and torch's ``HuberLoss(delta=...)``;
     epsilon is in the units of y.
+
+    Parameters
+    ----------
+    epsilon : float, default=1.35
+        The threshold between the quadratic and the linear parts, a positive
+        finite number in the units of y.
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> loss = gdcore.HuberLoss(epsilon=1.0)
+    >>> loss([0.0, 0.0], [0.5, 3.0])  # (0.5^2 / 2 + (3 - 1/2)) / 2
+    1.3125
     """
 
     kind = "huber"
@@ -153,9 +250,9 @@ class HuberLoss(Loss):
 class SmoothedMAE(Loss):
     """The MAE, stepped by the slope of its Huber smoothing of width ``width``.
 
-    The term is |r| (what is recorded is the MAE itself); the slope is
-    clip(r / width, -1, 1), the derivative of Huber_width(r) / width, which
-    is within width / 2 of |r| everywhere. Gradient steps on it approach the
+    The term is ``|r|`` (what is recorded is the MAE itself); the slope is
+    ``clip(r / width, -1, 1)``, the derivative of ``Huber_width(r) / width``, which
+    is within ``width / 2`` of ``|r|`` everywhere. Gradient steps on it approach the
     least-absolute-deviations optimum as the width shrinks: the default MAE
     fit (``gdcore.trainer``) runs a short sequence of them.
     """

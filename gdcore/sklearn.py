@@ -53,16 +53,18 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         The penalty's strength.
     l1_ratio : float, default=0.15
         The L1 share of "elasticnet".
-    warm_start : bool, default=False
-        ``fit`` starts from the previous fit's coefficients and carries its
-        optimizer on (momentum, Adam's moments, step count, schedule, random
-        stream); scikit-learn resets the schedule.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, stop after
         ``n_iter_no_change`` epochs without a new smallest held-out loss, and
         keep the best epoch's coefficients (see ``gdcore.Trainer``).
     validation_fraction : float, default=0.1
+        The share of the rows ``early_stopping`` holds out, in (0, 1).
     n_iter_no_change : int, default=5
+        The epochs ``early_stopping`` waits for a new smallest held-out loss.
+    warm_start : bool, default=False
+        ``fit`` starts from the previous fit's coefficients and carries its
+        optimizer on (momentum, Adam's moments, step count, schedule, random
+        stream); scikit-learn resets the schedule.
     optimizer : str or gdcore.optim optimizer, default="auto"
         As for ``gdcore.Trainer``: "auto" picks per problem (accelerated
         gradient for full batches, with a smoothing path to the exact optimum
@@ -102,14 +104,17 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features_in_,)
+    coef_ : ndarray of shape (``n_features_in_``,)
+        The coefficients, in the units of X and y.
     intercept_ : float
+        The intercept, in the units of y (0 without ``fit_intercept``).
     n_iter_ : int
         Epochs run.
     loss_curve_ : ndarray
         Loss of every epoch, in the units of ``y`` (of every recorded epoch past
         2**20 epochs: ``history_.epochs`` says which).
     n_features_in_ : int
+        The number of features X had in ``fit``.
     feature_names_in_ : ndarray of str
         Defined when X has string column names (a pandas DataFrame).
     model_ : gdcore.LinearModel
@@ -171,7 +176,14 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The training data.
         y : array-like of shape (n_samples,)
+            The targets.
+
+        Returns
+        -------
+        self : GDRegressor
+            The fitted estimator.
         """
         X, y = self._data(X, y, reset=True)
         scaling = self._scaling(X, y)
@@ -200,7 +212,31 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     def partial_fit(self, X: Any, y: Any) -> "GDRegressor":
         """One epoch over ``(X, y)``, continuing the fits before it (``Trainer.partial_fit``):
         the scaling of y (and of X, in float32) is the first call's; ``n_iter_`` counts
-        the epochs and ``loss_curve_`` grows by one. Returns ``self``."""
+        the epochs and ``loss_curve_`` grows by one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            This epoch's rows; the first call fixes ``n_features_in_``.
+        y : array-like of shape (n_samples,)
+            Their targets.
+
+        Returns
+        -------
+        self : GDRegressor
+            The estimator, one epoch further.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gdcore.sklearn import GDRegressor
+        >>> X = np.array([[1.0], [2.0], [3.0], [4.0]]); y = np.array([1.0, 2.5, 2.5, 4.5])
+        >>> reg = GDRegressor()
+        >>> for _ in range(3):
+        ...     reg = reg.partial_fit(X, y)
+        >>> reg.n_iter_, reg.loss_curve_.shape
+        (3, (3,))
+        """
         first = getattr(self, "_carried", None) is None
         X, y = self._data(X, y, reset=first)
         if first:
@@ -350,7 +386,13 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, ``n_features_in_``)
+            The rows to predict.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The predictions, in float64.
         """
         check_is_fitted(self)
         if on_cluster(X):  # a dask array of predictions, computed where X's chunks are

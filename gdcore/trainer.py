@@ -50,82 +50,123 @@ class Trainer:
 
     Parameters
     ----------
-    loss : MSELoss() (default), MAELoss() or HuberLoss(epsilon).
-    optimizer : "auto" (default), a name of ``gdcore.optim.OPTIMIZERS`` ("gd",
-        "sgd", "momentum", "nesterov", "accelerated", "adam", "adamw",
-        "rmsprop", "adagrad") or a ``gdcore.optim`` optimizer object. "auto"
-        picks per problem (``gdcore.strategy``): accelerated gradient with
-        restart for full-batch linear fits (a smoothing path to the exact
-        optimum for the MAE, stages certified by Newton steps for Huber), SGD with momentum and a cosine decay for
-        mini-batches, Adam for networks; with a number for ``lr``, plain
-        gradient descent.
-    lr : "auto" (default) or a positive number. A number given here is a
-        step in your data's units: with optimizer "auto" it runs the
-        tutorial's plain steps, w <- w - lr dL/dw, in the raw coordinates.
-        "auto" takes 1 / L from the curvature of the loss for the gradient
-        methods (1 / L_B with mini-batches) and each adaptive optimizer's
-        default (Adam 1e-3). An optimizer object carries its own lr.
-    epochs : the most passes over the data (0 means no update); None
-        (default) gives 100,000 to fits that stop by a certificate (the
-        automatic full-batch linear fits) and 1000 to the others.
-    tol : the stopping rule's tolerance; None (default) gives 1e-6 for
-        float64 models and 1e-4 for float32 ones. For the automatic
-        linear MSE fit, the relative accuracy of the coefficients, both in
-        your units, ||(w, b) - (w*, b*)|| <= tol ||(w, b)||, and in
-        standardised ones (measured every epoch by the Newton step, exact up
-        to 256 features; see ``gdcore.strategy``), and the same for the
-        automatic Huber fit; for the automatic MAE fit, the relative duality
-        gap to the least-absolute-deviations optimum. Otherwise a
-        bound on the gradient norm ||(dL/dw, dL/db)|| (for mini-batches, the
-        mean gradient of the epoch's batches), in the fit's coordinates.
-    schedule : None (constant), a ``gdcore.optim`` schedule or its name
+    loss : Loss, default=MSELoss()
+        ``MSELoss()`` (the default), ``MAELoss()`` or ``HuberLoss(epsilon)``.
+    lr : float or "auto", default="auto"
+        A positive number, or "auto". A number given here is a step in your
+        data's units: with optimizer "auto" it runs the tutorial's plain
+        steps, ``w <- w - lr dL/dw``, in the raw coordinates. "auto" takes
+        1 / L from the curvature of the loss for the gradient methods
+        (1 / L_B with mini-batches) and each adaptive optimizer's default
+        (Adam 1e-3). An optimizer object carries its own lr.
+    epochs : int or None, default=None
+        The most passes over the data (0 means no update). None gives
+        100,000 to fits that stop by a certificate (the automatic full-batch
+        linear fits) and 1000 to the others.
+    tol : float or None, default=None
+        The stopping rule's tolerance. None gives 1e-6 for float64 models and
+        1e-4 for float32 ones. For the automatic linear MSE fit, the relative
+        accuracy of the coefficients, both in your units,
+        ``||(w, b) - (w*, b*)|| <= tol ||(w, b)||``, and in standardised ones
+        (measured every epoch by the Newton step, exact up to 256 features;
+        see ``gdcore.strategy``), and the same for the automatic Huber fit;
+        for the automatic MAE fit, the relative duality gap to the
+        least-absolute-deviations optimum. Otherwise a bound on the gradient
+        norm ``||(dL/dw, dL/db)||`` (for mini-batches, the mean gradient of
+        the epoch's batches), in the fit's coordinates.
+    batch_size : int or None, default=None
+        None for full batch, else rows per mini-batch step.
+    random_state : None, int or numpy.random.Generator, default=None
+        The seed of the mini-batch order (reshuffled every epoch,
+        reproducible for an int).
+    backend : {"cython", "numpy", "python"}, default="cython"
+        The implementation of the passes over the data (see ``backends()``).
+    record_path : bool, default=False
+        Keep the parameters of every epoch in ``History.path`` (by default
+        nothing is recorded and nothing is paid).
+    n_jobs : int, default=1
+        Threads sharing each full pass over X (compiled backend): 1, a count
+        up to 256, or -1 for every CPU the process may use (its affinity mask
+        and cgroup quota, within OpenMP's thread limit as set by
+        ``OMP_NUM_THREADS`` or threadpoolctl); never more than one thread per
+        usable CPU, decided when a fit starts. Mini-batch steps run on one
+        thread. The rows are summed in a fixed order whatever the thread
+        count, so results are identical for every n_jobs. The calling thread
+        never waits for a descheduled helper (it takes over the helper's
+        rows), so a busy machine costs little.
+    optimizer : str or gdcore.optim optimizer, default="auto"
+        "auto", a name of ``gdcore.optim.OPTIMIZERS`` ("gd", "sgd",
+        "momentum", "nesterov", "accelerated", "adam", "adamw", "rmsprop",
+        "adagrad") or a ``gdcore.optim`` optimizer object. "auto" picks per
+        problem (``gdcore.strategy``): accelerated gradient with restart for
+        full-batch linear fits (a smoothing path to the exact optimum for the
+        MAE, stages certified by Newton steps for Huber), SGD with momentum
+        and a cosine decay for mini-batches, Adam for networks; with a number
+        for ``lr``, plain gradient descent.
+    schedule : None, str or gdcore.optim schedule, default=None
+        None (a constant step), a ``gdcore.optim`` schedule or its name
         ("inverse_scaling", "step", "exponential", "cosine", "plateau").
-    precondition : "auto" (default), "standardize" or None. "standardize"
-        fits a linear model in centred, scaled coordinates (a change of
-        variables, no copy of X; the parameters come back in your units);
-        "auto" does so unless you gave ``lr`` a number; None keeps the raw
-        coordinates.
-    batch_size : None for full batch, else rows per mini-batch step.
-    random_state : None, an int or a numpy Generator: the seed of the
-        mini-batch order (reshuffled every epoch, reproducible for an int).
-    backend : "cython" (default), "numpy" or "python".
-    n_jobs : threads sharing each full pass over X (compiled backend): 1
-        (default), a count up to 256, or -1 for every CPU the process may use
-        (its affinity mask and cgroup quota, within OpenMP's thread limit as
-        set by OMP_NUM_THREADS or threadpoolctl); never more than one thread
-        per usable CPU, decided when a fit starts. Mini-batch steps run on one
-        thread. The rows are summed in a fixed order whatever the thread count,
-        so results are identical for every n_jobs. The calling thread never
-        waits for a descheduled helper (it takes over the helper's rows), so
-        a busy machine costs little.
-    record_path : keep the parameters of every epoch in ``History.path``
-        (default False: nothing is recorded and nothing is paid).
-    penalty : None (default), "l2", "l1" or "elasticnet": adds
-        alpha ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1) to the loss, as
-        scikit-learn's SGDRegressor ("l2" takes l1_ratio 0, "l1" takes 1). It
-        applies to the weights in your units (a linear model's w, a network's
-        weight matrices), never to an intercept or bias, whatever the
-        coordinates the fit runs in. The L1 part is applied by proximal steps
-        (soft-thresholding after each step), so coefficients reach exact zeros.
-        gdcore's MSE is the mean of r^2, twice scikit-learn's least-squares
-        term: ``Lasso(alpha=a)`` and ``ElasticNet(alpha=a, l1_ratio=r)``
-        minimise the objective of penalty "l1" / "elasticnet" with alpha 2a,
-        and ``Ridge(alpha=a)`` that of "l2" with alpha 2a / n_samples.
-    alpha : the penalty's strength, a number >= 0 (default 1e-4, scikit-learn's).
-    l1_ratio : the L1 share of "elasticnet", in [0, 1] (default 0.15).
-    early_stopping : hold out ``validation_fraction`` of the rows (drawn from
+    precondition : {"auto", "standardize", None}, default="auto"
+        "standardize" fits a linear model in centred, scaled coordinates (a
+        change of variables, no copy of X; the parameters come back in your
+        units); "auto" does so unless you gave ``lr`` a number; None keeps
+        the raw coordinates.
+    penalty : {None, "l2", "l1", "elasticnet"}, default=None
+        Adds ``alpha ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1)`` to the
+        loss, as scikit-learn's SGDRegressor ("l2" takes l1_ratio 0, "l1"
+        takes 1). It applies to the weights in your units (a linear model's
+        w, a network's weight matrices), never to an intercept or bias,
+        whatever the coordinates the fit runs in. The L1 part is applied by
+        proximal steps (soft-thresholding after each step), so coefficients
+        reach exact zeros. gdcore's MSE is the mean of r^2, twice
+        scikit-learn's least-squares term: ``Lasso(alpha=a)`` and
+        ``ElasticNet(alpha=a, l1_ratio=r)`` minimise the objective of penalty
+        "l1" / "elasticnet" with alpha 2a, and ``Ridge(alpha=a)`` that of
+        "l2" with alpha 2a / n_samples.
+    alpha : float, default=1e-4
+        The penalty's strength, a number >= 0 (the default is
+        scikit-learn's).
+    l1_ratio : float, default=0.15
+        The L1 share of "elasticnet", in [0, 1].
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (drawn from
         ``random_state``), fit on the others, and stop after
-        ``n_iter_no_change`` epochs without a new smallest loss on the held-out
-        rows; the model gets the parameters of the best epoch, and
+        ``n_iter_no_change`` epochs without a new smallest loss on the
+        held-out rows; the model gets the parameters of the best epoch, and
         ``History.validation_loss`` has that loss before the first epoch and
-        after each one (``gdcore.early_stopping``). Default False.
-    validation_fraction : in (0, 1), default 0.1.
-    n_iter_no_change : an integer >= 1, default 5.
-    warm_start : a fit of the model this trainer fitted last continues its
-        optimizer (momentum buffers, Adam's moments, the step count), schedule
-        and mini-batch random stream, from the parameters the model holds
-        (``gdcore.continued``); default False: every fit starts them afresh.
-        The default fits made of stages (MAE, Huber, L1) restart their stages.
+        after each one (``gdcore.early_stopping``).
+    validation_fraction : float, default=0.1
+        The share of the rows ``early_stopping`` holds out, in (0, 1).
+    n_iter_no_change : int, default=5
+        The epochs ``early_stopping`` waits for a new smallest held-out
+        loss, an integer >= 1.
+    warm_start : bool, default=False
+        A fit of the model this trainer fitted last continues its optimizer
+        (momentum buffers, Adam's moments, the step count), schedule and
+        mini-batch random stream, from the parameters the model holds
+        (``gdcore.continued``). By default every fit starts them afresh. The
+        default fits made of stages (MAE, Huber, L1) restart their stages.
+
+    See Also
+    --------
+    LinearModel, MLP : The models a Trainer fits.
+    History : What ``fit`` returns.
+
+    Examples
+    --------
+    >>> import numpy as np, gdcore
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([1.0, 3.0, 5.0, 7.0])
+    >>> model = gdcore.LinearModel(n_features=1)
+    >>> history = gdcore.Trainer(tol=1e-10).fit(model, X, y)
+    >>> history.converged, round(float(model.w[0]), 6), round(model.b, 6)
+    (True, 2.0, 1.0)
+
+    Mini-batches with a fixed seed, and a penalty:
+
+    >>> trainer = gdcore.Trainer(batch_size=2, random_state=0, epochs=5, penalty="l2", alpha=0.01)
+    >>> history = trainer.fit(gdcore.LinearModel(n_features=1), X, y)
+    >>> history.n_epochs
+    5
     """
 
     def __init__(self, loss: Optional[Loss] = None, lr: Union[float, str] = "auto",
@@ -175,7 +216,30 @@ class Trainer:
         self._stream: Optional[Stream] = None  # what the last fit carries on (gdcore.continued)
 
     def learning_rate(self, model: Model, X: Any) -> float:
-        """The step this trainer would take on X (in the fit's coordinates)."""
+        """The step this trainer would take on X (in the fit's coordinates).
+
+        Parameters
+        ----------
+        model : Model
+            The model to be fitted (its width must be X's); only read.
+        X : array-like, shape (n_samples, n_features) or (n_samples,)
+            The features the fit would run on (the step ``lr="auto"`` takes
+            depends on them, not on y).
+
+        Returns
+        -------
+        float
+            ``lr`` itself when it is a number; otherwise the step ``"auto"``
+            picks for this trainer's optimizer, batch size and
+            preconditioning, in the coordinates the fit runs in.
+
+        Examples
+        --------
+        >>> import numpy as np, gdcore
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> gdcore.Trainer(lr=0.05).learning_rate(gdcore.LinearModel(1), X)
+        0.05
+        """
         if self.lr != "auto":
             return float(self.lr)
         self._check_model(model)
@@ -201,7 +265,9 @@ class Trainer:
         model : Model
             Updated in place (e.g. a LinearModel of X's width).
         X : array-like, shape (n_samples, n_features) or (n_samples,)
+            The features (a 1-D X is one feature).
         y : array-like, shape (n_samples,)
+            The targets.
         progress : bool
             Show a tqdm progress bar (tqdm must be installed), updated between
             chunks of epochs run in the kernel, about ten times a second.
@@ -337,7 +403,49 @@ class Trainer:
         it. Ten calls on the same data take the steps of one ten-epoch fit with
         the same settings, bit for bit; on a stream of slices, each call makes
         one pass over its slice (scikit-learn's convention). Every call takes
-        its epoch: no stopping rule applies. Returns the epoch's History.
+        its epoch: no stopping rule applies.
+
+        Parameters
+        ----------
+        model : Model
+            Updated in place; the calls continue one another as long as they
+            fit the same model object.
+        X : array-like, shape (n_samples, n_features) or (n_samples,)
+            This epoch's rows (the whole data, or one slice of a stream).
+        y : array-like, shape (n_samples,)
+            Their targets.
+
+        Returns
+        -------
+        History
+            The epoch's History (one epoch; ``converged`` is False).
+
+        Raises
+        ------
+        DivergenceError
+            The loss became non-finite or blew up during the epoch.
+        TypeError
+            ``model`` is not a gdcore model.
+        ValueError
+            X or y is not usable data (e.g. non-finite values, different
+            lengths), or X's width is not the model's ``n_features``.
+
+        Examples
+        --------
+        >>> import numpy as np, gdcore
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([1.0, 3.5, 4.5, 7.0])
+        >>> trainer, model = gdcore.Trainer(epochs=3, tol=0.0), gdcore.LinearModel(n_features=1)
+        >>> for _ in range(3):
+        ...     history = trainer.partial_fit(model, X, y)
+        >>> history.n_epochs
+        1
+
+        Three calls take the steps of one three-epoch fit with the same settings:
+
+        >>> other = gdcore.LinearModel(n_features=1)
+        >>> _ = gdcore.Trainer(epochs=3, tol=0.0).fit(other, X, y)
+        >>> bool(np.array_equal(model.params, other.params))
+        True
         """
         start = time.perf_counter()
         self._check_model(model)

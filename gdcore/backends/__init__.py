@@ -22,7 +22,20 @@ _REGISTRY: Dict[str, Backend] = {
 
 
 def backends() -> List[str]:
-    """Names of the available backends, the default first."""
+    """Names of the available backends, the default first.
+
+    Returns
+    -------
+    list of str
+        The names ``Trainer(backend=...)`` accepts: the compiled
+        ``"cython"`` (the default), then ``"numpy"`` and ``"python"``.
+
+    Examples
+    --------
+    >>> import gdcore
+    >>> gdcore.backends()
+    ['cython', 'numpy', 'python']
+    """
     return list(_REGISTRY)
 
 

@@ -46,6 +46,17 @@ class Model:
     ``_from_state(config, arrays)`` rebuilds the model, validating what it is
     given. Subclasses register under their class name, which is what a saved
     file names.
+
+    Examples
+    --------
+    gdcore's models are its subclasses:
+
+    >>> import gdcore
+    >>> isinstance(gdcore.LinearModel(2), gdcore.Model), isinstance(gdcore.MLP([2, 1]), gdcore.Model)
+    (True, True)
+    >>> model = gdcore.LinearModel(2)
+    >>> model.n_features, model.dtype, model.params
+    (2, dtype('float64'), array([0., 0., 0.]))
     """
 
     n_features: int
@@ -79,7 +90,32 @@ class Model:
         raise NotImplementedError
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predictions for the rows of X."""
+        """Predictions for the rows of X.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features) or (n_samples,)
+            The rows to predict (a 1-D X is one feature).
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,)
+            The predictions, in the model's dtype.
+
+        Raises
+        ------
+        ValueError
+            X's width is not ``n_features``, or the predictions overflow the
+            model's dtype.
+
+        Examples
+        --------
+        >>> import gdcore
+        >>> model = gdcore.LinearModel(1)
+        >>> model.w, model.b = [2.0], 1.0
+        >>> model.predict([0.0, 1.0, 2.0])
+        array([1., 3., 5.])
+        """
         raise NotImplementedError
 
     def save(self, path: Union[str, "os.PathLike[str]"],

@@ -90,7 +90,24 @@ class LinearModel(Model):
         self._params[-1] = as_parameter(value, self.dtype, (1,), "b")[0]
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predictions for the rows of X (1-D X is one feature)."""
+        """Predictions ``X @ w + b`` for the rows of X (1-D X is one feature).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features) or (n_samples,)
+            The rows to predict, converted to the model's dtype.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,)
+            ``X @ w + b``, computed in the model's dtype.
+
+        Raises
+        ------
+        ValueError
+            X does not have ``n_features`` columns, or ``X @ w + b``
+            overflows the model's dtype.
+        """
         Xc = as_features(X, self.dtype)
         self._check_features(Xc)
         return self._finite(get_backend("cython").predict_linear(Xc, self._params))

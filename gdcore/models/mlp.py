@@ -38,25 +38,33 @@ class MLP(Model):
 
     Parameters
     ----------
-    layer_sizes : sequence of ints >= 1, at least two, the last one 1 (the
-        output). ``[d, 1]`` is the linear model ``X w + b``.
-    activation : "tanh" (default), "relu", "sigmoid" or "identity", applied
-        to every hidden layer; the output layer is linear.
-    dtype : float32 or float64 (default).
-    random_state : None, an int or a numpy Generator: the seed of the
-        initialisation. Weights are drawn as Glorot & Bengio (2010),
-        uniform on +-sqrt(6 / (fan_in + fan_out)), for tanh, sigmoid and
-        identity, and as He et al. (2015), normal with variance 2 / fan_in,
-        for relu (the output layer always Glorot); biases start at zero.
+    layer_sizes : sequence of int
+        At least two integers >= 1, the last one 1 (the output).
+        ``[d, 1]`` is the linear model ``X w + b``.
+    activation : {"tanh", "relu", "sigmoid", "identity"}, default="tanh"
+        Applied to every hidden layer; the output layer is linear.
+    dtype : numpy.float32 or numpy.float64, default=numpy.float64
+        Precision of the parameters and of the fit.
+    random_state : None, int or numpy.random.Generator, default=None
+        The seed of the initialisation. Weights are drawn as Glorot & Bengio
+        (2010), uniform on ``+-sqrt(6 / (fan_in + fan_out))``, for tanh,
+        sigmoid and identity, and as He et al. (2015), normal with variance
+        ``2 / fan_in``, for relu (the output layer always Glorot); biases
+        start at zero.
 
     Attributes
     ----------
-    weights : tuple of arrays, ``weights[l]`` of shape (n_l, n_{l+1}), so a
-        layer computes ``a @ weights[l] + biases[l]``; views of ``params``
-        (assigning ``weights`` copies into them).
-    biases : tuple of arrays, ``biases[l]`` of shape (n_{l+1},), likewise.
-    params : every parameter in one flat array (the views above share it).
+    weights : tuple of numpy.ndarray
+        ``weights[l]`` of shape (n_l, n_{l+1}), so a layer computes
+        ``a @ weights[l] + biases[l]``; views of ``params`` (assigning
+        ``weights`` copies into them).
+    biases : tuple of numpy.ndarray
+        ``biases[l]`` of shape (n_{l+1},), likewise.
+    params : numpy.ndarray
+        Every parameter in one flat array (the views above share it).
 
+    Notes
+    -----
     ``lr="auto"`` for a network: each layer l, seen on its own with the
     others fixed, is a linear least-squares problem in (W_l, b_l) on its
     inputs A_l (the previous layer's activations at the current weights),
@@ -68,6 +76,22 @@ class MLP(Model):
     model's safe step; with hidden layers it is a heuristic (it leaves out
     the factors the later layers' weights and slopes contribute), measured
     at the weights the fit starts from.
+
+    Examples
+    --------
+    >>> import numpy as np, gdcore
+    >>> net = gdcore.MLP([2, 3, 1], random_state=0)
+    >>> [W.shape for W in net.weights], net.params.shape
+    ([(2, 3), (3, 1)], (13,))
+
+    A network of one hidden layer fitted to a small curve:
+
+    >>> X = np.linspace(-1.0, 1.0, 8).reshape(-1, 2); y = X[:, 0] ** 2 - X[:, 1]
+    >>> history = gdcore.Trainer(epochs=200).fit(net, X, y)
+    >>> bool(history.final_loss < history.loss[0])
+    True
+    >>> net.predict(X).shape
+    (4,)
     """
 
     def __init__(self, layer_sizes: Sequence[int], activation: str = "tanh",
@@ -178,7 +202,24 @@ class MLP(Model):
         return (_rebuild_mlp, (config, arrays, self.random_state))
 
     def predict(self, X: Any) -> np.ndarray:
-        """The network's output for the rows of X (1-D X is one feature)."""
+        """The network's output for the rows of X (1-D X is one feature).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features) or (n_samples,)
+            The network's inputs, ``layer_sizes[0]`` columns.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,)
+            The output layer's values (one per row), in the model's dtype.
+
+        Raises
+        ------
+        ValueError
+            X's width is not ``layer_sizes[0]``, or the output is not finite in the
+            model's dtype.
+        """
         Xc = as_features(X, self.dtype)
         self._check_features(Xc)
         return self._finite(get_backend("cython").predict_mlp(Xc, self._params,
