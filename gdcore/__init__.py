@@ -16,6 +16,7 @@ from .history import History
 from .linalg import closed_form
 from .losses import HuberLoss, Loss, MAELoss, MSELoss
 from .models import LinearModel, MLP, Model
+from .paths import PenaltyPath, penalty_path
 from .persist import load
 from .trainer import Trainer
 
@@ -34,11 +35,13 @@ __all__ = [
     "MLP",
     "MSELoss",
     "Model",
+    "PenaltyPath",
     "Trainer",
     "backends",
     "closed_form",
     "gradient_check",
     "load",
     "optim",
+    "penalty_path",
     "__version__",
 ]

@@ -214,6 +214,7 @@ class Trainer:
             raise TypeError(f"warm_start must be True or False, got {warm_start!r}")
         self.warm_start = bool(warm_start)
         self._stream: Optional[Stream] = None  # what the last fit carries on (gdcore.continued)
+        self._measure: Any = None  # how setup measures the data (gdcore.paths: once for all)
 
     def learning_rate(self, model: Model, X: Any) -> float:
         """The step this trainer would take on X (in the fit's coordinates).
@@ -377,7 +378,7 @@ class Trainer:
         batch_size = check_batch_size(self.batch_size, Xc.shape[0])
         backend = get_backend(self.backend)
         plan = strategy.setup(self, model, backend, Xc, yc, batch_size,
-                              seed_from(self.random_state))
+                              seed_from(self.random_state), measure=self._measure)
         run = strategy.start(backend, model, Xc, yc, plan, effective_n_jobs(self.n_jobs),
                              plan.tol, Stream.of(self._stream, model) if self.warm_start else None)
         return plan, run, (Xc, batch_size, backend)
@@ -465,7 +466,7 @@ class Trainer:
         else:
             settings = stream.settings
         settings, state = continued.start(stream, model, replace(
-            settings, epochs=1, batch_size=batch_size, stop=StopRule(abs_tol=0.0)), n)
+            settings, epochs=1, batch_size=batch_size, stop=StopRule(abs_tol=-1.0)), n)  # never met
         objective = model._objective(backend, self.loss, Xc, yc, effective_n_jobs(self.n_jobs))
         run = backend.start(objective, model.params, state, settings)
         result = run.advance(1)

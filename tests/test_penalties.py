@@ -264,3 +264,23 @@ def test_the_command_line_takes_a_penalty(tmp_path):
     ref = linear_model.Lasso(alpha=a, tol=1e-15, max_iter=100_000).fit(X, y)
     assert relative_error(model.w, model.b, ref.coef_, ref.intercept_) <= 1e-6
     np.testing.assert_array_equal(model.w == 0, ref.coef_ == 0)
+
+
+def test_a_penalty_path_measures_x_once_and_matches_each_fit(monkeypatch):
+    from gdcore import strategy
+    X, y = sparse_problem()
+    calls = []
+    measure = strategy.IN_MEMORY.standardize
+    monkeypatch.setattr(strategy.IN_MEMORY, "standardize",
+                        lambda *a, **k: calls.append(1) or measure(*a, **k))
+    alphas = 2 * lasso_alpha_max(X, y) * np.logspace(0, -3, 8)
+    path = gdcore.penalty_path(X, y, alphas[::-1])  # any order: fitted largest first
+    assert len(calls) == 1
+    np.testing.assert_array_equal(path.alphas, alphas)
+    assert [h.status for h in path.histories] == ["converged"] * 8
+    for a, w, b in zip(path.alphas, path.coefs, path.intercepts):
+        ref = linear_model.Lasso(alpha=a / 2, tol=1e-13, max_iter=1_000_000).fit(X, y)
+        assert relative_error(w, b, ref.coef_, ref.intercept_) <= 1e-6
+        np.testing.assert_array_equal(w == 0, ref.coef_ == 0)
+    with pytest.raises(ValueError, match="alphas must be finite numbers >= 0"):
+        gdcore.penalty_path(X, y, [1.0, -1.0])

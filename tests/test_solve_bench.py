@@ -169,6 +169,9 @@ def test_the_penalty_benchmark_scores_against_the_optimum():
     from gdcore.benchmarks import penalties
     rows = penalties.lasso_rows(*penalties.QUICK_LASSO_SHAPE, repeats=1)
     rows += penalties.ridge_rows(*penalties.QUICK_RIDGE_SHAPE, repeats=1)
+    path = penalties.path_rows(*penalties.QUICK_LASSO_SHAPE)
+    assert path[0].method.startswith("gdcore penalty_path") and path[0].digits >= 6
+    assert path[0].zeros_exact
     ours = [r for r in rows if r.method == "gdcore"]
     assert len(ours) == len(penalties.LASSO_FRACTIONS) + len(penalties.RIDGE_ALPHAS)
     assert all(r.digits >= 6 and r.excess < 1e-10 for r in ours)

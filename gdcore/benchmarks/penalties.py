@@ -7,6 +7,8 @@ Two problems, each passed raw:
   default fit (penalty "l1", alpha 2a: its MSE is twice scikit-learn's
   least-squares term) against coordinate descent, ``Lasso(alpha=a)``, at
   its default tol and a tight one, and ``SGDRegressor(penalty="l1", alpha=a)``;
+* a Lasso path of 20 alphas on the same data: ``gdcore.penalty_path``
+  against ``lasso_path`` and against gdcore's one fit at the smallest alpha;
 * Ridge on 1,000,000 x 20 (columns of scales 0.1 to 10) at 3 values of
   alpha: gdcore (penalty "l2", alpha 2a / n) against
   ``Ridge(alpha=a, solver="sag")`` at its default tol and a tight one, and
@@ -34,7 +36,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .. import LinearModel, Trainer
+from .. import LinearModel, Trainer, penalty_path
 from . import environment, installed
 
 DIGITS_CAP = 16.0
@@ -163,6 +165,40 @@ def lasso_rows(n: int, d: int, repeats: int) -> List[Row]:
     return rows
 
 
+PATH_ALPHAS = 20
+
+
+def path_rows(n: int, d: int) -> List[Row]:
+    """A Lasso path of PATH_ALPHAS alphas (1 to 0.001 of the largest useful one), one run
+    each: gdcore.penalty_path against lasso_path (tol 1e-8), and gdcore's single fit at
+    the smallest alpha; digits are the path's worst, against Lasso(tol=1e-12) fits."""
+    from sklearn.linear_model import Lasso, lasso_path
+    X, y = sparse_problem(n, d)
+    alphas = lasso_alpha_max(X, y) * np.logspace(0, -3, PATH_ALPHAS)
+    refs = [_sklearn(lambda: Lasso(alpha=a, tol=1e-12, max_iter=1_000_000))(X, y) for a in alphas]
+    penalty_path(X[:200], y[:200], 2 * alphas[:2])  # warm-up
+    start = time.perf_counter()
+    ours = penalty_path(X, y, 2 * alphas)
+    seconds = time.perf_counter() - start
+    theirs_start = time.perf_counter()
+    _, coefs, _ = lasso_path(X - X.mean(0), y - y.mean(), alphas=alphas, tol=1e-8)
+    theirs = time.perf_counter() - theirs_start
+    single, w, b = _timed(_gdcore("l1", 2 * alphas[-1]), X, y, 1)
+    worst = min(digits(w_, b_, *ref) for w_, b_, ref in zip(ours.coefs, ours.intercepts, refs))
+    zeros = all(np.array_equal(w_ == 0, ref[0] == 0) for w_, ref in zip(ours.coefs, refs))
+    intercepts = y.mean() - X.mean(0) @ coefs  # lasso_path fits centred data
+    worst_theirs = min(digits(coefs[:, k], float(intercepts[k]), *refs[k])
+                       for k in range(PATH_ALPHAS))
+    return [Row("path", float(alphas[-1]), f"gdcore penalty_path ({PATH_ALPHAS} alphas)", seconds,
+                worst, zeros, math.nan),
+            Row("path", float(alphas[-1]), f"lasso_path, tol 1e-8 ({PATH_ALPHAS} alphas)", theirs,
+                worst_theirs, all(np.array_equal(coefs[:, k] == 0, refs[k][0] == 0)
+                                  for k in range(PATH_ALPHAS)), math.nan),
+            Row("path", float(alphas[-1]), "gdcore, one fit at the smallest alpha", single,
+                digits(w, b, *refs[-1]), bool(np.array_equal(w == 0, refs[-1][0] == 0)),
+                math.nan)]
+
+
 def ridge_rows(n: int, d: int, repeats: int) -> List[Row]:
     from sklearn.linear_model import Ridge, SGDRegressor
     X, y = dense_problem(n, d)
@@ -196,8 +232,9 @@ def format_table(rows: List[Row], title: str, shape: Tuple[int, int]) -> str:
              "| alpha | method | time | digits | zeros | excess |", "|---|---|---|---|---|---|"]
     for r in rows:
         zeros = "" if r.zeros_exact is None else ("yes" if r.zeros_exact else "no")
+        excess = "" if math.isnan(r.excess) else f"{r.excess:.1e}"
         lines.append(f"| {r.alpha:.3g} | {r.method} | {_ms(r.seconds)} | {r.digits:.1f} | "
-                     f"{zeros} | {r.excess:.1e} |")
+                     f"{zeros} | {excess} |")
     notes = sorted({r.note for r in rows if r.note})
     return "\n".join(lines + [f"({n})" for n in notes])
 
@@ -216,10 +253,13 @@ def main(json_path: Optional[str] = None, quick: bool = False) -> int:
     lasso = lasso_rows(*lasso_shape, repeats)
     print(format_table(lasso, "Lasso", lasso_shape))
     print()
+    path = path_rows(*lasso_shape)
+    print(format_table(path, "A Lasso path", lasso_shape))
+    print()
     ridge = ridge_rows(*ridge_shape, repeats)
     print(format_table(ridge, "Ridge", ridge_shape))
     if json_path is not None:
         with open(json_path, "w") as f:
             json.dump({"environment": environment(), "repeats": repeats,
-                       "rows": [asdict(r) for r in lasso + ridge]}, f, indent=1)
+                       "rows": [asdict(r) for r in lasso + path + ridge]}, f, indent=1)
     return 0
