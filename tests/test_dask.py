@@ -8,6 +8,7 @@ for what the cluster path does not take. Skipped without dask and distributed.
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 
@@ -193,10 +194,16 @@ def test_shards_released(client):
     assert sum(client.run(held).values()) <= before
 
 
-def test_gdcore_does_not_import_dask():
+def test_gdcore_does_not_import_dask(tmp_path):
+    """In a child that imports the gdcore under test (not the checkout's uncompiled
+    folder, which a child started in the checkout would find first)."""
     code = ("import sys, gdcore, gdcore.trainer, gdcore.sklearn, gdcore.cli; "
-            "sys.exit(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed'}))")
+    where = os.path.dirname(os.path.dirname(os.path.abspath(gdcore.__file__)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, env=dict(os.environ, PYTHONPATH=where))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
