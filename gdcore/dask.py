@@ -44,6 +44,7 @@ from ._validation import as_features, as_target, check_batch_size, on_cluster, s
 from .curvature import lambda_max_of_gram
 from .errors import NotSupportedError
 from .loop import Fit, ReferenceRun, new_state
+from .linalg import predictions
 from .losses import Loss
 from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans
 
@@ -463,5 +464,4 @@ def estimator_predict(estimator: Any, X: Any) -> Any:
 
 
 def _predict_block(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
-    from .sklearn import _predictions
-    return _predictions(as_features(X, np.dtype(np.float64)), coef, intercept)
+    return predictions(as_features(X, np.dtype(np.float64)), coef, intercept)

@@ -6,6 +6,7 @@ from typing import Any, Tuple
 
 import numpy as np
 
+from . import _util
 from ._validation import as_data
 
 
@@ -47,3 +48,13 @@ def closed_form(X: Any, y: Any, fit_intercept: bool = True) -> Tuple[np.ndarray,
     x_mean, y_mean = Xc.mean(axis=0), yc.mean()
     w = np.linalg.lstsq(Xc - x_mean, yc - y_mean, rcond=None)[0]
     return w, float(y_mean - x_mean @ w)
+
+
+def predictions(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    """X @ coef + intercept for validated float64 X, an overflow reported."""
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        out = X @ coef + intercept
+    if not _util.all_finite(out):
+        raise ValueError("the predictions overflow float64 arithmetic (X is too large "
+                         "for this model's coefficients)")
+    return out

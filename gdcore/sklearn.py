@@ -21,9 +21,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
     raise ImportError("gdcore.sklearn needs scikit-learn >= 1.6: "
                       "pip install scikit-learn (or gdcore[sklearn])") from exc
 
-from . import _util
 from ._validation import check_not_masked, check_penalty, on_cluster
 from .errors import ConvergenceWarning as GDConvergenceWarning
+from .linalg import predictions
 from .loop import MAX_EPOCHS, STALLED
 from .losses import HuberLoss, MAELoss, MSELoss
 from .models import LinearModel
@@ -400,17 +400,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             return estimator_predict(self, X)
         X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C",
                                                      reset=False))
-        return _predictions(X, self.coef_, self.intercept_)
-
-
-def _predictions(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
-    """X @ coef + intercept for validated float64 X, an overflow reported."""
-    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
-        out = X @ coef + intercept
-    if not _util.all_finite(out):
-        raise ValueError("the predictions overflow float64 arithmetic (X is too large "
-                         "for this model's coefficients)")
-    return out
+        return predictions(X, self.coef_, self.intercept_)
 
 
 #: dtype kinds that are not numbers, though scikit-learn would convert some of them:
