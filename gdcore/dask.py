@@ -101,6 +101,7 @@ class Shard:
 
     def sums(self, params: np.ndarray) -> np.ndarray:
         """(runs, d + 2): each run's gradient sums then loss sum, at ``params``."""
+        params = _loadable(params)
         out = np.empty((len(self.passes), self.d + 2))
         b = params[-1]
         for k, (objective, pad) in enumerate(self.passes):
@@ -137,7 +138,7 @@ class Shard:
 
     def centred_gram(self, big: np.ndarray, mean: np.ndarray, G: np.ndarray) -> np.ndarray:
         """G plus _util.centred_gram of each run of RUN rows, in row order."""
-        G = G.copy()
+        G, big, mean = G.copy(), _loadable(big), _loadable(mean)
         for lo in range(0, self.n, RUN):
             G += _util.centred_gram(self.X[lo:lo + RUN], big, mean)
         return G
@@ -152,6 +153,12 @@ class Shard:
 
     def rows(self) -> np.ndarray:
         return self.X
+
+
+def _loadable(a: np.ndarray) -> np.ndarray:
+    """An array from the client as the kernels may load it: C order and aligned (one that
+    arrives in a message's buffer can start at any byte, which C forbids for a double)."""
+    return np.require(a, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def _largest(X: np.ndarray) -> np.ndarray:
