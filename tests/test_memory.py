@@ -68,3 +68,22 @@ def test_measurement_sees_a_conversion(big):
     Xf = np.asfortranarray(X)  # not C-contiguous: converted once, a full 16 MB copy
     peak = peak_during_fit(Xf, y, np.float64, "cython")
     assert peak >= X.nbytes
+
+
+@pytest.mark.parametrize("batch_size", [None, 1000])
+def test_a_memory_mapped_x_is_read_in_place_with_the_same_fit(big, tmp_path, batch_size):
+    """X in a .npy file, mapped read-only (np.load(..., mmap_mode="r")): the fit reads the
+    file's pages in place, no copy, and lands bit for bit where the in-memory fit does."""
+    X, y = big
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    assert isinstance(mapped, np.memmap) and not mapped.flags.writeable
+    kwargs = dict(batch_size=batch_size, random_state=0)
+    peak = peak_during_fit(mapped, y, np.float64, "cython", **kwargs)
+    assert peak < X.nbytes / 5, peak  # the mini-batch order (1.6 MB) at most; X is 16 MB
+    fits = []
+    for data in (X, mapped):
+        model = gdcore.LinearModel(D)
+        gdcore.Trainer(epochs=3, tol=0.0, **kwargs).fit(model, data, y)
+        fits.append(model.params)
+    np.testing.assert_array_equal(fits[1], fits[0])
