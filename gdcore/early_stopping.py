@@ -15,7 +15,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from ._random import SplitMix64, shuffle
+from . import _util
 from .losses import Loss
 from .models import Model
 
@@ -37,13 +37,13 @@ def check_early_stopping(early_stopping: Any, validation_fraction: Any,
 def split(X: np.ndarray, y: np.ndarray, fraction: float,
           seed: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(X, y) to fit on and (X, y) held out: ceil(fraction n) rows drawn by ``seed``
-    (gdcore's shuffle, reproducible across platforms), the rest in their order."""
+    (the mini-batch order's compiled shuffle, reproducible across platforms), the rest
+    in their order."""
     n = X.shape[0]
     held = math.ceil(fraction * n)
     if held >= n:
         raise ValueError(f"validation_fraction={fraction:g} of {n} rows leaves no rows to fit on")
-    order = np.arange(n)
-    shuffle(order, SplitMix64(seed))
+    order = _util.shuffled(n, seed, 1)
     out = np.zeros(n, dtype=bool)
     out[order[:held]] = True
     return X[~out], y[~out], X[out], y[out]

@@ -96,11 +96,7 @@ class Standardization:
     @property
     def smallest(self) -> Optional[float]:
         """The smallest eigenvalue that is not zero to rounding (None for wide X)."""
-        if self.eigenvalues is None:
-            return None
-        floor = self.largest * self.eigenvalues.shape[0] * np.finfo(np.float64).eps
-        positive = self.eigenvalues[self.eigenvalues > floor]
-        return float(positive[0]) if positive.size else None
+        return None if self.eigenvalues is None else smallest_positive(self.eigenvalues)
 
     @property
     def rank_deficient(self) -> bool:
@@ -116,6 +112,14 @@ class Standardization:
             return None
         low = float(self.eigenvalues[0])
         return self.largest / low if low > 0 else math.inf
+
+
+def smallest_positive(eigenvalues: np.ndarray) -> Optional[float]:
+    """The smallest of ascending ``eigenvalues`` that is not zero to rounding (None if
+    none is)."""
+    floor = eigenvalues[-1] * eigenvalues.shape[0] * np.finfo(np.float64).eps
+    positive = eigenvalues[eigenvalues > floor]
+    return float(positive[0]) if positive.size else None
 
 
 def _blocks(X: np.ndarray):

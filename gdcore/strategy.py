@@ -48,7 +48,7 @@ from .loop import (CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, Fit, FitResult, Pen
                    Settings, StopRule, _norm, composite, max_records, new_state)
 from .optim import (Accelerated, Adam, CosineWarmup, Optimizer, SGD, get_optimizer,
                     get_schedule)
-from .precondition import BLOCK_VALUES, Standardization, standardize
+from .precondition import BLOCK_VALUES, Standardization, smallest_positive, standardize
 
 #: The epoch budget when the Trainer's ``epochs`` is None: fits that stop by a
 #: certificate get a large one, the others today's 1000.
@@ -185,7 +185,7 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
             else:
                 H = penalised_hessian(std, std.mse_hessian(), penalty)
                 eigenvalues = np.linalg.eigvalsh(H)
-                error_map, kappa = std.error_map(H), eigenvalues[-1] / _smallest(eigenvalues)
+                error_map, kappa = std.error_map(H), eigenvalues[-1] / (smallest_positive(eigenvalues) or 1e-300)
             stop = certificate(std, error_map, kappa, tol, y_scale, model, optimizer)
         else:
             stop = StopRule(abs_tol=gradient_tol(loss, tol, y_scale))
@@ -210,13 +210,6 @@ def gradient_tol(loss: Loss, tol: float, y_scale: float) -> float:
     if isinstance(loss, HuberLoss):
         return tol * min(loss.epsilon, y_scale)
     return tol * 2.0 * y_scale if isinstance(loss, MSELoss) else tol  # the MAE's: +-1
-
-
-def _smallest(eigenvalues: np.ndarray) -> float:
-    """The smallest eigenvalue that is not zero to rounding (1e-300 if none)."""
-    floor = eigenvalues[-1] * eigenvalues.shape[0] * np.finfo(np.float64).eps
-    positive = eigenvalues[eigenvalues > floor]
-    return float(positive[0]) if positive.size else 1e-300
 
 
 def _penalty(model: Any, std: Optional[Standardization], optimizer: Optimizer, l2: float,
@@ -561,6 +554,7 @@ class NewtonPath(Stages):
         self.final_loss = plan.loss
         self.penalty = plan.settings.penalty
         self.piece: List[np.ndarray] = []
+        self.reached: Optional[List[np.ndarray]] = None  # the piece _after found, for _stage
         super().__init__(backend, model, X, y, plan, n_jobs, tol)
 
     def _piece(self) -> List[np.ndarray]:
@@ -577,7 +571,8 @@ class NewtonPath(Stages):
 
     def _stage(self) -> Fit:
         plan, std = self.plan, self.std
-        self.piece = self._piece()
+        self.piece = self._piece() if self.reached is None else self.reached
+        self.reached = None
         if isinstance(self.final_loss, HuberLoss):
             H = active_hessian(self.X, std, self.piece[0])
         else:
@@ -598,7 +593,8 @@ class NewtonPath(Stages):
     def _after(self, result: FitResult) -> Optional[str]:
         if result.status == MAX_EPOCHS:
             return MAX_EPOCHS
-        if all(np.array_equal(a, b) for a, b in zip(self._piece(), self.piece)):
+        self.reached = self._piece()  # (one pass over X: the next stage starts here)
+        if all(np.array_equal(a, b) for a, b in zip(self.reached, self.piece)):
             return result.status  # certified (if H had full rank) for the objective itself
         if len(self.finished) >= self.MAX_STAGES:
             return STALLED

@@ -145,7 +145,8 @@ def constant_loss(str loss, double e, const floating[::1] y_true, double predict
 
 
 def shuffled(Py_ssize_t n, uint64_t seed, Py_ssize_t times):
-    """The row order after ``times`` epochs' shuffles (to test against gdcore/_random.py)."""
+    """The row order after ``times`` epochs' shuffles of 0..n-1 (gdcore/_random.py's, compiled):
+    early stopping's held-out rows, and the tests of the two against each other."""
     cdef Py_ssize_t[::1] order = np.arange(n, dtype=np.intp)
     cdef uint64_t state = seed
     cdef Py_ssize_t t

@@ -28,18 +28,17 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 import time
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, cast
 
 import numpy as np
 
 from .. import LinearModel, Trainer, penalty_path
-from . import environment, installed
+from . import environment, installed, solve
+from .solve import digits
 
-DIGITS_CAP = 16.0
 LASSO_SHAPE = (100_000, 100)
 RIDGE_SHAPE = (1_000_000, 20)
 QUICK_LASSO_SHAPE = (5_000, 30)
@@ -87,12 +86,6 @@ def kkt_violation(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, a: floa
     return worst / a
 
 
-def digits(w: np.ndarray, b: float, ref_w: np.ndarray, ref_b: float) -> float:
-    error = float(np.linalg.norm(np.append(w - ref_w, b - ref_b)))
-    size = float(np.linalg.norm(np.append(ref_w, ref_b)))
-    return DIGITS_CAP if error == 0 else min(DIGITS_CAP, -math.log10(error / size))
-
-
 @dataclass
 class Row:
     problem: str
@@ -125,17 +118,12 @@ def _sklearn(make: Callable[[], Any]) -> Fit:
 
 
 def _timed(fit: Fit, X: np.ndarray, y: np.ndarray, repeats: int) -> Tuple[float, np.ndarray, float]:
-    """Median time of ``repeats`` fits (one if it takes seconds) after an untimed one on
-    a few rows (imports, first calls), and the last fit's (w, b)."""
+    """``solve``'s timing of ``fit`` (the median of ``repeats`` runs, one for slow fits)
+    after an untimed fit on a few rows (imports, first calls); the last fit's (w, b)."""
     fit(X[:200], y[:200])
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        w, b = fit(X, y)
-        seconds.append(time.perf_counter() - start)
-        if seconds[0] > 2.0:  # slow fits run once
-            break
-    return statistics.median(seconds), w, b
+    seconds, outputs = solve._timed(cast(Any, fit), X, y, repeats)
+    w, b = cast(Tuple[np.ndarray, float], outputs[-1])
+    return seconds, w, b
 
 
 def lasso_rows(n: int, d: int, repeats: int) -> List[Row]:
