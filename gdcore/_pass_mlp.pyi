@@ -1,6 +1,6 @@
 """Type stub of gdcore._pass_mlp (source: src/_pass_mlp.pyx)."""
 
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -13,7 +13,7 @@ ACTIVATIONS: Dict[str, int]
 class MLPObjective:
     dtype: np.dtype
     def __init__(self, loss: str, e: float, X: _Floats, y: _Floats, sizes: Sequence[int],
-                 activation: str) -> None: ...
+                 activation: str, sample_weight: Optional[_Floats] = None) -> None: ...
     def capsule(self) -> Any: ...
     def sums(self, params: _Floats) -> Tuple[float, _Doubles]: ...
     def loss_sum(self, params: _Floats) -> float: ...

@@ -121,6 +121,43 @@ def as_data(X: Any, y: Any, dtype: np.dtype) -> Tuple[np.ndarray, np.ndarray]:
     return Xc, yc
 
 
+def as_weights(sample_weight: Any, n_samples: int,
+               name: str = "sample_weight") -> Optional[np.ndarray]:
+    """The rows' weights as float64 scaled to mean 1, or None if they are all equal.
+
+    Weights are relative, as repeated rows are: the loss is sum_i w_i l_i /
+    sum_i w_i, so integer weights fit as the rows repeated that many times
+    and equal weights as no weights (bit for bit: None). Negative, NaN or
+    infinite weights, or all zero, are refused by name.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+        if not (_finite(sample_weight) and float(sample_weight) > 0):
+            raise ValueError(f"{name} must be a positive finite number or an array, "
+                             f"got {sample_weight!r}")
+        return None
+    arr = _numeric_array(sample_weight, name)
+    if arr.ndim != 1 or arr.shape[0] != n_samples:
+        raise ValueError(f"{name} must hold one weight per row of X ({n_samples}), got "
+                         f"shape {arr.shape}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.array(arr, dtype=np.float64)  # a copy: the user's array is never scaled
+    if not _util.all_finite(w):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if (w < 0).any():
+        raise ValueError(f"{name} contains negative weights (the first at row "
+                         f"{int(np.argmax(w < 0))})")
+    top = float(w.max())
+    if top == 0:
+        raise ValueError(f"{name} is all zeros: no row would count")
+    if float(w.min()) == top:
+        return None
+    w /= top  # in [0, 1]: the mean cannot overflow
+    w /= np.mean(w)
+    return w
+
+
 def as_parameter(value: Any, dtype: np.dtype, shape: Tuple[int, ...], name: str) -> np.ndarray:
     """A new finite array of ``shape`` and ``dtype`` for a model's parameter setter."""
     try:

@@ -8,7 +8,7 @@ networks.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
@@ -47,6 +47,38 @@ def gram_blas(X: np.ndarray, fit_intercept: bool) -> np.ndarray:
             G[:d, d] = G[d, :d] = X.sum(axis=0, dtype=np.float64)
             G[d, d] = n
     return G
+
+
+def weighted_curvature(X: np.ndarray, fit_intercept: bool, weights: np.ndarray,
+                       rows: bool = True) -> Tuple[float, float]:
+    """A backend's ``curvature`` for rows weighted by ``weights`` (mean 1): lambda_max
+    of (2/N) A^T W A and max_i 2 w_i ||a_i||^2, from the Gram matrix of the rows
+    scaled by sqrt(w_i), built block by block (any width: weighted raw-coordinate
+    fits are rare enough not to need their own power iteration)."""
+    n, d = X.shape
+    p = d + fit_intercept
+    G = np.zeros((p, p))
+    row_max = 0.0
+    step = max(16, 65536 // max(p, 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for lo in range(0, n, step):
+            B = X[lo:lo + step].astype(np.float64)
+            if fit_intercept:
+                B = np.column_stack([B, np.ones(B.shape[0])])
+            w = weights[lo:lo + step]
+            if rows:
+                row_max = max(row_max, float(np.max(w * np.einsum("ij,ij->i", B, B))))
+            S = B * np.sqrt(w)[:, None]
+            G += S.T @ S
+    return lambda_max_of_gram(G, n), (2.0 * row_max if rows else math.nan)
+
+
+def raw_curvature(backend: Any, X: np.ndarray, fit_intercept: bool, rows: bool,
+                  sample_weight: Optional[np.ndarray]) -> Tuple[float, float]:
+    """The backend's curvature of X, or ``weighted_curvature`` for weighted rows."""
+    if sample_weight is None:
+        return backend.curvature(X, fit_intercept, rows=rows)
+    return weighted_curvature(X, fit_intercept, sample_weight, rows)
 
 
 def needs_row_curvature(n_samples: int, batch_size: Optional[int]) -> bool:

@@ -266,7 +266,8 @@ class DaskData:
                        _in_order([p[0] for p in parts]))
         self.trivial = (self.trivial[0], sum(p[1] for p in parts) / self.n_rows)
 
-    def standardize(self, X: Any, fit_intercept: bool, rows: bool = False) -> Standardization:
+    def standardize(self, X: Any, fit_intercept: bool, rows: bool = False,
+                    weights: None = None) -> Standardization:
         """precondition.standardize's scans, y's with them: the means, then the centred
         Gram matrix (a chain: each shard adds its runs to the sum so far) or the squares."""
         if rows:
@@ -290,14 +291,14 @@ class DaskData:
         self._y_done(y_mean, y_rest)
         return from_scans(n, fit_intercept, big, mean, squares, gram)
 
-    def target_stats(self, y: Any) -> Tuple[float, float]:
+    def target_stats(self, y: Any, weights: None = None) -> Tuple[float, float]:
         if self.y_scan is None:
             big = np.where(self.y_big == 0, 1.0, self.y_big)
             self._y_done(*self._y_rest(self._each("run_sums", "y", big, 0.0)))
         assert self.y_scan is not None
         return strategy.target_stats_of(self.n_rows, *self.y_scan)
 
-    def trivial_loss(self, loss: Loss, y: Any, mean: float) -> float:
+    def trivial_loss(self, loss: Loss, y: Any, mean: float, weights: None = None) -> float:
         """The mean loss of predicting ``mean`` (the chunks' sums added: equal to rounding)."""
         value = self.trivial[1]
         if not (mean == self.trivial[0] and (loss.kind, loss.param) == (self.loss.kind,

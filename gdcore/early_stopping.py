@@ -35,10 +35,10 @@ def check_early_stopping(early_stopping: Any, validation_fraction: Any,
 
 
 def split(X: np.ndarray, y: np.ndarray, fraction: float,
-          seed: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(X, y) to fit on and (X, y) held out: ceil(fraction n) rows drawn by ``seed``
-    (the mini-batch order's compiled shuffle, reproducible across platforms), the rest
-    in their order."""
+          seed: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(X, y) to fit on, (X, y) held out, and the mask of the held-out rows:
+    ceil(fraction n) rows drawn by ``seed`` (the mini-batch order's compiled shuffle,
+    reproducible across platforms), the rest in their order."""
     n = X.shape[0]
     held = math.ceil(fraction * n)
     if held >= n:
@@ -46,15 +46,17 @@ def split(X: np.ndarray, y: np.ndarray, fraction: float,
     order = _util.shuffled(n, seed, 1)
     out = np.zeros(n, dtype=bool)
     out[order[:held]] = True
-    return X[~out], y[~out], X[out], y[out]
+    return X[~out], y[~out], X[out], y[out], out
 
 
 class EarlyStopping:
     """The held-out loss of each epoch, and the parameters of the best one."""
 
     def __init__(self, model: Model, loss: Loss, X: np.ndarray, y: np.ndarray,
-                 patience: int) -> None:
+                 patience: int, weights: Optional[np.ndarray] = None) -> None:
         self.loss, self.X, self.y, self.patience = loss, X, y, patience
+        # the held-out loss weighted as the fit's (unless the held-out rows weigh nothing)
+        self.weights = weights if weights is not None and weights.sum() > 0 else None
         self.losses: List[float] = []
         self.best = math.inf
         self.best_epoch, self.since_best = 0, 0
@@ -63,7 +65,12 @@ class EarlyStopping:
 
     def observe(self, epoch: int, model: Model) -> bool:
         """Record the held-out loss after ``epoch`` epochs; whether to stop now."""
-        value = self.loss(self.y, model.predict(self.X))
+        prediction = model.predict(self.X)
+        if self.weights is None:
+            value = self.loss(self.y, prediction)
+        else:
+            terms = self.loss.terms(prediction.astype(np.float64) - self.y)
+            value = float(terms @ self.weights / self.weights.sum())
         self.losses.append(value)
         if value < self.best:
             self.best, self.best_epoch, self.since_best = value, epoch, 0

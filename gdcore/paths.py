@@ -41,14 +41,16 @@ class _MeasuredOnce:
         self.target_stats = strategy.IN_MEMORY.target_stats
         self.trivial_loss = strategy.IN_MEMORY.trivial_loss
 
-    def standardize(self, X: np.ndarray, fit_intercept: bool, rows: bool = False) -> Standardization:
+    def standardize(self, X: np.ndarray, fit_intercept: bool, rows: bool = False,
+                    weights: Optional[np.ndarray] = None) -> Standardization:
         if self.std is None:
-            self.std = strategy.IN_MEMORY.standardize(X, fit_intercept, rows=rows)
+            self.std = strategy.IN_MEMORY.standardize(X, fit_intercept, rows=rows,
+                                                      weights=weights)
         return self.std
 
 
 def penalty_path(X: Any, y: Any, alphas: Any, *, penalty: str = "l1", l1_ratio: float = 0.15,
-                 fit_intercept: bool = True, dtype: Any = np.float64,
+                 fit_intercept: bool = True, dtype: Any = np.float64, sample_weight: Any = None,
                  **trainer: Any) -> PenaltyPath:
     """Fit a linear model at each of ``alphas`` (sorted largest first), each fit starting
     from the coefficients of the one before and X measured once.
@@ -64,6 +66,8 @@ def penalty_path(X: Any, y: Any, alphas: Any, *, penalty: str = "l1", l1_ratio: 
         The L1 share of "elasticnet".
     fit_intercept : bool, default=True
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+    sample_weight : array-like of shape (n_samples,) or None
+        The rows' weights, as ``Trainer.fit`` takes them.
     **trainer
         Other ``Trainer`` settings (``tol``, ``epochs``, ``optimizer``, ...).
 
@@ -93,7 +97,7 @@ def penalty_path(X: Any, y: Any, alphas: Any, *, penalty: str = "l1", l1_ratio: 
     for alpha in values:
         fit = Trainer(penalty=penalty, alpha=float(alpha), l1_ratio=l1_ratio, **trainer)
         fit._measure = measured
-        histories.append(fit.fit(model, Xc, yc))
+        histories.append(fit.fit(model, Xc, yc, sample_weight=sample_weight))
         coefs.append(model.w.astype(np.float64))
         intercepts.append(float(model.b))
     return PenaltyPath(values, np.array(coefs), np.array(intercepts), histories)

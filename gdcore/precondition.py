@@ -125,11 +125,14 @@ def smallest_positive(eigenvalues: np.ndarray) -> Optional[float]:
 def _blocks(X: np.ndarray):
     rows = max(16, BLOCK_VALUES // X.shape[1])
     for lo in range(0, X.shape[0], rows):
-        yield X[lo:lo + rows]
+        yield lo, X[lo:lo + rows]
 
 
-def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False) -> Standardization:
-    """Means (with an intercept), scales and the standardised curvature of X.
+def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False,
+                weights: Optional[np.ndarray] = None) -> Standardization:
+    """Means (with an intercept), scales and the standardised curvature of X, for
+    rows weighted by ``weights`` (mean 1) if given: weighted means, scales and Gram
+    matrix, and the rows' curvature w_i ||a_i||^2.
 
     Passes over X in blocks: the columns' largest magnitudes (so that nothing
     overflows or underflows, data near 1e300 or 1e-300 included), the means,
@@ -138,15 +141,18 @@ def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False) -> Stand
     """
     wide = X.shape[1] > GRAM_MAX_FEATURES
     # the columns divided by ``big`` lie in [-1, 1]; centred, less ``mean``
-    big, mean, squares = _util.column_scan(X, fit_intercept, squares=wide)
-    gram = None if wide else _util.centred_gram(X, big, mean)
+    big, mean, squares = _util.column_scan(X, fit_intercept, squares=wide, weights=weights)
+    gram = None if wide else _util.centred_gram(X, big, mean, weights)
 
     def row_max(unit_scale: np.ndarray) -> float:
         largest = 0.0
-        for B in _blocks(X):
+        for lo, B in _blocks(X):
             C = (B / big - mean) / unit_scale
-            largest = max(largest, float(np.max(np.einsum("ij,ij->i", C, C))))
-        return largest + float(fit_intercept)
+            norms = np.einsum("ij,ij->i", C, C) + float(fit_intercept)
+            if weights is not None:
+                norms *= weights[lo:lo + B.shape[0]]
+            largest = max(largest, float(np.max(norms)))
+        return largest
     return from_scans(X.shape[0], fit_intercept, big, mean, squares, gram,
                       row_max if rows else None)
 

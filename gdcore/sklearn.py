@@ -126,9 +126,13 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
     Notes
     -----
-    ``sample_weight`` is not supported yet. A fit that stops without
-    meeting its stopping rule emits sklearn's ``ConvergenceWarning``; a
-    divergent learning rate raises ``gdcore.DivergenceError``.
+    ``fit(X, y, sample_weight)`` weights the rows as ``Trainer.fit`` does:
+    the loss is sum_i w_i loss_i / sum_i w_i (the convention of
+    ``Lasso``/``ElasticNet``, which rescale the weights likewise), so integer
+    weights fit as repeated rows and zero weights as dropped ones. A fit
+    that stops without meeting its stopping rule emits sklearn's
+    ``ConvergenceWarning``; a divergent learning rate raises
+    ``gdcore.DivergenceError``.
 
     Examples
     --------
@@ -169,7 +173,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.standardize = standardize
 
-    def fit(self, X: Any, y: Any) -> "GDRegressor":
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GDRegressor":
         """Fit the linear model to ``(X, y)``; returns ``self``. With ``warm_start``,
         from the coefficients of the previous fit, its optimizer carried on.
 
@@ -179,6 +183,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             The training data.
         y : array-like of shape (n_samples,)
             The targets.
+        sample_weight : array-like of shape (n_samples,) or None
+            The rows' weights (finite, >= 0, not all 0); None weighs them alike.
 
         Returns
         -------
@@ -195,7 +201,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             trainer.warm_start, trainer._stream = True, previous[0]._stream
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GDConvergenceWarning)  # reported below, as sklearn's
-            history = trainer.fit(model, *self._scaled(X, y, scaling))
+            history = trainer.fit(model, *self._scaled(X, y, scaling),
+                                  sample_weight=sample_weight)
         self._publish(model, scaling, history)
         self._carried = (trainer, model, scaling)
         self.n_iter_ = history.n_epochs
@@ -209,7 +216,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                           ConvergenceWarning, stacklevel=2)
         return self
 
-    def partial_fit(self, X: Any, y: Any) -> "GDRegressor":
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GDRegressor":
         """One epoch over ``(X, y)``, continuing the fits before it (``Trainer.partial_fit``):
         the scaling of y (and of X, in float32) is the first call's; ``n_iter_`` counts
         the epochs and ``loss_curve_`` grows by one.
@@ -220,6 +227,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             This epoch's rows; the first call fixes ``n_features_in_``.
         y : array-like of shape (n_samples,)
             Their targets.
+        sample_weight : array-like of shape (n_samples,) or None
+            Their weights, relative within this call's rows.
 
         Returns
         -------
@@ -244,7 +253,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             self._carried = (self._trainer(scaling, X.shape[0]), self._model(X.shape[1]), scaling)
             self.n_iter_, self.loss_curve_ = 0, np.empty(0)
         trainer, model, scaling = self._carried
-        history = trainer.partial_fit(model, *self._scaled(X, y, scaling))
+        history = trainer.partial_fit(model, *self._scaled(X, y, scaling),
+                                      sample_weight=sample_weight)
         self._publish(model, scaling, history)
         self.n_iter_ += history.n_epochs
         self.loss_curve_ = np.append(self.loss_curve_, self._in_y_units(history.loss, scaling))

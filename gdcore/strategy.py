@@ -80,6 +80,8 @@ class Setup:
     stages: Optional[type] = None
     y_scale: float = 1.0
     notes: List[str] = field(default_factory=list)
+    #: The rows' weights, float64 of mean 1 (``_validation.as_weights``), None: unweighted.
+    weights: Optional[np.ndarray] = None
 
     @property
     def optimizer(self) -> Optimizer:
@@ -94,10 +96,12 @@ class Setup:
         return self.settings.epochs
 
 
-def _target_stats(y: np.ndarray) -> Tuple[float, float]:
+def _target_stats(y: np.ndarray, weights: Optional[np.ndarray] = None) -> Tuple[float, float]:
     """(mean of y, a scale of y for tolerances: its standard deviation, or its magnitude
-    if constant), computed without overflow or underflow whatever the scale."""
-    return target_stats_of(y.shape[0], *_util.column_scan(y.reshape(-1, 1), True, True))
+    if constant; weighted if ``weights``), computed without overflow or underflow
+    whatever the scale."""
+    return target_stats_of(y.shape[0], *_util.column_scan(y.reshape(-1, 1), True, True,
+                                                          weights))
 
 
 def target_stats_of(n: int, big: Any, mean: Any, squares: Any) -> Tuple[float, float]:
@@ -108,9 +112,11 @@ def target_stats_of(n: int, big: Any, mean: Any, squares: Any) -> Tuple[float, f
 
 
 def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
-          batch_size: Optional[int], seed: int, measure: Any = None) -> Setup:
-    """Resolve the trainer's settings for ``model`` on validated (X, y). ``measure`` takes
-    the statistics of data held elsewhere (gdcore/dask.py's, by reduction over chunks)."""
+          batch_size: Optional[int], seed: int, measure: Any = None,
+          weights: Optional[np.ndarray] = None) -> Setup:
+    """Resolve the trainer's settings for ``model`` on validated (X, y), rows weighted by
+    ``weights`` (``_validation.as_weights``) if given. ``measure`` takes the statistics of
+    data held elsewhere (gdcore/dask.py's, by reduction over chunks)."""
     measure = IN_MEMORY if measure is None else measure
     n = X.shape[0]
     loss: Loss = trainer.loss
@@ -142,7 +148,7 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     std: Optional[Standardization] = None
     if precondition == "standardize":
         std = measure.standardize(X, model.fit_intercept,
-                                  rows=needs_row_curvature(n, batch_size))
+                                  rows=needs_row_curvature(n, batch_size), weights=weights)
     penalty = _penalty(model, std, optimizer, *check_penalty(trainer.penalty, trainer.alpha,
                                                              trainer.l1_ratio))
     l1 = penalty is not None and penalty.has_l1
@@ -165,7 +171,7 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     if lr == "auto":
         lr = optimizer.default_lr
         if optimizer.curvature_step:
-            lr = _curvature_step(model, backend, X, batch_size, std, loss)
+            lr = _curvature_step(model, backend, X, batch_size, std, loss, weights)
             if isinstance(optimizer, SGD) and optimizer.momentum and batch_size is not None:
                 # the momentum buffer sums about 1 / (1 - momentum) gradients: with
                 # mini-batches, their noise too (full batch, 1/L is stable as it is)
@@ -175,7 +181,7 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     tol = DEFAULT_TOL[X.dtype] if trainer.tol is None else trainer.tol
     notes: List[str] = []
     stop = StopRule(abs_tol=tol)
-    y_mean, y_scale = measure.target_stats(y)
+    y_mean, y_scale = measure.target_stats(y, weights)
     if std is not None:
         _check_conditioning(std, tol, X.dtype, notes)
         _check_magnitude(std, y_scale, tol, X.dtype, notes)
@@ -196,12 +202,13 @@ def setup(trainer: Any, model: Any, backend: Any, X: np.ndarray, y: np.ndarray,
     settings = Settings(optimizer=optimizer, lr=float(lr), schedule=schedule, epochs=epochs,
                         batch_size=batch_size, seed=seed, n_free=model._n_free, stop=stop,
                         precondition=None if std is None else std.precondition(),
-                        blowup_floor=measure.trivial_loss(loss, y, y_mean), record_path=trainer.record_path,
+                        blowup_floor=measure.trivial_loss(loss, y, y_mean, weights),
+                        record_path=trainer.record_path,
                         max_records=max_records(model.params.shape[0], model.dtype.itemsize,
                                                 trainer.record_path),
                         penalty=penalty)
     stages = SmoothingPath if smoothing else (NewtonPath if staged else None)
-    return Setup(loss, tol, settings, std, certified, stages, y_scale, notes)
+    return Setup(loss, tol, settings, std, certified, stages, y_scale, notes, weights)
 
 
 def gradient_tol(loss: Loss, tol: float, y_scale: float) -> float:
@@ -270,10 +277,11 @@ def certificate(std: Standardization, error_map: Optional[np.ndarray], kappa: fl
                     coords_abs_tol=floor)
 
 
-def _trivial_loss(loss: Loss, y: np.ndarray, mean: float) -> float:
+def _trivial_loss(loss: Loss, y: np.ndarray, mean: float,
+                  weights: Optional[np.ndarray] = None) -> float:
     """The loss of predicting y's mean: divergence is judged against at least this, so
     that a fit started next to a zero loss may move without counting as a blow-up."""
-    value = float(_util.constant_loss(loss.kind, loss.param, y, mean))
+    value = float(_util.constant_loss(loss.kind, loss.param, y, mean, weights))
     return value if math.isfinite(value) else 0.0
 
 
@@ -283,13 +291,14 @@ IN_MEMORY = SimpleNamespace(standardize=standardize, target_stats=_target_stats,
 
 
 def _curvature_step(model: Any, backend: Any, X: np.ndarray, batch_size: Optional[int],
-                    std: Optional[Standardization], loss: Loss) -> float:
+                    std: Optional[Standardization], loss: Loss,
+                    weights: Optional[np.ndarray]) -> float:
     """1 / L_B of the loss in the fit's coordinates: the MSE's, scaled by the loss's
     curvature (Huber's is half the MSE's). A penalty takes proximal steps: it does
     not limit the step."""
     scale = 2.0 / loss.curvature
     if std is None:
-        return float(model._auto_lr(backend, X, batch_size)) * scale
+        return float(model._auto_lr(backend, X, batch_size, weights)) * scale
     curvature = 2.0 * std.largest
     row = 2.0 * std.row_max if needs_row_curvature(X.shape[0], batch_size) else math.nan
     return float(auto_lr(curvature, row, X.shape[0], batch_size)) * scale
@@ -346,7 +355,7 @@ def start(backend: Any, model: Any, X: np.ndarray, y: np.ndarray, plan: Setup, n
     if plan.stages is not None:
         return plan.stages(backend, model, X, y, plan, n_jobs, tol)
     settings, state = continued.start(stream, model, plan.settings, X.shape[0])
-    objective = model._objective(backend, plan.loss, X, y, n_jobs)
+    objective = model._objective(backend, plan.loss, X, y, n_jobs, plan.weights)
     return backend.start(objective, model.params, state, settings)
 
 
@@ -391,7 +400,8 @@ class Stages:
     def _start_stage(self, loss: Loss, settings: Settings) -> Fit:
         used = sum(r.n_epochs for r in self.finished)
         settings = replace(settings, epochs=max(self.plan.epochs - used, 0))
-        objective = self.model._objective(self.backend, loss, self.X, self.y, self.n_jobs)
+        objective = self.model._objective(self.backend, loss, self.X, self.y, self.n_jobs,
+                                          self.plan.weights)
         return self.backend.start(objective, self.model.params,
                                   new_state(settings, self.model.params), settings)
 
@@ -442,7 +452,7 @@ class Stages:
 
     def _result(self, status: str) -> FitResult:
         objective = self.model._objective(self.backend, self.final_loss, self.X, self.y,
-                                          self.n_jobs)
+                                          self.n_jobs, self.plan.weights)
         params, pen = self.model.params, self.plan.settings.penalty
         total, grad = objective.sums(params)
         n, free = self.X.shape[0], self.model._n_free
@@ -511,18 +521,20 @@ class SmoothingPath(Stages):
 
     def _certified(self) -> bool:
         """Whether a dual bound certifies MAE - optimum <= tol * MAE (a cheap bound first)."""
-        gap, mae = lad_gap(self.X, self.y, self.model.params, self.std, self.width, rounds=1)
+        gap, mae = lad_gap(self.X, self.y, self.model.params, self.std, self.width, rounds=1,
+                           weights=self.plan.weights)
         if gap > 10 * self.tol * mae:
             return False
         if gap <= self.tol * mae:
             return True
-        gap, mae = lad_gap(self.X, self.y, self.model.params, self.std, self.width, rounds=8)
+        gap, mae = lad_gap(self.X, self.y, self.model.params, self.std, self.width, rounds=8,
+                           weights=self.plan.weights)
         return gap <= self.tol * mae
 
     def _check(self) -> Optional[FitResult]:
         """The stage's result once the duality gap is within its width, else None."""
         gap, mae = lad_gap(self.X, self.y, self.model.params, self.std, self.width, rounds=1,
-                           vertex=False)
+                           vertex=False, weights=self.plan.weights)
         if gap > max(self.GAP_FACTOR * self.width, 10 * self.tol * mae) and not (
                 gap <= 10 * self.tol * mae and self._certified()):
             return None
@@ -574,7 +586,7 @@ class NewtonPath(Stages):
         self.piece = self._piece() if self.reached is None else self.reached
         self.reached = None
         if isinstance(self.final_loss, HuberLoss):
-            H = active_hessian(self.X, std, self.piece[0])
+            H = active_hessian(self.X, std, self.piece[0], self.plan.weights)
         else:
             H = std.mse_hessian()
         signs = self.piece[-1] if self.penalty is not None and self.penalty.has_l1 else None
@@ -601,76 +613,91 @@ class NewtonPath(Stages):
         return None
 
 
-def active_hessian(X: np.ndarray, std: Standardization, inside: np.ndarray) -> np.ndarray:
-    """(1/N) sum over the rows ``inside`` of a_i a_i^T, a_i = [(x_i - m) / s, 1]: the
-    Huber loss's Hessian in standardised coordinates (block by block, no copy of X)."""
+def active_hessian(X: np.ndarray, std: Standardization, inside: np.ndarray,
+                   weights: Optional[np.ndarray] = None) -> np.ndarray:
+    """(1/N) sum over the rows ``inside`` of w_i a_i a_i^T, a_i = [(x_i - m) / s, 1] (w_i
+    = 1 without ``weights``): the Huber loss's Hessian in standardised coordinates
+    (block by block, no copy of X)."""
     n, d = X.shape
     H = np.zeros((d + std.intercept, d + std.intercept))
     rows = max(16, 64 * BLOCK_VALUES // max(d, 1))
     for lo in range(0, n, rows):
         keep = inside[lo:lo + rows]
         A = (X[lo:lo + rows][keep] - std.mean) / std.scale
-        H[:d, :d] += A.T @ A
+        if weights is None:
+            H[:d, :d] += A.T @ A
+            if std.intercept:
+                H[d, :d] = H[:d, d] = H[:d, d] + A.sum(axis=0)
+                H[d, d] += A.shape[0]
+            continue
+        w = weights[lo:lo + rows][keep]
+        H[:d, :d] += A.T @ (A * w[:, None])
         if std.intercept:
-            H[d, :d] = H[:d, d] = H[:d, d] + A.sum(axis=0)
-            H[d, d] += A.shape[0]
+            H[d, :d] = H[:d, d] = H[:d, d] + w @ A
+            H[d, d] += w.sum()
     return H / n
 
 
 def lad_gap(X: np.ndarray, y: np.ndarray, params: np.ndarray, std: Standardization,
-            width: float, rounds: int, vertex: bool = True) -> Tuple[float, float]:
+            width: float, rounds: int, vertex: bool = True,
+            weights: Optional[np.ndarray] = None) -> Tuple[float, float]:
     """(MAE - a lower bound of the least-absolute-deviations optimum, MAE) at ``params``.
 
-    LP duality: min_beta (1/N) sum |y_i - a_i . beta| = max (1/N) u . y over
-    |u_i| <= 1, A^T u = 0 (A = [(X - m) / s, 1] spans the same models as
-    [X 1]); any feasible u bounds the optimum from below. A start u is made
-    feasible by ``rounds`` projections onto A^T u = 0 (with the standardised
-    Gram matrix, two passes over X each) alternating with clipping into the
-    box, and a last scaling into it. Two starts, the better bound kept: the
-    slopes -clip(r / width, -1, 1); and (``vertex``) the dual of the vertex
-    nearest the parameters, -sign(r) but on the d + 1 rows of smallest |r|,
-    whose values solve A^T u = 0 exactly: tight once the fit sits at an
-    optimal vertex.
+    LP duality: min_beta (1/N) sum c_i |y_i - a_i . beta| = max (1/N) u . y
+    over |u_i| <= c_i, A^T u = 0 (A = [(X - m) / s, 1] spans the same models
+    as [X 1]; c the rows' ``weights``, else 1); any feasible u bounds the
+    optimum from below. A start u is made feasible by ``rounds`` projections
+    onto A^T u = 0 (u - C A (A^T C A)^-1 A^T u, with the standardised Gram
+    matrix A^T C A / N, two passes over X each) alternating with clipping into
+    the box, and a last scaling into it. Two starts, the better bound kept:
+    the slopes -c clip(r / width, -1, 1); and (``vertex``) the dual of the
+    vertex nearest the parameters, -c sign(r) but on the d + 1 rows of
+    smallest |r| (of positive weight), whose values solve A^T u = 0 exactly:
+    tight once the fit sits at an optimal vertex.
     """
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # see bound()
-        return _lad_gap(X, y, params, std, width, rounds, vertex)
+        return _lad_gap(X, y, params, std, width, rounds, vertex, weights)
 
 
 def _lad_gap(X: np.ndarray, y: np.ndarray, params: np.ndarray, std: Standardization,
-             width: float, rounds: int, vertex: bool) -> Tuple[float, float]:
+             width: float, rounds: int, vertex: bool,
+             weights: Optional[np.ndarray]) -> Tuple[float, float]:
     n, d = X.shape
     X = np.asarray(X, dtype=np.float64)  # no copy of float64 data
     corr = std.gram
     assert corr is not None
+    c = np.ones(n) if weights is None else weights
     w = params[:d].astype(np.float64)
     r = X @ w + float(params[d]) - y
-    mae = float(np.mean(np.abs(r)))
+    mae = float(np.mean(c * np.abs(r)))
 
     def At(u: np.ndarray) -> np.ndarray:
         out = (X.T @ u - std.mean * u.sum()) / std.scale
         return np.append(out, u.sum()) if std.intercept else out
 
+    positive = c > 0
+
     def bound(u: np.ndarray, rounds: int) -> float:
         for k in range(rounds):
             if k:
-                np.clip(u, -1.0, 1.0, out=u)
+                np.clip(u, -c, c, out=u)
             q = np.linalg.lstsq(corr, At(u) / n, rcond=None)[0]
             qv = q[:d] / std.scale
-            u = u - (X @ qv - float(std.mean @ qv) + (q[d] if std.intercept else 0.0))
-        value = float(u @ y) / n / max(1.0, float(np.max(np.abs(u))))
+            u = u - c * (X @ qv - float(std.mean @ qv) + (q[d] if std.intercept else 0.0))
+        value = float(u @ y) / n / max(1.0, float(np.max(np.abs(u[positive]) / c[positive])))
         # tiny scales (subnormal columns) can overflow the projection: then no bound
         return value if math.isfinite(value) else -math.inf
 
-    best = bound(-np.clip(r / width, -1.0, 1.0), max(rounds, 1))
+    best = bound(-c * np.clip(r / width, -1.0, 1.0), max(rounds, 1))
     p = d + std.intercept
-    if vertex and n > p:
-        basis = np.argpartition(np.abs(r), p - 1)[:p]
-        v = -np.sign(r)
+    if vertex and int(positive.sum()) > p:
+        basis = np.argpartition(np.where(positive, np.abs(r), np.inf), p - 1)[:p]
+        v = -c * np.sign(r)
         v[basis] = 0.0
         rows = (X[basis] - std.mean) / std.scale
         if std.intercept:
             rows = np.column_stack([rows, np.ones(p)])
         v[basis] = np.linalg.lstsq(rows.T, -At(v), rcond=None)[0]
         if np.all(np.isfinite(v)):
-            best = max(best, bound(v, rounds if np.max(np.abs(v)) > 1 else 1))
+            best = max(best, bound(v, rounds if np.max(np.abs(v) - c) > 0 else 1))
     return mae - best, mae

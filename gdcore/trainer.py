@@ -15,8 +15,8 @@ from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
 import numpy as np
 
 from . import continued, strategy
-from ._validation import (as_data, as_features, check_batch_size, check_epochs, check_lr,
-                          check_n_jobs, check_penalty, check_random_state, check_tol,
+from ._validation import (as_data, as_features, as_weights, check_batch_size, check_epochs,
+                          check_lr, check_n_jobs, check_penalty, check_random_state, check_tol,
                           effective_n_jobs, on_cluster, seed_from)
 from .backends import get_backend
 from .early_stopping import EarlyStopping, check_early_stopping, split
@@ -257,8 +257,9 @@ class Trainer:
             raise TypeError(f"model must be a gdcore model such as LinearModel, "
                             f"got {type(model).__name__}")
 
-    def fit(self, model: Model, X: Any, y: Any, *, progress: bool = False,
-            callback: Optional[Callback] = None, callback_every: int = 1) -> History:
+    def fit(self, model: Model, X: Any, y: Any, *, sample_weight: Any = None,
+            progress: bool = False, callback: Optional[Callback] = None,
+            callback_every: int = 1) -> History:
         """Fit ``model`` to ``(X, y)`` in place and return the History.
 
         Parameters
@@ -269,6 +270,11 @@ class Trainer:
             The features (a 1-D X is one feature).
         y : array-like, shape (n_samples,)
             The targets.
+        sample_weight : array-like of shape (n_samples,), number or None
+            Each row's weight (finite, >= 0, not all 0): the loss minimised is
+            sum_i w_i loss_i / sum_i w_i, so only their ratios matter; an
+            integer weight counts as the row repeated, a zero weight as the
+            row dropped. None (or equal weights) fits the rows alike.
         progress : bool
             Show a tqdm progress bar (tqdm must be installed), updated between
             chunks of epochs run in the kernel, about ten times a second.
@@ -320,11 +326,18 @@ class Trainer:
                 raise NotSupportedError("early_stopping", "on dask arrays")
             X, y = as_data(X, y, model.dtype)
             model._check_features(X)
-            X, y, X_held, y_held = split(X, y, self.validation_fraction,
-                                         seed_from(self.random_state) ^ HELD_OUT_SEED)
-            monitor = EarlyStopping(model, self.loss, X_held, y_held, self.n_iter_no_change)
+            weights = as_weights(sample_weight, X.shape[0])
+            X, y, X_held, y_held, held = split(X, y, self.validation_fraction,
+                                               seed_from(self.random_state) ^ HELD_OUT_SEED)
+            if weights is not None:
+                sample_weight = weights[~held]
+                if not sample_weight.any():
+                    raise ValueError("sample_weight is zero on every row left to fit on "
+                                     "after holding out the validation rows")
+            monitor = EarlyStopping(model, self.loss, X_held, y_held, self.n_iter_no_change,
+                                    None if weights is None else weights[held])
             callback, callback_every = monitor.wrap(callback, int(callback_every)), 1
-        plan, run, (Xc, batch_size, backend) = self._start(model, X, y)
+        plan, run, (Xc, batch_size, backend) = self._start(model, X, y, sample_weight)
         bar = bar_factory(total=plan.epochs) if bar_factory is not None else None
         try:
             with _deferred_sigint() as sigint:
@@ -367,18 +380,23 @@ class Trainer:
                           ConvergenceWarning, stacklevel=2)
         return history
 
-    def _start(self, model: Model, X: Any, y: Any) -> Tuple["strategy.Setup", Any, Any]:
+    def _start(self, model: Model, X: Any, y: Any,
+               sample_weight: Any = None) -> Tuple["strategy.Setup", Any, Any]:
         """Validate, set the fit up and start its run: (setup, run, (X, batch_size, backend))."""
         self._check_model(model)
         if on_cluster(X) or on_cluster(y):  # dask arrays: gdcore/dask.py (imports dask)
+            if sample_weight is not None:
+                raise NotSupportedError("sample_weight", "on dask arrays")
             from .dask import start
             return start(self, model, X, y)
         Xc, yc = as_data(X, y, model.dtype)
         model._check_features(Xc)
+        weights = as_weights(sample_weight, Xc.shape[0])
         batch_size = check_batch_size(self.batch_size, Xc.shape[0])
         backend = get_backend(self.backend)
         plan = strategy.setup(self, model, backend, Xc, yc, batch_size,
-                              seed_from(self.random_state), measure=self._measure)
+                              seed_from(self.random_state), measure=self._measure,
+                              weights=weights)
         run = strategy.start(backend, model, Xc, yc, plan, effective_n_jobs(self.n_jobs),
                              plan.tol, Stream.of(self._stream, model) if self.warm_start else None)
         return plan, run, (Xc, batch_size, backend)
@@ -393,7 +411,7 @@ class Trainer:
         self._stream = stream
         model._loaded_stream = None  # a model file's stream, if any, is this trainer's now
 
-    def partial_fit(self, model: Model, X: Any, y: Any) -> History:
+    def partial_fit(self, model: Model, X: Any, y: Any, *, sample_weight: Any = None) -> History:
         """One epoch over ``(X, y)``, continuing the fits of ``model`` before it.
 
         The first call sets the fit up from its data (optimizer, step,
@@ -415,6 +433,8 @@ class Trainer:
             This epoch's rows (the whole data, or one slice of a stream).
         y : array-like, shape (n_samples,)
             Their targets.
+        sample_weight : array-like of shape (n_samples,), number or None
+            The rows' weights, as in ``fit``: relative within this call's rows.
 
         Returns
         -------
@@ -455,19 +475,21 @@ class Trainer:
         Xc, yc = as_data(X, y, model.dtype)
         model._check_features(Xc)
         n = Xc.shape[0]
+        weights = as_weights(sample_weight, n)
         backend = get_backend(self.backend)
         batch_size = None if self.batch_size is None else min(check_batch_size(self.batch_size), n)
         stream = Stream.of(self._stream, model)
         if stream is None or stream.settings is None:
             plan = strategy.setup(self, model, backend, Xc, yc, batch_size,
-                                  seed_from(self.random_state))
+                                  seed_from(self.random_state), weights=weights)
             settings = replace(plan.settings, horizon=self.epochs or strategy.DEFAULT_EPOCHS,
                                schedule=get_schedule(self.schedule))
         else:
             settings = stream.settings
         settings, state = continued.start(stream, model, replace(
             settings, epochs=1, batch_size=batch_size, stop=StopRule(abs_tol=-1.0)), n)  # never met
-        objective = model._objective(backend, self.loss, Xc, yc, effective_n_jobs(self.n_jobs))
+        objective = model._objective(backend, self.loss, Xc, yc, effective_n_jobs(self.n_jobs),
+                                     weights)
         run = backend.start(objective, model.params, state, settings)
         result = run.advance(1)
         assert result is not None  # a run of one epoch ends with it
@@ -485,7 +507,7 @@ class Trainer:
                  plan: "strategy.Setup") -> Optional[float]:
         """A step to suggest after a divergence, or None when none can be measured."""
         try:
-            safe = model._auto_lr(backend, X, batch_size)
+            safe = model._auto_lr(backend, X, batch_size, plan.weights)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
             return None
         if not (np.isfinite(safe) and safe > 0):

@@ -62,14 +62,36 @@ cdef extern from "_simd.h" nogil:
     # Passes over listed rows (a mini-batch) ask for the row listed GD_AHEAD places ahead.
     void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t size, Py_ssize_t d,
                             const Py_ssize_t* rows, Py_ssize_t k, Py_ssize_t n_listed)
+    void gd_prefetch_weight(const void* sw, Py_ssize_t size, const Py_ssize_t* rows,
+                            Py_ssize_t k, Py_ssize_t n_listed)
+
+
+cdef inline floating row_terms(int kind, floating r, floating e, const floating* sw,
+                              Py_ssize_t i, const bint weighted, floating* loss) noexcept nogil:
+    """Row i's loss term added to loss[0], and its slope returned, both times its
+    weight sw[i] if ``weighted`` (for the MSE as (w r) r and 2 (w r): one product more)."""
+    cdef floating u
+    if weighted and kind == MSE:
+        u = sw[i] * r
+        loss[0] += u * r
+        return u + u
+    if weighted:
+        loss[0] += sw[i] * loss_term(kind, r, e)
+        return sw[i] * loss_slope(kind, r, e)
+    loss[0] += loss_term(kind, r, e)
+    return loss_slope(kind, r, e)
 
 
 cdef inline void rows_pass(int kind, floating e, const floating* X, const floating* y,
                            const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                            Py_ssize_t d, const Py_ssize_t width, const floating* w,
                            floating b, floating* acc, double* out,
-                           const bint prefetch, Py_ssize_t n_listed) noexcept nogil:
+                           const bint prefetch, Py_ssize_t n_listed,
+                           const floating* sw, const bint weighted) noexcept nogil:
     """out[:d] += sum slope_i x_i, out[d] += sum slope_i, out[d+1] += sum term_i.
+
+    ``weighted``: each row's slope and term times its weight sw[i] (a literal at
+    every call, so the unweighted copies carry no test).
 
     Rows first .. first+n-1, or rows[first ..] when ``rows`` (of ``n_listed``
     entries) is not NULL. Each row is read once: its prediction, loss term and
@@ -87,6 +109,8 @@ cdef inline void rows_pass(int kind, floating e, const floating* X, const floati
         row = X + i * d
         if rows != NULL:  # scattered rows: ask for the one listed GD_AHEAD places on
             gd_prefetch_listed(X, y, sizeof(floating), d, rows, k, n_listed)
+            if weighted:
+                gd_prefetch_weight(sw, sizeof(floating), rows, k, n_listed)
         elif prefetch:
             # Ask for the row PREFETCH_ROWS ahead (past X is harmless: prefetches never
             # fault).
@@ -97,8 +121,7 @@ cdef inline void rows_pass(int kind, floating e, const floating* X, const floati
         for j in range(width):
             r += w[j] * row[j]
         r = r + b - y[i]
-        loss += loss_term(kind, r, e)
-        slope = loss_slope(kind, r, e)
+        slope = row_terms(kind, r, e, sw, i, weighted, &loss)
         gb += slope
         for j in range(width):
             acc[j] += slope * row[j]
@@ -111,7 +134,8 @@ cdef inline void rows_pass(int kind, floating e, const floating* X, const floati
 cdef inline void padded_pass(int kind, floating e, const floating* X, const floating* y,
                              const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                              Py_ssize_t d, const Py_ssize_t width, const floating* w,
-                             floating b, double* out, Py_ssize_t n_listed) noexcept nogil:
+                             floating b, double* out, Py_ssize_t n_listed,
+                             const floating* sw, const bint weighted) noexcept nogil:
     """rows_pass reading ``width`` >= d values per row.
 
     The values past d belong to the next row: their weights are zero, so the
@@ -126,29 +150,33 @@ cdef inline void padded_pass(int kind, floating e, const floating* X, const floa
     for j in range(width):
         padded_w[j] = w[j] if j < d else 0
     if rows == NULL:  # contiguous rows: a copy free of the per-row test of the row list
-        rows_pass(kind, e, X, y, NULL, first, n, d, width, padded_w, b, acc, out, True, n_listed)
+        rows_pass(kind, e, X, y, NULL, first, n, d, width, padded_w, b, acc, out, True,
+                  n_listed, sw, weighted)
     else:
-        rows_pass(kind, e, X, y, rows, first, n, d, width, padded_w, b, acc, out, True, n_listed)
+        rows_pass(kind, e, X, y, rows, first, n, d, width, padded_w, b, acc, out, True,
+                  n_listed, sw, weighted)
 
 
 cdef inline void few_features_pass(int kind, floating e, const floating* X, const floating* y,
                                    const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                                    Py_ssize_t d, const floating* w, floating b, floating* acc,
-                                   double* out, Py_ssize_t n_total) noexcept nogil:
+                                   double* out, Py_ssize_t n_total, const floating* sw,
+                                   const bint weighted) noexcept nogil:
     """rows_pass for 1 to 4 features, each width a literal (unrolled, in registers)."""
     if d == 1:
-        rows_pass(kind, e, X, y, rows, first, n, 1, 1, w, b, acc, out, False, n_total)
+        rows_pass(kind, e, X, y, rows, first, n, 1, 1, w, b, acc, out, False, n_total, sw, weighted)
     elif d == 2:
-        rows_pass(kind, e, X, y, rows, first, n, 2, 2, w, b, acc, out, False, n_total)
+        rows_pass(kind, e, X, y, rows, first, n, 2, 2, w, b, acc, out, False, n_total, sw, weighted)
     elif d == 3:
-        rows_pass(kind, e, X, y, rows, first, n, 3, 3, w, b, acc, out, False, n_total)
+        rows_pass(kind, e, X, y, rows, first, n, 3, 3, w, b, acc, out, False, n_total, sw, weighted)
     else:
-        rows_pass(kind, e, X, y, rows, first, n, 4, 4, w, b, acc, out, False, n_total)
+        rows_pass(kind, e, X, y, rows, first, n, 4, 4, w, b, acc, out, False, n_total, sw, weighted)
 
 
 cdef inline void single_feature_pass(int kind, floating e, const floating* X, const floating* y,
                                      Py_ssize_t first, Py_ssize_t n, floating w, floating b,
-                                     double* out) noexcept nogil:
+                                     double* out, const floating* sw,
+                                     const bint weighted) noexcept nogil:
     """rows_pass over contiguous rows of one feature, as two interleaved halves.
 
     The vectorised loop is then bound by throughput, not by the latency of
@@ -163,21 +191,18 @@ cdef inline void single_feature_pass(int kind, floating e, const floating* X, co
     grad[0] = grad[1] = gb[0] = gb[1] = loss[0] = loss[1] = 0
     for k in range(first, first + half):
         r = w * X[k] + b - y[k]
-        loss[0] += loss_term(kind, r, e)
-        slope = loss_slope(kind, r, e)
+        slope = row_terms(kind, r, e, sw, k, weighted, &loss[0])
         gb[0] += slope
         grad[0] += slope * X[k]
         i = k + half
         r = w * X[i] + b - y[i]
-        loss[1] += loss_term(kind, r, e)
-        slope = loss_slope(kind, r, e)
+        slope = row_terms(kind, r, e, sw, i, weighted, &loss[1])
         gb[1] += slope
         grad[1] += slope * X[i]
     if n % 2:
         i = first + n - 1
         r = w * X[i] + b - y[i]
-        loss[0] += loss_term(kind, r, e)
-        slope = loss_slope(kind, r, e)
+        slope = row_terms(kind, r, e, sw, i, weighted, &loss[0])
         gb[0] += slope
         grad[0] += slope * X[i]
     out[0] += grad[0] + grad[1]
@@ -194,25 +219,30 @@ cdef extern from "_simd.h" nogil:
     void gd_narrow_pass_double(int kind, double e, const double* X, const double* y,
                                const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                                const Py_ssize_t d, const double* w, double b, double* out,
-                               Py_ssize_t n_listed)
+                               Py_ssize_t n_listed,
+                               const double* sw, int weighted)
     void gd_narrow_pass_float(int kind, float e, const float* X, const float* y,
                               const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                               const Py_ssize_t d, const float* w, float b, double* out,
-                              Py_ssize_t n_listed)
+                              Py_ssize_t n_listed,
+                               const float* sw, int weighted)
     void gd_listed_pass_double(int kind, double e, const double* X, const double* y,
                                const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                                const Py_ssize_t d, const double* w, double b, double* out,
-                               Py_ssize_t n_listed)
+                               Py_ssize_t n_listed,
+                               const double* sw, int weighted)
     void gd_listed_pass_float(int kind, float e, const float* X, const float* y,
                               const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                               const Py_ssize_t d, const float* w, float b, double* out,
-                              Py_ssize_t n_listed)
+                              Py_ssize_t n_listed,
+                               const float* sw, int weighted)
 
 
 cdef inline void narrow_pass(int kind, floating e, const floating* X, const floating* y,
                              const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                              const Py_ssize_t d, const floating* w, floating b,
-                             floating* acc, double* out, Py_ssize_t n_listed) noexcept nogil:
+                             floating* acc, double* out, Py_ssize_t n_listed,
+                             const floating* sw, const bint weighted) noexcept nogil:
     """rows_pass for 5 <= d <= NARROW features: the SIMD passes of _simd.h.
 
     They vectorise across rows (GCC vectorises neither a 5 to 16 term dot
@@ -222,27 +252,44 @@ cdef inline void narrow_pass(int kind, floating e, const floating* X, const floa
     """
     if floating is double:
         if rows == NULL and d >= GD_CHUNK_DOUBLE:
-            gd_narrow_pass_double(kind, e, X, y, rows, first, n, d, w, b, out, n_listed)
+            gd_narrow_pass_double(kind, e, X, y, rows, first, n, d, w, b, out, n_listed, sw,
+                                  weighted)
             return
         if rows != NULL and d >= GD_LISTED_DOUBLE:
-            gd_listed_pass_double(kind, e, X, y, rows, first, n, d, w, b, out, n_listed)
+            gd_listed_pass_double(kind, e, X, y, rows, first, n, d, w, b, out, n_listed, sw,
+                                  weighted)
             return
     else:
         if rows == NULL and d >= GD_CHUNK_FLOAT:
-            gd_narrow_pass_float(kind, e, X, y, rows, first, n, d, w, b, out, n_listed)
+            gd_narrow_pass_float(kind, e, X, y, rows, first, n, d, w, b, out, n_listed, sw,
+                                  weighted)
             return
         if rows != NULL and d >= GD_LISTED_FLOAT:
-            gd_listed_pass_float(kind, e, X, y, rows, first, n, d, w, b, out, n_listed)
+            gd_listed_pass_float(kind, e, X, y, rows, first, n, d, w, b, out, n_listed, sw,
+                                  weighted)
             return
-    rows_pass(kind, e, X, y, rows, first, n, d, d, w, b, acc, out, False, n_listed)
+    rows_pass(kind, e, X, y, rows, first, n, d, d, w, b, acc, out, False, n_listed, sw, weighted)
 
 
-cdef void span_pass(int kind, floating e, const floating* X, const floating* y, const Py_ssize_t* rows,
-                    Py_ssize_t first, Py_ssize_t n, Py_ssize_t d, const floating* w,
-                    floating b, floating* scratch, double* out,
-                    Py_ssize_t n_total) noexcept nogil:
+# Whether a pass weights its rows, as a type: span_pass is compiled once for each
+# (fused types are specialised by Cython itself, where a flag would rely on GCC
+# inlining a large function to drop its tests).
+cdef struct Unweighted:
+    char unused
+cdef struct Weighted:
+    char unused
+ctypedef fused Weighting:
+    Unweighted
+    Weighted
+
+
+cdef void span_pass(int kind, floating e, const floating* X, const floating* y,
+                    const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n, Py_ssize_t d,
+                    const floating* w, floating b, floating* scratch, double* out,
+                    Py_ssize_t n_total, const floating* sw, Weighting* how) noexcept nogil:
     """rows_pass over runs of rows of X (which has ``n_total`` rows; ``rows``,
-    when not NULL, lists ``n_total`` of them: the mini-batch order).
+    when not NULL, lists ``n_total`` of them: the mini-batch order), each row's
+    terms times its weight sw[i] in the Weighted copy (``how`` is never read).
 
     Contiguous rows of NARROW + 1 to PADDED features go through padded_pass
     (measured faster there; narrower rows waste too many padded lanes), but
@@ -255,6 +302,7 @@ cdef void span_pass(int kind, floating e, const floating* X, const floating* y, 
     cdef floating acc[NARROW]
     cdef Py_ssize_t lo = first, end = first + n, m, k, width = 0, safe = 0, padded_end = first
     cdef Py_ssize_t run = CHUNK if floating is double else SUB
+    cdef bint weighted = Weighting is Weighted
     if NARROW < d <= PADDED:
         width = (d + 7) // 8 * 8
         if n_total * d >= width:  # rows i < safe have i*d + width <= n_total*d (C division!)
@@ -272,63 +320,66 @@ cdef void span_pass(int kind, floating e, const floating* X, const floating* y, 
         if lo < padded_end:
             m = min(m, padded_end - lo)
             if width == 24:
-                padded_pass(kind, e, X, y, rows, lo, m, d, 24, w, b, out, n_total)
+                padded_pass(kind, e, X, y, rows, lo, m, d, 24, w, b, out, n_total, sw, weighted)
             elif width == 32:
-                padded_pass(kind, e, X, y, rows, lo, m, d, 32, w, b, out, n_total)
+                padded_pass(kind, e, X, y, rows, lo, m, d, 32, w, b, out, n_total, sw, weighted)
             elif width == 40:
-                padded_pass(kind, e, X, y, rows, lo, m, d, 40, w, b, out, n_total)
+                padded_pass(kind, e, X, y, rows, lo, m, d, 40, w, b, out, n_total, sw, weighted)
             elif width == 48:
-                padded_pass(kind, e, X, y, rows, lo, m, d, 48, w, b, out, n_total)
+                padded_pass(kind, e, X, y, rows, lo, m, d, 48, w, b, out, n_total, sw, weighted)
             elif width == 56:
-                padded_pass(kind, e, X, y, rows, lo, m, d, 56, w, b, out, n_total)
+                padded_pass(kind, e, X, y, rows, lo, m, d, 56, w, b, out, n_total, sw, weighted)
             else:
-                padded_pass(kind, e, X, y, rows, lo, m, d, 64, w, b, out, n_total)
+                padded_pass(kind, e, X, y, rows, lo, m, d, 64, w, b, out, n_total, sw, weighted)
         elif d == 1 and rows == NULL and floating is double:  # (float32: measured no gain)
             if kind == MSE:  # a copy the compiler vectorises, free of the other losses
-                single_feature_pass(MSE, e, X, y, lo, m, w[0], b, out)
+                single_feature_pass(MSE, e, X, y, lo, m, w[0], b, out, sw, weighted)
             else:
-                single_feature_pass(kind, e, X, y, lo, m, w[0], b, out)
+                single_feature_pass(kind, e, X, y, lo, m, w[0], b, out, sw, weighted)
         elif d <= 4 and kind == MSE and rows == NULL:  # likewise
-            few_features_pass(MSE, e, X, y, NULL, lo, m, d, w, b, acc, out, n_total)
+            few_features_pass(MSE, e, X, y, NULL, lo, m, d, w, b, acc, out, n_total, sw, weighted)
         elif d <= 4:
-            few_features_pass(kind, e, X, y, rows, lo, m, d, w, b, acc, out, n_total)
+            few_features_pass(kind, e, X, y, rows, lo, m, d, w, b, acc, out, n_total, sw, weighted)
         elif d == 5:
-            narrow_pass(kind, e, X, y, rows, lo, m, 5, w, b, acc, out, n_total)
+            narrow_pass(kind, e, X, y, rows, lo, m, 5, w, b, acc, out, n_total, sw, weighted)
         elif d == 6:
-            narrow_pass(kind, e, X, y, rows, lo, m, 6, w, b, acc, out, n_total)
+            narrow_pass(kind, e, X, y, rows, lo, m, 6, w, b, acc, out, n_total, sw, weighted)
         elif d == 7:
-            narrow_pass(kind, e, X, y, rows, lo, m, 7, w, b, acc, out, n_total)
+            narrow_pass(kind, e, X, y, rows, lo, m, 7, w, b, acc, out, n_total, sw, weighted)
         elif d == 8:
-            narrow_pass(kind, e, X, y, rows, lo, m, 8, w, b, acc, out, n_total)
+            narrow_pass(kind, e, X, y, rows, lo, m, 8, w, b, acc, out, n_total, sw, weighted)
         elif d == 9:
-            narrow_pass(kind, e, X, y, rows, lo, m, 9, w, b, acc, out, n_total)
+            narrow_pass(kind, e, X, y, rows, lo, m, 9, w, b, acc, out, n_total, sw, weighted)
         elif d == 10:
-            narrow_pass(kind, e, X, y, rows, lo, m, 10, w, b, acc, out, n_total)
+            narrow_pass(kind, e, X, y, rows, lo, m, 10, w, b, acc, out, n_total, sw, weighted)
         elif d == 11:
-            narrow_pass(kind, e, X, y, rows, lo, m, 11, w, b, acc, out, n_total)
+            narrow_pass(kind, e, X, y, rows, lo, m, 11, w, b, acc, out, n_total, sw, weighted)
         elif d == 12:
-            narrow_pass(kind, e, X, y, rows, lo, m, 12, w, b, acc, out, n_total)
+            narrow_pass(kind, e, X, y, rows, lo, m, 12, w, b, acc, out, n_total, sw, weighted)
         elif d == 13:
-            narrow_pass(kind, e, X, y, rows, lo, m, 13, w, b, acc, out, n_total)
+            narrow_pass(kind, e, X, y, rows, lo, m, 13, w, b, acc, out, n_total, sw, weighted)
         elif d == 14:
-            narrow_pass(kind, e, X, y, rows, lo, m, 14, w, b, acc, out, n_total)
+            narrow_pass(kind, e, X, y, rows, lo, m, 14, w, b, acc, out, n_total, sw, weighted)
         elif d == 15:
-            narrow_pass(kind, e, X, y, rows, lo, m, 15, w, b, acc, out, n_total)
+            narrow_pass(kind, e, X, y, rows, lo, m, 15, w, b, acc, out, n_total, sw, weighted)
         elif d == 16:
-            narrow_pass(kind, e, X, y, rows, lo, m, 16, w, b, acc, out, n_total)
+            narrow_pass(kind, e, X, y, rows, lo, m, 16, w, b, acc, out, n_total, sw, weighted)
         else:
-            rows_pass(kind, e, X, y, rows, lo, m, d, d, w, b, scratch, out, False, n_total)
+            rows_pass(kind, e, X, y, rows, lo, m, d, d, w, b, scratch, out, False, n_total,
+                      sw, weighted)
         lo += m
 
 
 ctypedef void (*SpanDouble)(int kind, double e, const double* X, const double* y,
                            const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                            Py_ssize_t d, const double* w, double b, double* scratch,
-                           double* out, Py_ssize_t n_total) noexcept nogil
+                           double* out, Py_ssize_t n_total, const double* sw,
+                           void* how) noexcept nogil
 ctypedef void (*SpanFloat)(int kind, float e, const float* X, const float* y,
                           const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                           Py_ssize_t d, const float* w, float b, float* scratch,
-                          double* out, Py_ssize_t n_total) noexcept nogil
+                          double* out, Py_ssize_t n_total, const float* sw,
+                          void* how) noexcept nogil
 
 
 cdef struct Pass:
@@ -338,8 +389,9 @@ cdef struct Pass:
     double* partials   # n_chunks x (d + 2) doubles
     void* scratch      # d values of the data's dtype per thread, `stride` apart
     Py_ssize_t stride  # d rounded up to whole cache lines: threads share none
-    SpanDouble span_double
+    SpanDouble span_double  # span_pass's Unweighted or Weighted copy
     SpanFloat span_float
+    const void* sw          # the rows' weights (of the data's dtype), NULL: unweighted
     gd_pool* pool      # NULL: every pass on the calling thread
     void* params       # the parameters of the pass the pool is running (d + 1 values)
 
@@ -350,9 +402,11 @@ cdef inline void chunk_pass(Pass* work, int kind, floating e, const floating* X,
                             floating* scratch, double* out, Py_ssize_t n_total) noexcept nogil:
     """span_pass through the Pass's pointer: one compiled copy for every caller."""
     if floating is double:
-        work.span_double(kind, e, X, y, rows, first, n, d, w, b, scratch, out, n_total)
+        work.span_double(kind, e, X, y, rows, first, n, d, w, b, scratch, out, n_total,
+                         <const double*>work.sw, NULL)
     else:
-        work.span_float(kind, e, X, y, rows, first, n, d, w, b, scratch, out, n_total)
+        work.span_float(kind, e, X, y, rows, first, n, d, w, b, scratch, out, n_total,
+                        <const float*>work.sw, NULL)
 
 
 cdef double batch_pass(int kind, floating e, const floating* X, const floating* y,
@@ -447,18 +501,19 @@ cdef class LinearObjective:
 
     ``X`` (C-contiguous, float32 or float64, n x d) and ``y`` (n, same dtype)
     are kept, never written. ``loss`` names a kind of _loss.h, ``e`` its
-    parameter. Full passes share their chunks among up to ``n_threads`` threads
-    (see _pool.h), at most one per chunk and per THREAD_BYTES of X; ``n_threads``
-    then tells how many run.
+    parameter. ``sample_weight`` (n values of X's dtype, or None) weights each
+    row's loss term and slope. Full passes share their chunks among up to
+    ``n_threads`` threads (see _pool.h), at most one per chunk and per
+    THREAD_BYTES of X; ``n_threads`` then tells how many run.
     """
 
     cdef Objective objective
     cdef LinearData data
-    cdef object X, y, partials, scratch, params
+    cdef object X, y, sample_weight, partials, scratch, params
     cdef readonly object dtype
     cdef readonly int n_threads
 
-    def __cinit__(self, str loss, double e, X, y, Py_ssize_t n_threads=1):
+    def __cinit__(self, str loss, double e, X, y, Py_ssize_t n_threads=1, sample_weight=None):
         cdef Py_ssize_t n, d, n_chunks
         if not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray) and X.ndim == 2
                 and y.ndim == 1 and X.dtype == y.dtype and X.dtype in (np.float32, np.float64)
@@ -468,6 +523,11 @@ cdef class LinearObjective:
                              "of one float dtype, n and d >= 1")
         if not 1 <= n_threads <= MAX_THREADS:
             raise ValueError(f"n_threads must be between 1 and {MAX_THREADS}")
+        if sample_weight is not None and not (
+                isinstance(sample_weight, np.ndarray) and sample_weight.dtype == X.dtype
+                and sample_weight.shape == y.shape and sample_weight.flags.c_contiguous):
+            raise ValueError("LinearObjective's sample_weight must be a C-contiguous array "
+                             "of X's dtype, one value per row")
         n, d = X.shape[0], X.shape[1]
         n_chunks = (n + CHUNK - 1) // CHUNK
         n_threads = max(1, min(n_threads, n_chunks, X.nbytes // THREAD_BYTES))
@@ -484,8 +544,15 @@ cdef class LinearObjective:
         self.data.work.partials = <double*>address(self.partials)
         self.data.work.scratch = <void*>address(self.scratch)
         self.data.work.params = <void*>address(self.params)
-        self.data.work.span_double = span_pass[double]
-        self.data.work.span_float = span_pass[float]
+        self.sample_weight = sample_weight
+        if sample_weight is None:
+            self.data.work.sw = NULL
+            self.data.work.span_double = <SpanDouble>span_pass[double, Unweighted]
+            self.data.work.span_float = <SpanFloat>span_pass[float, Unweighted]
+        else:
+            self.data.work.sw = <const void*>address(sample_weight)
+            self.data.work.span_double = <SpanDouble>span_pass[double, Weighted]
+            self.data.work.span_float = <SpanFloat>span_pass[float, Weighted]
         self.data.work.pool = NULL
         if n_threads > 1:
             self.data.work.pool = gd_pool_new(

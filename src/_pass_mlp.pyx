@@ -309,10 +309,11 @@ cdef void transpose_weights(const Net* net, const floating* params, floating* wt
 
 
 cdef double block_pass(const Net* net, int kind, double e, const floating* X,
-                       const floating* y, const Py_ssize_t* rows, Py_ssize_t r0,
-                       Py_ssize_t m, const floating* params, Work* work, double* g,
-                       bint first_block) noexcept nogil:
-    """Forward and backward over rows r0 .. r0+m-1 (of ``rows``, or in order if NULL).
+                       const floating* y, const floating* sw, const Py_ssize_t* rows,
+                       Py_ssize_t r0, Py_ssize_t m, const floating* params, Work* work,
+                       double* g, bint first_block) noexcept nogil:
+    """Forward and backward over rows r0 .. r0+m-1 (of ``rows``, or in order if NULL),
+    each row's loss term and output slope times its weight sw[k] unless sw is NULL.
 
     Returns the block's sum of loss terms. Its gradient sums are written into g
     (params layout) if ``first_block``, added to g otherwise; g NULL: the loss
@@ -335,8 +336,12 @@ cdef double block_pass(const Net* net, int kind, double e, const floating* X,
     for r in range(m):  # the output layer has one neuron: delta_L = dL/dy_hat
         k = rows[r0 + r] if rows != NULL else r0 + r
         res = <double>out[r] - y[k]
-        loss += loss_term(kind, res, e)
-        delta[r] = <floating>loss_slope(kind, res, e)
+        if sw != NULL:
+            loss += sw[k] * loss_term(kind, res, e)
+            delta[r] = <floating>(sw[k] * loss_slope(kind, res, e))
+        else:
+            loss += loss_term(kind, res, e)
+            delta[r] = <floating>loss_slope(kind, res, e)
     if g == NULL:
         return loss
     for l in range(L - 1, -1, -1):  # the chain rule, from the loss back to the input
@@ -368,16 +373,16 @@ cdef double block_pass(const Net* net, int kind, double e, const floating* X,
 
 
 cdef double batch_pass(const Net* net, int kind, double e, const floating* X,
-                       const floating* y, const Py_ssize_t* rows, Py_ssize_t first,
-                       Py_ssize_t n_rows, const floating* params, Work* work,
-                       double* g) noexcept nogil:
+                       const floating* y, const floating* sw, const Py_ssize_t* rows,
+                       Py_ssize_t first, Py_ssize_t n_rows, const floating* params,
+                       Work* work, double* g) noexcept nogil:
     """Loss sum over the rows; their gradient sums (params layout) into g unless NULL."""
     cdef Py_ssize_t r0 = 0
     cdef double loss = 0.0
     if g != NULL:
         transpose_weights(net, params, <floating*>work.wt)
     while r0 < n_rows:
-        loss += block_pass(net, kind, e, X, y, rows, first + r0,
+        loss += block_pass(net, kind, e, X, y, sw, rows, first + r0,
                            BLOCK if n_rows - r0 > BLOCK else n_rows - r0, params, work, g,
                            r0 == 0)
         r0 += BLOCK
@@ -389,6 +394,7 @@ cdef struct MLPData:
     double e
     const void* X
     const void* y
+    const void* sw  # the rows' weights, NULL: unweighted
     Net net
     Work work
 
@@ -397,7 +403,7 @@ cdef double sums_double(void* ctx, const void* params, const Py_ssize_t* rows,
                         Py_ssize_t first, Py_ssize_t n, double* grad) noexcept nogil:
     cdef MLPData* data = <MLPData*>ctx
     return batch_pass(&data.net, data.kind, data.e, <const double*>data.X,
-                      <const double*>data.y, rows, first, n, <const double*>params,
+                      <const double*>data.y, <const double*>data.sw, rows, first, n, <const double*>params,
                       &data.work, grad)
 
 
@@ -405,7 +411,7 @@ cdef double sums_float(void* ctx, const void* params, const Py_ssize_t* rows,
                        Py_ssize_t first, Py_ssize_t n, double* grad) noexcept nogil:
     cdef MLPData* data = <MLPData*>ctx
     return batch_pass(&data.net, data.kind, data.e, <const float*>data.X,
-                      <const float*>data.y, rows, first, n, <const float*>params,
+                      <const float*>data.y, <const float*>data.sw, rows, first, n, <const float*>params,
                       &data.work, grad)
 
 
@@ -415,11 +421,11 @@ cdef class MLPObjective:
 
     cdef Objective objective
     cdef MLPData data
-    cdef object X, y
+    cdef object X, y, sample_weight
     cdef bint ready
     cdef readonly object dtype
 
-    def __cinit__(self, str loss, double e, X, y, sizes, str activation):
+    def __cinit__(self, str loss, double e, X, y, sizes, str activation, sample_weight=None):
         self.ready = False
         if not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray) and X.ndim == 2
                 and y.ndim == 1 and X.dtype == y.dtype and X.dtype in (np.float32, np.float64)
@@ -427,6 +433,11 @@ cdef class MLPObjective:
                 and X.shape[0] == y.shape[0] and X.shape[0] > 0):
             raise ValueError("MLPObjective needs C-contiguous X (n x d) and y (n) of one "
                              "float dtype, n >= 1")
+        if sample_weight is not None and not (
+                isinstance(sample_weight, np.ndarray) and sample_weight.dtype == X.dtype
+                and sample_weight.shape == y.shape and sample_weight.flags.c_contiguous):
+            raise ValueError("MLPObjective's sample_weight must be a C-contiguous array "
+                             "of X's dtype, one value per row")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}")
         cdef Py_ssize_t[::1] s = np.ascontiguousarray(sizes, dtype=np.intp)
@@ -438,6 +449,8 @@ cdef class MLPObjective:
         self.data.e = e
         self.data.X = <const void*>address(X)
         self.data.y = <const void*>address(y)
+        self.sample_weight = sample_weight
+        self.data.sw = NULL if sample_weight is None else <const void*>address(sample_weight)
         self.objective.sums = sums_double if X.dtype == np.float64 else sums_float
         self.objective.ctx = &self.data
         self.objective.n_rows = X.shape[0]

@@ -62,6 +62,16 @@ static inline void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t s
 #endif
 }
 
+/* The weight of that row, for a weighted pass (its weights scattered like X's rows). */
+static inline void gd_prefetch_weight(const void* sw, Py_ssize_t size, const Py_ssize_t* rows,
+                                      Py_ssize_t k, Py_ssize_t n_listed)
+{
+#if defined(__GNUC__)
+    if (k + GD_AHEAD < n_listed)
+        __builtin_prefetch((const char*)sw + rows[k + GD_AHEAD] * size);
+#endif
+}
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
 
@@ -184,7 +194,7 @@ typedef T GD_UVEC(T, LANES) __attribute__((vector_size(LANES * sizeof(T)), align
 static inline __attribute__((always_inline)) void                                      \
 NAME(int kind, T e, const T* X, const T* y, const Py_ssize_t* rows,                    \
                    Py_ssize_t first, Py_ssize_t n, const Py_ssize_t d, const T* w,     \
-                   T b, double* out, Py_ssize_t n_listed)                              \
+                   T b, double* out, Py_ssize_t n_listed, const T* sw, int weighted)   \
 {                                                                                      \
     typedef GD_VEC(T, LANES) vec;                                                      \
     typedef GD_UVEC(T, LANES) uvec;                                                    \
@@ -209,17 +219,23 @@ NAME(int kind, T e, const T* X, const T* y, const Py_ssize_t* rows,             
             acc[a][k] = (vec){0};                                                      \
     for (i = first; i + LANES <= end; i += LANES) {                                    \
         const T* row[LANES];                                                           \
-        vec t[C][NC_MAX], part[C], slopes[C], yv, p, s;                                \
+        vec t[C][NC_MAX], part[C], slopes[C], yv, p, s, sv = {0}, termv = {0};         \
         if (rows) { /* a mini-batch: listed rows (rows[0 .. n_listed-1] readable) */   \
             for (r = 0; r < LANES; r++) {                                              \
                 row[r] = X + rows[i + r] * d;                                          \
                 yv[r] = y[rows[i + r]];                                                \
                 gd_prefetch_listed(X, y, sizeof(T), d, rows, i + r, n_listed);         \
+                if (weighted) {                                                        \
+                    sv[r] = sw[rows[i + r]];                                           \
+                    gd_prefetch_weight(sw, sizeof(T), rows, i + r, n_listed);          \
+                }                                                                      \
             }                                                                          \
         } else {                                                                       \
             for (r = 0; r < LANES; r++)                                                \
                 row[r] = X + (i + r) * d;                                              \
             yv = *(const uvec*)(y + i);                                                \
+            if (weighted)                                                              \
+                sv = *(const uvec*)(sw + i);                                           \
         }                                                                              \
         for (a = 0; a < C; a++) {                                                      \
             for (k = 0; k < nc; k++)                                                   \
@@ -229,7 +245,16 @@ NAME(int kind, T e, const T* X, const T* y, const Py_ssize_t* rows,             
                 part[a] += t[a][k] * wv[k];                                            \
         }                                                                              \
         p = GD_AT(GD_SUM, LANES, C)(part) + b - yv;                                    \
-        GD_VEC_LOSS(kind, p, ev, lossv, s); /* for the MSE s = p, doubled at the end */ \
+        if (weighted && kind == GD_MSE) { /* (w p) p and w p: one product more */      \
+            s = sv * p;                                                                \
+            lossv += s * p;                                                            \
+        } else if (weighted) { /* the row's term and slope times its weight */         \
+            GD_VEC_LOSS(kind, p, ev, termv, s);                                        \
+            lossv += sv * termv;                                                       \
+            s *= sv;                                                                   \
+        } else {                                                                       \
+            GD_VEC_LOSS(kind, p, ev, lossv, s); /* for the MSE s = p, doubled at the end */ \
+        }                                                                              \
         gbv += s;                                                                      \
         GD_AT(GD_SLOPES, LANES, C)(slopes, s);                                         \
         for (a = 0; a < C; a++)                                                        \
@@ -261,7 +286,9 @@ NAME(int kind, T e, const T* X, const T* y, const Py_ssize_t* rows,             
         for (j = 0; j < d; j++)                                                        \
             res += w[j] * x[j];                                                        \
         slope = gd_slope_##T(kind, res, e);                                            \
-        loss += gd_term_##T(kind, res, e);                                             \
+        if (weighted)                                                                  \
+            slope *= sw[at];                                                           \
+        loss += weighted ? sw[at] * gd_term_##T(kind, res, e) : gd_term_##T(kind, res, e); \
         gb += slope;                                                                   \
         for (j = 0; j < d; j++)                                                        \
             sum[j] += slope * x[j];                                                    \
@@ -299,7 +326,7 @@ GD_DEFINE_NARROW_PASS(gd_listed_pass_float, float, GD_LISTED_FLOAT, GD_LISTED_FL
 #define GD_DEFINE_STUB(NAME, T)                                                        \
 static inline void NAME(int kind, T e, const T* X, const T* y, const Py_ssize_t* rows, \
                         Py_ssize_t first, Py_ssize_t n, const Py_ssize_t d, const T* w, \
-                        T b, double* out, Py_ssize_t n_listed) {}
+                        T b, double* out, Py_ssize_t n_listed, const T* sw, int weighted) {}
 GD_DEFINE_STUB(gd_narrow_pass_double, double)
 GD_DEFINE_STUB(gd_narrow_pass_float, float)
 GD_DEFINE_STUB(gd_listed_pass_double, double)

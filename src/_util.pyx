@@ -12,7 +12,7 @@ a loss of predictions (``constant_loss`` of one prediction for all),
 import numpy as np
 
 from cython cimport floating
-from libc.math cimport fabs, isfinite
+from libc.math cimport fabs, isfinite, sqrt
 from libc.stdint cimport uint64_t
 cimport scipy.linalg.cython_blas as blas
 
@@ -32,29 +32,38 @@ def all_finite(const floating[::1] values):
     return ok
 
 
+cdef inline const double* weights_of(object weights, const double[::1] view) except? NULL:
+    """The data of the rows' weights, NULL for None (unweighted)."""
+    return NULL if weights is None else &view[0]
+
+
 cdef void column_sums(const floating[:, ::1] X, const double[::1] big,
                       const double[::1] shift, bint square, double[::1] part,
-                      double[::1] out) noexcept nogil:
-    """out[j] = sum_i u_ij (or u_ij^2), u_ij = X[i, j] / big[j] - shift[j], summed in runs
-    of 256 rows: the rounding of the sums grows as n / 256 + 256, not as n."""
+                      double[::1] out, const double* sw) noexcept nogil:
+    """out[j] = sum_i u_ij (or u_ij^2), u_ij = X[i, j] / big[j] - shift[j], each term
+    times row i's weight sw[i] unless sw is NULL, summed in runs of 256 rows: the
+    rounding of the sums grows as n / 256 + 256, not as n."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j, lo = 0
-    cdef double u
+    cdef double u, wi = 1.0
     while lo < n:
         for j in range(d):
             part[j] = 0.0
         for i in range(lo, min(lo + 256, n)):
+            if sw != NULL:
+                wi = sw[i]
             for j in range(d):
                 u = X[i, j] / big[j] - shift[j]
-                part[j] += u * u if square else u
+                part[j] += wi * (u * u if square else u)
         for j in range(d):
             out[j] += part[j]
         lo += 256
 
 
-def column_scan(const floating[:, ::1] X, bint centre, bint squares=False):
+def column_scan(const floating[:, ::1] X, bint centre, bint squares=False, weights=None):
     """(big, mean, sq): each column's largest magnitude (1 for a column of zeros), if
     ``centre`` the mean of the column divided by it (else zeros), and if ``squares``
     the sum of squares of the column divided by it, less that mean (else zeros).
+    With ``weights`` (n doubles summing to n), the weighted mean and sums of squares.
 
     Dividing by ``big`` first keeps every value in [-1, 1], so nothing overflows
     or underflows for data near 1e300 or 1e-300. Rows are read in order, as
@@ -66,6 +75,10 @@ def column_scan(const floating[:, ::1] X, bint centre, bint squares=False):
     cdef double[::1] big = big_out, mean = mean_out, sq = sq_out
     cdef double[::1] part = np.zeros(d), zero = np.zeros(d)
     cdef double v
+    cdef const double[::1] wv = weights
+    cdef const double* sw = weights_of(weights, wv)
+    if weights is not None and wv.shape[0] != n:
+        raise ValueError("weights must have one value per row of X")
     with nogil:
         for i in range(n):
             for j in range(d):
@@ -76,17 +89,19 @@ def column_scan(const floating[:, ::1] X, bint centre, bint squares=False):
             if big[j] == 0:
                 big[j] = 1.0
         if centre:
-            column_sums(X, big, zero, False, part, mean)
+            column_sums(X, big, zero, False, part, mean, sw)
             for j in range(d):
                 mean[j] /= n
         if squares:
-            column_sums(X, big, mean, True, part, sq)
+            column_sums(X, big, mean, True, part, sq, sw)
     return big_out, mean_out, sq_out
 
 
-def centred_gram(const floating[:, ::1] X, const double[::1] big, const double[::1] mean):
+def centred_gram(const floating[:, ::1] X, const double[::1] big, const double[::1] mean,
+                 weights=None):
     """G = U^T U for u_ij = X[i, j] / big[j] - mean[j] (column_scan's big and mean):
-    the centred Gram matrix of the columns divided by their largest magnitudes.
+    the centred Gram matrix of the columns divided by their largest magnitudes;
+    with ``weights``, U^T diag(weights) U (each row scaled by its weight's root).
 
     Blocks of 256 rows are centred into a buffer, each added into G by one BLAS
     syrk: one call from Python however many rows, and X is never copied whole.
@@ -101,14 +116,21 @@ def centred_gram(const floating[:, ::1] X, const double[::1] big, const double[:
     cdef double one = 1.0
     cdef char* upper = b"U"
     cdef char* plain = b"N"
+    cdef double root = 1.0
+    cdef const double[::1] wv = weights
+    cdef const double* sw = weights_of(weights, wv)
+    if weights is not None and wv.shape[0] != n:
+        raise ValueError("weights must have one value per row of X")
     if d == 0:
         return gram_out
     with nogil:
         while lo < n:
             m = <int>min(256, n - lo)
             for i in range(m):
+                if sw != NULL:
+                    root = sqrt(sw[lo + i])
                 for j in range(d):
-                    U[i, j] = X[lo + i, j] / big[j] - mean[j]
+                    U[i, j] = root * (X[lo + i, j] / big[j] - mean[j])
             # row-major U is the column-major d x m matrix U^T: G += U^T (U^T)^T
             blas.dsyrk(upper, plain, &d, &m, &one, &U[0, 0], &d, &one, &G[0, 0], &d)
             lo += 256
@@ -131,16 +153,22 @@ def loss_value(str loss, double e, const floating[::1] y_true, const floating[::
     return total / y_true.shape[0]
 
 
-def constant_loss(str loss, double e, const floating[::1] y_true, double prediction):
-    """The mean loss of predicting ``prediction`` for every target (no temporary)."""
+def constant_loss(str loss, double e, const floating[::1] y_true, double prediction,
+                  weights=None):
+    """The mean loss of predicting ``prediction`` for every target (no temporary),
+    each term times its weight if ``weights`` (summing to n) are given."""
     cdef int kind = loss_code(loss)
     cdef double total = 0.0
     cdef Py_ssize_t i
+    cdef const double[::1] wv = weights
+    cdef const double* sw = weights_of(weights, wv)
     if y_true.shape[0] == 0:
         raise ValueError("y_true must not be empty")
+    if weights is not None and wv.shape[0] != y_true.shape[0]:
+        raise ValueError("weights must have one value per target")
     with nogil:
         for i in range(y_true.shape[0]):
-            total += loss_term(kind, prediction - y_true[i], e)
+            total += (1.0 if sw == NULL else sw[i]) * loss_term(kind, prediction - y_true[i], e)
     return total / y_true.shape[0]
 
 

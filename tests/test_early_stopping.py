@@ -30,7 +30,7 @@ def test_the_best_epoch_is_restored_bit_for_bit():
     assert history.status == "stopped"
     assert history.n_epochs == history.best_epoch + 4  # four epochs without a new best
     # the same fit on the same rows, stopped at the best epoch, lands on the same parameters
-    X_fit, y_fit, X_held, y_held = split(X, y, 0.1, 3 ^ HELD_OUT_SEED)
+    X_fit, y_fit, X_held, y_held, _ = split(X, y, 0.1, 3 ^ HELD_OUT_SEED)
     assert X_held.shape[0] == 150 and X_fit.shape[0] == 1350
     again = gdcore.MLP([1, 64, 64, 1], random_state=0)
     trainer(early_stopping=False, epochs=history.best_epoch).fit(again, X_fit, y_fit)

@@ -409,9 +409,12 @@ def test_the_three_engines_take_the_same_steps(problem, data):
         assert _close(other, params, ENGINE_RTOL[dtype]), (backend, other, params)
         if other_history.n_epochs != history.n_epochs:
             # tol=0 stops only on an exactly zero gradient: at the optimum, to rounding,
-            # where one engine's sums can cancel exactly and another's leave an ulp
+            # where one engine's sums can cancel exactly and another's leave an ulp (a
+            # float32 pass can round the residual to 0 where the reported gradient,
+            # measured again, keeps an ulp: its loss is then 0)
             shorter = min(other_history, history, key=lambda h: h.n_epochs)
-            assert shorter.converged and shorter.grad_norm == 0.0, backend
+            assert shorter.converged and (shorter.grad_norm == 0.0
+                                          or shorter.loss[-1] == 0.0), backend
         common = min(other_history.n_epochs, history.n_epochs)
         np.testing.assert_allclose(other_history.loss[:common], history.loss[:common],
                                    rtol=ENGINE_RTOL[dtype],

@@ -21,9 +21,21 @@ import gdcore  # noqa: E402
 from gdcore.sklearn import GDRegressor  # noqa: E402
 
 
+def _expected_failures(estimator):
+    # weighted and repeated rows fit alike to the fit's tol: at the default 1e-6 the
+    # predictions differ by about 5e-7 there, where the check allows 1e-7 (with
+    # tol=1e-10, 1e-10: the second estimator passes it)
+    if estimator.tol is None and estimator.loss == "mse":
+        return {"check_sample_weight_equivalence_on_dense_data":
+                "equal to the fit's tol (1e-6 by default); the check asks 1e-7"}
+    return {}
+
+
 # The MAE's subgradient does not vanish at the optimum: its fits run to the epoch limit.
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@parametrize_with_checks([GDRegressor(), GDRegressor(loss="mae", epochs=3000, tol=1e-4)])
+@parametrize_with_checks([GDRegressor(), GDRegressor(tol=1e-10),
+                          GDRegressor(loss="mae", epochs=3000, tol=1e-4)],
+                         expected_failed_checks=_expected_failures)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

@@ -14,7 +14,7 @@ model's own buffer, updated in place; X and y are never written.
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, Tuple
+from typing import Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -25,14 +25,18 @@ from ..optim import State
 class Backend(Protocol):
     name: str
 
-    def linear(self, loss: Loss, X: np.ndarray, y: np.ndarray, n_jobs: int = 1) -> Objective:
+    def linear(self, loss: Loss, X: np.ndarray, y: np.ndarray, n_jobs: int = 1,
+               sample_weight: Optional[np.ndarray] = None) -> Objective:
         """The loss of a linear model [w..., b] on (X, y); ``n_jobs`` threads share full
-        passes where the backend can (the compiled one, built with OpenMP)."""
+        passes where the backend can (the compiled one, built with OpenMP). With
+        ``sample_weight`` (float64, mean 1: ``_validation.as_weights``), row i's loss
+        term and slope count w_i times."""
         ...
 
     def mlp(self, loss: Loss, X: np.ndarray, y: np.ndarray, sizes: Sequence[int],
-            activation: str) -> Objective:
-        """The loss of a network of layer ``sizes`` on (X, y)."""
+            activation: str, sample_weight: Optional[np.ndarray] = None) -> Objective:
+        """The loss of a network of layer ``sizes`` on (X, y), rows weighted as in
+        ``linear``."""
         ...
 
     def predict_linear(self, X: np.ndarray, params: np.ndarray) -> np.ndarray: ...

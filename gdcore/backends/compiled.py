@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -15,15 +15,23 @@ from ..loop import Fit, Settings
 from ..optim import State
 
 
+def _in_dtype(weights: Optional[np.ndarray], dtype: np.dtype) -> Optional[np.ndarray]:
+    """The rows' weights in the data's type, as the passes read them."""
+    return None if weights is None else np.ascontiguousarray(weights, dtype=dtype)
+
+
 class CompiledBackend:
     name = "cython"
 
-    def linear(self, loss: Loss, X: np.ndarray, y: np.ndarray, n_jobs: int = 1):
-        return pass_linear.LinearObjective(loss.kind, loss.param, X, y, n_jobs)
+    def linear(self, loss: Loss, X: np.ndarray, y: np.ndarray, n_jobs: int = 1,
+               sample_weight: Optional[np.ndarray] = None):
+        return pass_linear.LinearObjective(loss.kind, loss.param, X, y, n_jobs,
+                                           _in_dtype(sample_weight, X.dtype))
 
     def mlp(self, loss: Loss, X: np.ndarray, y: np.ndarray, sizes: Sequence[int],
-            activation: str):
-        return pass_mlp.MLPObjective(loss.kind, loss.param, X, y, sizes, activation)
+            activation: str, sample_weight: Optional[np.ndarray] = None):
+        return pass_mlp.MLPObjective(loss.kind, loss.param, X, y, sizes, activation,
+                                     _in_dtype(sample_weight, X.dtype))
 
     def predict_linear(self, X: np.ndarray, params: np.ndarray) -> np.ndarray:
         out = np.empty(X.shape[0], dtype=X.dtype)

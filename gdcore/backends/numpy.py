@@ -25,21 +25,33 @@ def _blocks(X: np.ndarray, rows: int = 8192):
     return (X[i:i + rows] for i in range(0, X.shape[0], rows))
 
 
+def _weighted(weights: Optional[np.ndarray], rows: Optional[np.ndarray],
+              dtype: np.dtype) -> Optional[np.ndarray]:
+    """The weights of the rows (all, or those listed) in the data's type."""
+    if weights is None:
+        return None
+    return (weights if rows is None else weights[rows]).astype(dtype)
+
+
 class LinearSums:
-    def __init__(self, loss: Loss, X: np.ndarray, y: np.ndarray) -> None:
-        self.loss, self.X, self.y = loss, X, y
+    def __init__(self, loss: Loss, X: np.ndarray, y: np.ndarray,
+                 sample_weight: Optional[np.ndarray] = None) -> None:
+        self.loss, self.X, self.y, self.weights = loss, X, y, sample_weight
         self.n_rows, self.n_params = X.shape[0], X.shape[1] + 1
 
     def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
         X, y = (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
+        w = _weighted(self.weights, rows, X.dtype)
         r = X @ params[:-1]
         r += params[-1]
         r -= y
-        slopes = self.loss.slopes(r)
+        slopes, terms = self.loss.slopes(r), self.loss.terms(r)
+        if w is not None:
+            slopes, terms = w * slopes, w * terms
         grad = np.empty(self.n_params)
         grad[:-1] = X.T @ slopes
         grad[-1] = slopes.sum()
-        return float(self.loss.terms(r).sum()), grad
+        return float(terms.sum()), grad
 
 
 def split(params: np.ndarray, sizes: Sequence[int]) -> List[Tuple[np.ndarray, np.ndarray]]:
@@ -83,8 +95,8 @@ def forward(params: np.ndarray, sizes: Sequence[int], activation: str,
 
 class MLPSums:
     def __init__(self, loss: Loss, X: np.ndarray, y: np.ndarray, sizes: Sequence[int],
-                 activation: str) -> None:
-        self.loss, self.X, self.y = loss, X, y
+                 activation: str, sample_weight: Optional[np.ndarray] = None) -> None:
+        self.loss, self.X, self.y, self.weights = loss, X, y, sample_weight
         self.sizes, self.activation = list(sizes), activation
         self.n_rows = X.shape[0]
         self.n_params = sum(n_in * n_out + n_out for _, _, n_in, n_out in layer_slices(sizes))
@@ -94,7 +106,11 @@ class MLPSums:
         X, y = (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
         acts = forward(params, self.sizes, self.activation, X)
         r = acts[-1][:, 0] - y
-        delta = self.loss.slopes(r)[:, None]  # dL/dz of the output layer, one row per sample
+        w = _weighted(self.weights, rows, X.dtype)
+        slopes, terms = self.loss.slopes(r), self.loss.terms(r)
+        if w is not None:
+            slopes, terms = w * slopes, w * terms
+        delta = slopes[:, None]  # dL/dz of the output layer, one row per sample
         grads: List[np.ndarray] = []
         layers = split(params, self.sizes)
         for l in range(len(layers) - 1, -1, -1):
@@ -102,18 +118,19 @@ class MLPSums:
             grads[:0] = [(acts[l].T @ delta).ravel(), delta.sum(axis=0)]
             if l > 0:
                 delta = (delta @ W.T) * slope(self.activation, acts[l])
-        return float(self.loss.terms(r).sum()), np.concatenate(grads).astype(np.float64)
+        return float(terms.sum()), np.concatenate(grads).astype(np.float64)
 
 
 class NumpyBackend:
     name = "numpy"
 
-    def linear(self, loss: Loss, X: np.ndarray, y: np.ndarray, n_jobs: int = 1) -> LinearSums:
-        return LinearSums(loss, X, y)
+    def linear(self, loss: Loss, X: np.ndarray, y: np.ndarray, n_jobs: int = 1,
+               sample_weight: Optional[np.ndarray] = None) -> LinearSums:
+        return LinearSums(loss, X, y, sample_weight)
 
     def mlp(self, loss: Loss, X: np.ndarray, y: np.ndarray, sizes: Sequence[int],
-            activation: str) -> MLPSums:
-        return MLPSums(loss, X, y, sizes, activation)
+            activation: str, sample_weight: Optional[np.ndarray] = None) -> MLPSums:
+        return MLPSums(loss, X, y, sizes, activation, sample_weight)
 
     def predict_linear(self, X: np.ndarray, params: np.ndarray) -> np.ndarray:
         return X @ params[:-1] + params[-1]

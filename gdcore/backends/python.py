@@ -41,8 +41,10 @@ def dot(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 class LinearSums:
-    def __init__(self, loss: Loss, X: np.ndarray, y: np.ndarray) -> None:
+    def __init__(self, loss: Loss, X: np.ndarray, y: np.ndarray,
+                 sample_weight: Optional[np.ndarray] = None) -> None:
         self.loss, self.X, self.y = loss, X.tolist(), y.tolist()
+        self.weights = [1.0] * X.shape[0] if sample_weight is None else sample_weight.tolist()
         self.n_rows, self.n_params = X.shape[0], X.shape[1] + 1
 
     def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
@@ -52,8 +54,8 @@ class LinearSums:
         for i in (range(self.n_rows) if rows is None else rows.tolist()):
             x_i = self.X[i]
             r = dot(w, x_i) + b - self.y[i]
-            total += self.loss.term(r)
-            slope = self.loss.slope(r)
+            total += self.weights[i] * self.loss.term(r)
+            slope = self.weights[i] * self.loss.slope(r)
             for j, x_ij in enumerate(x_i):
                 gw[j] += slope * x_ij
             gb += slope
@@ -106,8 +108,9 @@ def forward(net: List[Tuple[Matrix, List[float]]], activation: str,
 
 class MLPSums:
     def __init__(self, loss: Loss, X: np.ndarray, y: np.ndarray, sizes: Sequence[int],
-                 activation: str) -> None:
+                 activation: str, sample_weight: Optional[np.ndarray] = None) -> None:
         self.loss, self.X, self.y = loss, X.tolist(), y.tolist()
+        self.weights = [1.0] * X.shape[0] if sample_weight is None else sample_weight.tolist()
         self.sizes, self.activation = list(sizes), activation
         self.n_rows = X.shape[0]
         self.n_params = sum(n_in * n_out + n_out for _, _, n_in, n_out in layer_slices(sizes))
@@ -119,8 +122,8 @@ class MLPSums:
         for i in (range(self.n_rows) if rows is None else rows.tolist()):
             a = forward(net, self.activation, self.X[i])
             r = a[-1][0] - self.y[i]
-            total += self.loss.term(r)
-            delta = [self.loss.slope(r)]  # dL/dz at the output
+            total += self.weights[i] * self.loss.term(r)
+            delta = [self.weights[i] * self.loss.slope(r)]  # dL/dz at the output
             for l in range(len(net) - 1, -1, -1):
                 W, _ = net[l]
                 gW, gb = grads[l]
@@ -139,12 +142,13 @@ class MLPSums:
 class PythonBackend:
     name = "python"
 
-    def linear(self, loss: Loss, X: np.ndarray, y: np.ndarray, n_jobs: int = 1) -> LinearSums:
-        return LinearSums(loss, X, y)
+    def linear(self, loss: Loss, X: np.ndarray, y: np.ndarray, n_jobs: int = 1,
+               sample_weight: Optional[np.ndarray] = None) -> LinearSums:
+        return LinearSums(loss, X, y, sample_weight)
 
     def mlp(self, loss: Loss, X: np.ndarray, y: np.ndarray, sizes: Sequence[int],
-            activation: str) -> MLPSums:
-        return MLPSums(loss, X, y, sizes, activation)
+            activation: str, sample_weight: Optional[np.ndarray] = None) -> MLPSums:
+        return MLPSums(loss, X, y, sizes, activation, sample_weight)
 
     def predict_linear(self, X: np.ndarray, params: np.ndarray) -> np.ndarray:
         p = params.tolist()

@@ -12,6 +12,8 @@ loads). Methods, all fitting y = Xw + b by gradient descent on the MSE:
   mini-batch epoch (which also shuffles and steps);
 * ``gdcore`` float64 and float32, 1 and 2 threads, full batch and mini-batches
   of 32 (one kernel call runs all the timed epochs);
+* ``gdcore-weighted``: the same fits with a weight per row (``sample_weight``),
+  whose passes read one more value per row;
 * ``python``: gdcore's pure-Python backend (small sizes only);
 * ``numpy``: NumPy by hand, ``r = X @ w + b - y``, then ``X.T @ r``;
 * ``sklearn-sgd``: scikit-learn's SGDRegressor, one sample per step, when installed;
@@ -79,14 +81,20 @@ def shuffled_floor_epochs(X: np.ndarray, y: np.ndarray) -> Epochs:
 
 def gdcore_epochs(X: np.ndarray, y: np.ndarray, backend: str = "cython",
                   batch_size: Optional[int] = None, n_jobs: int = 1,
-                  optimizer: str = "gd") -> Epochs:
-    """A paused gdcore fit of plain steps (or ``optimizer``'s); each call runs k more
-    epochs (one kernel call for cython)."""
+                  optimizer: str = "gd", weighted: bool = False) -> Epochs:
+    """A paused gdcore fit of plain steps (or ``optimizer``'s), of rows weighted
+    at random in [0.5, 1.5] if ``weighted``; each call runs k more epochs (one kernel
+    call for cython)."""
     model = LinearModel(X.shape[1], dtype=X.dtype)
     trainer = Trainer(optimizer=optimizer, lr=LR, epochs=1 << 40, tol=0.0, precondition=None,
                       batch_size=batch_size, random_state=0, backend=backend, n_jobs=n_jobs)
-    run = trainer._start(model, X, y)[1]
+    weights = np.random.default_rng(1).uniform(0.5, 1.5, X.shape[0]) if weighted else None
+    run = trainer._start(model, X, y, weights)[1]
     return lambda k: run.advance(k)
+
+
+def weighted_epochs(X: np.ndarray, y: np.ndarray, batch_size: Optional[int] = None) -> Epochs:
+    return gdcore_epochs(X, y, batch_size=batch_size, weighted=True)
 
 
 def numpy_epochs(X: np.ndarray, y: np.ndarray) -> Epochs:
@@ -152,6 +160,9 @@ def methods(n: int, d: int) -> List[Tuple[str, str, int, Optional[int], Callable
         ("gdcore", "float32", 1, None, gdcore_epochs),
         ("gdcore", "float64", 2, None, lambda X, y: gdcore_epochs(X, y, n_jobs=2)),
         ("gdcore", "float64", 1, 32, lambda X, y: gdcore_epochs(X, y, batch_size=32)),
+        ("gdcore-weighted", "float64", 1, None, weighted_epochs),
+        ("gdcore-weighted", "float32", 1, None, weighted_epochs),
+        ("gdcore-weighted", "float64", 1, 32, lambda X, y: weighted_epochs(X, y, 32)),
         ("numpy", "float64", 1, None, numpy_epochs),
     ]
     if n <= PYTHON_MAX_ROWS:
@@ -222,7 +233,7 @@ def table(results: Sequence[Result]) -> str:
         for r in rows:
             t = r.seconds_per_epoch
             unit = f"{t * 1e6:9.2f} us" if t < 1e-3 else f"{t * 1e3:9.2f} ms"
-            speedup = ("" if r.method in ("floor", "floor-shuffled", "gdcore")
+            speedup = ("" if r.method.startswith(("floor", "gdcore"))
                        else f"{t / ours.seconds_per_epoch:16.1f}x")
             lines.append(f"{n:>9,} x {d:<3}  {label(r):<28} {unit:>12} {r.gb_per_s:7.1f} "
                          f"{r.ratio_to_floor:8.2f} {speedup:>17}")

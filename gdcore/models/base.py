@@ -167,7 +167,7 @@ class Model:
         return dtype
 
     def _objective(self, backend: Backend, loss: Loss, X: np.ndarray, y: np.ndarray,
-                   n_jobs: int = 1) -> Objective:
+                   n_jobs: int = 1, sample_weight: Optional[np.ndarray] = None) -> Objective:
         raise NotImplementedError
 
     def _loss_gradient(self, loss: Loss, X: Any, y: Any, backend: str) -> Any:
@@ -182,7 +182,8 @@ class Model:
     def _split_gradient(self, grad: np.ndarray) -> Any:
         raise NotImplementedError
 
-    def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
+    def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int],
+                 sample_weight: Optional[np.ndarray] = None) -> float:
         raise NotImplementedError
 
     def _finite(self, predictions: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 from .._validation import as_features, as_parameter, check_dtype, check_model_size
 from ..backends import get_backend
 from ..backends._base import Backend
-from ..curvature import auto_lr, needs_row_curvature
+from ..curvature import auto_lr, needs_row_curvature, raw_curvature
 from ..losses import Loss
 from ..loop import Objective
 from .base import Arrays, Config, Model, config_dtype, config_fields
@@ -113,16 +113,18 @@ class LinearModel(Model):
         return self._finite(get_backend("cython").predict_linear(Xc, self._params))
 
     def _objective(self, backend: Backend, loss: Loss, X: np.ndarray, y: np.ndarray,
-                   n_jobs: int = 1) -> Objective:
-        return backend.linear(loss, X, y, n_jobs)
+                   n_jobs: int = 1, sample_weight: Optional[np.ndarray] = None) -> Objective:
+        return backend.linear(loss, X, y, n_jobs, sample_weight)
 
     def _split_gradient(self, grad: np.ndarray) -> Tuple[np.ndarray, float]:
         """(dL/dw, dL/db)."""
         return grad[:-1].astype(self.dtype), float(grad[-1])
 
-    def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
-        curvature, row_curvature = backend.curvature(
-            X, self.fit_intercept, rows=needs_row_curvature(X.shape[0], batch_size))
+    def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int],
+                 sample_weight: Optional[np.ndarray] = None) -> float:
+        curvature, row_curvature = raw_curvature(
+            backend, X, self.fit_intercept, needs_row_curvature(X.shape[0], batch_size),
+            sample_weight)
         return auto_lr(curvature, row_curvature, X.shape[0], batch_size)
 
     def _state(self) -> Tuple[Config, Arrays]:

@@ -24,7 +24,7 @@ from ..backends import get_backend
 from ..backends._base import Backend
 from ..backends._network import layer_slices, n_params
 from ..backends.numpy import forward
-from ..curvature import auto_lr, needs_row_curvature
+from ..curvature import auto_lr, needs_row_curvature, raw_curvature
 from ..losses import Loss
 from ..loop import Objective
 from .base import Arrays, Config, Model, config_dtype, config_fields
@@ -226,10 +226,10 @@ class MLP(Model):
                                                               self.layer_sizes, self.activation))
 
     def _objective(self, backend: Backend, loss: Loss, X: np.ndarray, y: np.ndarray,
-                   n_jobs: int = 1) -> Objective:
+                   n_jobs: int = 1, sample_weight: Optional[np.ndarray] = None) -> Objective:
         # n_jobs: the network's pass runs on one thread (its matrix products are
         # BLAS calls, threaded as SciPy's OpenBLAS is configured).
-        return backend.mlp(loss, X, y, self.layer_sizes, self.activation)
+        return backend.mlp(loss, X, y, self.layer_sizes, self.activation, sample_weight)
 
     def _split_gradient(self, grad: np.ndarray) -> Tuple[List[np.ndarray], List[np.ndarray]]:
         """(dL/dweights, dL/dbiases), layer by layer."""
@@ -238,13 +238,15 @@ class MLP(Model):
         return ([g[w:b].reshape(n_in, n_out) for w, b, n_in, n_out in slices],
                 [g[b:b + n_out] for _, b, _, n_out in slices])
 
-    def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int]) -> float:
+    def _auto_lr(self, backend: Backend, X: np.ndarray, batch_size: Optional[int],
+                 sample_weight: Optional[np.ndarray] = None) -> float:
         with np.errstate(over="ignore", invalid="ignore"):  # inf: auto_lr says it overflows
             inputs = forward(self._params, self.layer_sizes, self.activation, X)[:-1]
         curvature = row_curvature = 0.0
         rows = needs_row_curvature(X.shape[0], batch_size)
         for A in inputs:
-            lam, row_max = backend.curvature(np.ascontiguousarray(A), True, rows=rows)
+            lam, row_max = raw_curvature(backend, np.ascontiguousarray(A), True, rows,
+                                         sample_weight)
             curvature += lam
             row_curvature += row_max
         return auto_lr(curvature, row_curvature, X.shape[0], batch_size)
