@@ -22,6 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
                       "pip install scikit-learn (or gdcore[sklearn])") from exc
 
 from ._validation import check_not_masked, check_penalty, on_cluster
+from .data import estimator_data as estimator_file_data, on_disk
 from .errors import ConvergenceWarning as GDConvergenceWarning
 from .linalg import predictions
 from .loop import MAX_EPOCHS, STALLED
@@ -259,6 +260,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if y is not None and (on_cluster(X) or on_cluster(y)):  # kept on the cluster
             from .dask import estimator_data
             X, y = estimator_data(self, X, y)
+        if y is not None and on_disk(X):  # streamed from its file; y read (n values)
+            X, y = estimator_file_data(self, X, y)
         # C order: the column means and X @ coef_ then sum in the same order whatever the
         # layout X came in, so any layout gives the same fit and predictions, bit for bit
         X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C",
@@ -411,8 +414,8 @@ _NOT_NUMBERS = "USMmV"
 def _checked(value: Any, name: str, check: Callable[[Any], Any]) -> Any:
     """``check(value)``, scikit-learn's validation, after gdcore's rules (no masked entries;
     no strings, bytes or dates), its errors naming the argument."""
-    if on_cluster(value):
-        return value  # checked by gdcore.dask.estimator_data
+    if on_cluster(value) or on_disk(value):
+        return value  # checked by gdcore.dask.estimator_data, by the fit of the file
     value = check_not_masked(value, name)
     dtypes = list(value.dtypes) if hasattr(value, "columns") else [getattr(value, "dtype", None)]
     if dtypes == [None]:  # a list or the like
