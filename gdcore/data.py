@@ -451,7 +451,8 @@ class FileObjective:
         self.data = data
         self.n_rows, self.n_params = data.n_rows, data.shape[1] + 1
 
-    def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
+    def sums(self, params: np.ndarray,
+             rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
         if rows is not None:
             raise NotSupportedError("batch_size", "mini-batch fits of .npy files")
         return self.data.sums(params)

@@ -200,3 +200,19 @@ def test_resident_memory_stays_bounded(tmp_path):
     file_bytes = n * d * 8
     # the 16 MB block of X and its runs of y (a memmap of the file: +212 MB)
     assert int(after) - int(before) < file_bytes / 5, (before, after)  # measured: +20 MB
+
+
+def test_disk_benchmark_tiny(tmp_path, capsys):
+    from gdcore.benchmarks import disk
+    assert disk.main(size_gb=0.004, json_path=str(tmp_path / "disk.json"),
+                     folder=str(tmp_path), epochs=2) == 0
+    out = capsys.readouterr().out
+    assert "epoch / dd" in out and "peak resident memory" in out
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("gdcore-disk-")]  # deleted
+    assert disk.main(size_gb=1e6, folder=str(tmp_path)) == 1  # more than the disk holds
+    assert "do not fit" in capsys.readouterr().err
+
+
+def test_bench_size_goes_with_disk():
+    from gdcore.cli import main
+    assert main(["bench", "--size", "1"]) == 2

@@ -117,6 +117,12 @@ def add_bench(p: argparse.ArgumentParser) -> None:
                    help="instead, dask arrays on a 2-worker LocalCluster: time per epoch "
                         "and to 1e-6 against in memory, dask-glm and dask-ml, 1,000,000 x 20 "
                         "(with --full: 10,000,000 x 20 too; needs gdcore[dask])")
+    p.add_argument("--disk", action="store_true",
+                   help="instead, full-batch epochs of a .npy file larger than memory "
+                        "(gdcore.data.open_npy) against dd's read of it, and the fit's peak "
+                        "resident memory; writes the file, then deletes it")
+    p.add_argument("--size", type=float, metavar="GB",
+                   help="with --disk: the files' size (default 1.5x this machine's memory)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--plot", metavar="FILE.png",
                    help="draw time per epoch against N (needs matplotlib)")
@@ -126,8 +132,11 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.quick and not (args.solve or args.penalty):
         raise UsageError("--quick goes with --solve or --penalty (the per-epoch benchmark is "
                          "quick by default)")
-    chosen = [name for name in ("--solve", "--penalty", "--mlp", "--threads", "--dask")
-              if getattr(args, name[2:])]
+    chosen = [name for name in ("--solve", "--penalty", "--mlp", "--threads", "--dask",
+                                "--disk") if getattr(args, name[2:])]
+    if args.size is not None and not (args.disk and args.size > 0):
+        raise UsageError("--size goes with --disk and must be positive (GB), got "
+                         f"{args.size:g}" if args.disk else "--size goes with --disk")
     if len(chosen) > 1:
         raise UsageError(f"{' and '.join(chosen)} are separate tables: choose one")
     if chosen and args.plot:
@@ -137,6 +146,9 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.plot is not None:
         plotting(args.plot, "--plot")
     _pin_threads(args.argv)
+    if args.disk:
+        from ..benchmarks.disk import main as bench_disk
+        return bench_disk(args.size, args.json)
     if args.dask:
         from ..benchmarks.cluster import main as bench_dask
         return bench_dask(args.full, args.json)
