@@ -45,6 +45,8 @@ from .errors import NotSupportedError
 from .losses import Loss
 from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans
 
+__all__ = ["open_npy", "NpyFile"]
+
 #: Bytes of X (and as many of y's rows) read per block: the bulk of a fit's memory.
 BLOCK_BYTES = 32 << 20
 
