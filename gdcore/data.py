@@ -167,6 +167,43 @@ def open_npy(path: Union[str, "os.PathLike[str]"]) -> NpyFile:
     return out
 
 
+class NpyWriter:
+    """A .npy file of float64 rows written block by block, its length unknown until the
+    end (a CSV larger than memory, read in chunks): room for the header is kept at the
+    start and the header written on ``close``."""
+
+    #: Room for the header: a shape of up to 10^18 rows.
+    HEADER = 128
+
+    def __init__(self, path: str, width: Optional[int] = None) -> None:
+        self.path, self.width, self.n = path, width, 0
+        self.file = open(path, "wb")
+        self.file.write(b" " * self.HEADER)
+
+    def write(self, rows: np.ndarray) -> None:
+        rows = np.ascontiguousarray(rows, dtype=np.float64)
+        self.file.write(memoryview(rows).cast("B"))  # type: ignore[arg-type]
+        self.n += rows.shape[0]
+
+    def close(self) -> None:
+        if self.file.closed:
+            return
+        shape = (self.n,) if self.width is None else (self.n, self.width)
+        text = repr({"descr": "<f8", "fortran_order": False, "shape": shape})
+        head = np.lib.format.magic(1, 0) + b"  " + text.encode("latin1")
+        head = head.ljust(self.HEADER - 1) + b"\n"
+        head = head[:8] + len(head[10:]).to_bytes(2, "little") + head[10:]
+        self.file.seek(0)
+        self.file.write(head)
+        self.file.close()
+
+    def __enter__(self) -> "NpyWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 def on_disk(value: Any) -> bool:
     """Whether ``value`` is a file that a fit streams (``open_npy``'s)."""
     return isinstance(value, NpyFile)

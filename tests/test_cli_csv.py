@@ -81,3 +81,60 @@ def test_the_core_does_not_import_pandas():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.fixture
+def big_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10_000, 3)) * [1.0, 10.0, 100.0]
+    y = X @ [1.0, -2.0, 0.5] + 3.0 + 0.1 * rng.standard_normal(10_000)
+    path = tmp_path / "big.csv"
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", header="a,b,c,y", comments="",
+               fmt="%.17g")
+    return path
+
+
+def fit_cli(path, out, *options):
+    from gdcore.cli import main
+    return main(["fit", str(path), "--target", "y", "-o", str(out), *options])
+
+
+def test_a_csv_larger_than_memory_is_fitted_from_disk(big_csv, tmp_path, monkeypatch,
+                                                      capsys):
+    import gdcore
+    assert fit_cli(big_csv, tmp_path / "memory.npz") == 0
+    memory_out = capsys.readouterr().out
+    monkeypatch.setattr(inputs, "ON_DISK_SHARE", 0.0)  # every CSV is "larger than memory"
+    monkeypatch.setattr(inputs, "CHUNK_ROWS", 3000)  # several chunks, a short last one
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    assert fit_cli(big_csv, tmp_path / "disk.npz", "--features", "c,a") == 0
+    capsys.readouterr()
+    assert fit_cli(big_csv, tmp_path / "disk.npz") == 0
+    disk_out = capsys.readouterr().out
+    memory, disk = gdcore.load(tmp_path / "memory.npz"), gdcore.load(tmp_path / "disk.npz")
+    assert np.array_equal(memory.params, disk.params)
+    assert memory_out.splitlines()[:5] == disk_out.splitlines()[:5]  # the coefficients
+    assert not list(tmp_path.glob("gdcore-csv-*"))  # the .npy files deleted
+
+
+def test_errors_of_a_csv_fitted_from_disk(big_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(inputs, "ON_DISK_SHARE", 0.0)
+    monkeypatch.setattr(inputs, "CHUNK_ROWS", 3000)
+    lines = big_csv.read_text().splitlines()
+    for row, cell, message in [(7001, "nan", "data row 7001, column 'b': not a finite number"),
+                               (4001, "two", "data row 4001, column 'b': not a finite "
+                                             "number: 'two'"),
+                               (5001, "1,2", "Expected 4 fields in line 5002, saw 5"),
+                               (5001, "", "data row 5001, column 'b': not a finite number: ''")]:
+        bad = lines.copy()
+        cells = bad[row].split(",")
+        cells[1] = cell
+        bad[row] = ",".join(cells)
+        (tmp_path / "bad.csv").write_text("\n".join(bad) + "\n")
+        assert fit_cli(tmp_path / "bad.csv", tmp_path / "m.npz") == 2
+        assert message in capsys.readouterr().err
+    assert fit_cli(big_csv, tmp_path / "m.npz", "--features", "a,q") == 2
+    assert "has no column 'q'" in capsys.readouterr().err
+    assert fit_cli(big_csv, tmp_path / "m.npz", "--batch-size", "32") == 2
+    assert "batch_size" in capsys.readouterr().err
+    assert fit_cli(big_csv, tmp_path / "m.npz", "--dtype", "float32") == 0

@@ -6,17 +6,20 @@ import argparse
 import csv
 import os
 import sys
+import tempfile
 from types import ModuleType
 from typing import IO, Any, Dict, List, Optional, Tuple
 
+import numpy as np
+
 from ..backends import backends
-from ..errors import DivergenceError, FitInterrupted
+from ..errors import DivergenceError, FitInterrupted, NotSupportedError
 from ..history import INTERRUPTED, History
 from ..models import LinearModel, Model
 from ..persist import read as read_model
 from .inputs import (Dataset, UsageError, add_data_options, add_fit_options,
-                     check_input, check_output, check_range, columns, load_dataset, loss_from,
-                     read_csv, trainer_from)
+                     check_input, check_output, check_range, columns, fits_in_memory,
+                     load_dataset, load_dataset_on_disk, loss_from, read_csv, trainer_from)
 
 
 def plotting(path: str, option: str) -> ModuleType:
@@ -40,15 +43,27 @@ def fit_dataset(args: argparse.Namespace, record_path: bool = False,
     """
     if not args.target:
         raise UsageError("--target COLUMN is required")
-    ds = load_dataset(args.data, args.target, args.features)
+    if one_feature or record_path or fits_in_memory(args.data):
+        return fit_read(args, load_dataset(args.data, args.target, args.features),
+                             record_path, one_feature)
+    with tempfile.TemporaryDirectory(prefix="gdcore-csv-") as folder:  # a CSV beyond memory
+        ds = load_dataset_on_disk(args.data, args.target, args.features, folder, args.dtype)
+        return fit_read(args, ds, record_path, one_feature)
+
+
+def fit_read(args: argparse.Namespace, ds: Dataset, record_path: bool,
+                  one_feature: str) -> Tuple[Dataset, LinearModel, History]:
+    """fit_dataset's fit of the Dataset read (its X and y in memory, or files streamed)."""
+    on_disk = not isinstance(ds.X, np.ndarray)
     if one_feature and one_feature != "loss" and len(ds.features) != 1:
         raise UsageError(f"the {one_feature} plot needs one feature, got "
                          f"{len(ds.features)}: pick one with --features NAME")
     if args.batch_size is not None and args.batch_size > len(ds.y):
         raise UsageError(f"--batch-size {args.batch_size} is larger than the number of "
                          f"rows ({len(ds.y)})")
-    check_range(ds.X, args.dtype, ds.features, args.data)
-    check_range(ds.y[:, None], args.dtype, [ds.target], args.data)
+    if not on_disk:  # (files: checked as they were written)
+        check_range(ds.X, args.dtype, ds.features, args.data)
+        check_range(ds.y[:, None], args.dtype, [ds.target], args.data)
     try:
         model = LinearModel(ds.X.shape[1], dtype=args.dtype,
                             fit_intercept=not args.no_intercept)
@@ -58,6 +73,11 @@ def fit_dataset(args: argparse.Namespace, record_path: bool = False,
         raise UsageError(str(exc)) from None
     except ImportError as exc:  # --progress without tqdm
         raise UsageError(str(exc)) from None
+    except NotSupportedError as exc:
+        if not on_disk:
+            raise
+        raise UsageError(f"{exc} (the CSV is larger than memory: it is fitted from disk)") \
+            from None
     except FitInterrupted as exc:  # Ctrl-C: the model holds the last finished epoch
         history = exc.history
     return ds, model, history
