@@ -42,6 +42,7 @@ from ._runs import CHUNK, add_centred_gram, largest, padded, run_sums
 from ._validation import as_features, as_target
 from .curvature import gram_blas, lambda_max_of_gram
 from .errors import NotSupportedError
+from .linalg import predictions
 from .losses import Loss
 from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans
 
@@ -523,3 +524,29 @@ def estimator_data(estimator: Any, X: NpyFile, y: Any) -> Tuple[NpyFile, np.ndar
     if hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_
     return X, as_target(y, np.dtype(np.float64))
+
+
+def estimator_predict(estimator: Any, X: NpyFile) -> np.ndarray:
+    """GDRegressor.predict of a file X: X @ coef_ + intercept_ block by block, in float64
+    (the n predictions in memory, X never whole)."""
+    d = X.shape[1] if X.ndim == 2 else 1
+    if d != estimator.n_features_in_:
+        raise ValueError(f"X ({X.path!r}) has {d} features, but {type(estimator).__name__} "
+                         f"is expecting {estimator.n_features_in_} features as input")
+    n, dtype = X.shape[0], np.dtype(np.float64)
+    reader = _Reader(X, "X", dtype, X.nbytes > _available_memory() // 2)
+    rows = max(1, BLOCK_BYTES // (d * dtype.itemsize))
+    block = np.empty((min(rows, n), d))
+    staging = None if X.dtype == dtype else np.empty(block.size * X.dtype.itemsize, np.uint8)
+    out = np.empty(n)
+    try:
+        for start in range(0, n, rows):
+            m = min(rows, n - start)
+            reader.read(start, [block[:m]], staging, min(rows, n - start - m))
+            if not _util.all_finite(block[:m].reshape(-1)):
+                raise ValueError(f"{reader.where()} contains NaN or infinite values (rows "
+                                 f"{start} to {start + m - 1})")
+            out[start:start + m] = predictions(block[:m], estimator.coef_, estimator.intercept_)
+    finally:
+        reader.close()
+    return out

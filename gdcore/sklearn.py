@@ -22,7 +22,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
                       "pip install scikit-learn (or gdcore[sklearn])") from exc
 
 from ._validation import check_not_masked, check_penalty, on_cluster
-from .data import estimator_data as estimator_file_data, on_disk
+from .data import (estimator_data as estimator_file_data,
+                   estimator_predict as estimator_file_predict, on_disk)
 from .errors import ConvergenceWarning as GDConvergenceWarning
 from .linalg import predictions
 from .loop import MAX_EPOCHS, STALLED
@@ -177,7 +178,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            The training data.
+            The training data (also a dask array, or a ``gdcore.data.open_npy``
+            file, streamed from disk; y is then read into memory).
         y : array-like of shape (n_samples,)
             The targets.
 
@@ -390,7 +392,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, ``n_features_in_``)
-            The rows to predict.
+            The rows to predict (also a ``gdcore.data.open_npy`` file, read in
+            blocks).
 
         Returns
         -------
@@ -401,6 +404,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if on_cluster(X):  # a dask array of predictions, computed where X's chunks are
             from .dask import estimator_predict
             return estimator_predict(self, X)
+        if on_disk(X):  # read in blocks
+            return estimator_file_predict(self, X)
         X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C",
                                                      reset=False))
         return predictions(X, self.coef_, self.intercept_)

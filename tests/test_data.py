@@ -102,14 +102,20 @@ def test_y_in_memory_and_one_feature(files):
     assert np.array_equal(disk.params, memory.params)
 
 
-def test_gdregressor_fits_files(files):
+def test_gdregressor_fits_files(files, monkeypatch):
     pytest.importorskip("sklearn")
     from gdcore.sklearn import GDRegressor
-    X, y = problem(5_000, 4)
+    monkeypatch.setattr(gdcore.data, "BLOCK_BYTES", 2 * 4096 * 4 * 8)  # several blocks
+    X, y = problem(30_000, 4)
     Xf, yf = files(X, y)
     memory, disk = GDRegressor().fit(X, y), GDRegressor().fit(Xf, yf)
     np.testing.assert_array_equal(disk.coef_, memory.coef_)
     assert disk.intercept_ == memory.intercept_ and disk.n_features_in_ == 4
+    np.testing.assert_array_equal(disk.predict(Xf), memory.predict(X))  # read in blocks
+    with pytest.raises(ValueError, match="X.npy.*has 4 features.*expecting 3"):
+        GDRegressor().fit(X[:, :3], y).predict(Xf)
+    with pytest.raises(NotSupportedError, match="^dtype"):
+        GDRegressor(dtype="float32").fit(Xf, yf)
 
 
 def test_open_npy_errors(tmp_path):
