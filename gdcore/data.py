@@ -39,7 +39,7 @@ import numpy as np
 from . import _runs, _util, strategy
 from ._dispatch import pass_linear
 from ._runs import CHUNK, add_centred_gram, largest, padded, run_sums
-from ._validation import as_features, as_target
+from ._validation import as_features, as_target, physical_memory
 from .curvature import gram_blas, lambda_max_of_gram
 from .errors import NotSupportedError
 from .linalg import predictions
@@ -285,6 +285,7 @@ def _read_exact(fd: int, views: List[np.ndarray], offset: int, where: str) -> No
 
 
 def _available_memory() -> int:
+    """Bytes of memory available (Linux's MemAvailable; elsewhere half the RAM)."""
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -292,7 +293,7 @@ def _available_memory() -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return 0
+    return (physical_memory() or 0) // 2
 
 
 class FileData:
