@@ -38,23 +38,17 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _util, strategy
+from . import _runs, _util, strategy
 from ._dispatch import pass_linear
-from ._validation import as_features, as_target, check_batch_size, on_cluster, seed_from
+from ._validation import as_features, as_target, on_cluster
 from .curvature import lambda_max_of_gram
 from .errors import NotSupportedError
-from .loop import Fit, ReferenceRun, new_state
 from .linalg import predictions
 from .losses import Loss
 from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans
+from ._runs import (CHUNK, add_centred_gram, in_order as _in_order, largest as _largest,
+                    padded, run_sums)
 
-#: Rows per partial sum of the compiled pass (src/_pass_linear.pyx's CHUNK).
-CHUNK = 4096
-#: Rows per partial sum of _util.column_scan and _util.centred_gram (src/_util.pyx).
-RUN = 256
-#: Widths the pass reads as padded rows (src/_pass_linear.pyx: NARROW < d <= PADDED): all
-#: but the last row of X; a shard's runs get a row of zeros after them to be read alike.
-PADDED_WIDTHS = range(17, 65)
 #: How an epoch reaches the workers: "actors" (one dask actor per worker holding its
 #: shards, called directly from the client) or "futures" (one task per worker through
 #: the scheduler). ``gdcore bench --dask`` measures both.
@@ -90,7 +84,7 @@ class Shard:
         for lo in range(0, self.n, CHUNK):
             X, y = self.X[lo:lo + CHUNK], self.y[lo:lo + CHUNK]
             pad = None
-            if self.d in PADDED_WIDTHS and not (self.last and lo + CHUNK >= self.n):
+            if padded(self.d, self.last and lo + CHUNK >= self.n):
                 # in memory the row after these is readable, so the pass reads them all
                 # as padded rows: a row of zeros after them does the same here; its
                 # target is set to the intercept before each pass, so its terms are 0
@@ -114,20 +108,7 @@ class Shard:
         """Sums over each run of RUN rows of u = X / big - shift ("x"), or u^2 ("x2"),
         or the same of y ("y", "y2"), each added row after row as _util.column_sums does."""
         data = self.y.reshape(-1, 1) if which[0] == "y" else self.X
-        n, d = data.shape
-        out = np.zeros((-(-n // RUN), d))
-        for run in range(0, out.shape[0], 128):  # 128 runs at a time: small temporaries
-            u = data[run * RUN:(run + 128) * RUN] / big - shift
-            if which.endswith("2"):
-                u *= u
-            whole = u.shape[0] // RUN
-            acc = out[run:run + whole]
-            runs = u[:whole * RUN].reshape(whole, RUN, d)
-            for i in range(RUN):
-                acc += runs[:, i]
-            for row in u[whole * RUN:]:  # the chunk's last, shorter run
-                out[run + whole] += row
-        return out
+        return run_sums(data, big, shift, which.endswith("2"))
 
     def y_rest(self, big: np.ndarray, mean: np.ndarray, kind: str, param: float,
                value: float) -> Tuple[np.ndarray, float]:
@@ -138,9 +119,8 @@ class Shard:
 
     def centred_gram(self, big: np.ndarray, mean: np.ndarray, G: np.ndarray) -> np.ndarray:
         """G plus _util.centred_gram of each run of RUN rows, in row order."""
-        G, big, mean = G.copy(), _loadable(big), _loadable(mean)
-        for lo in range(0, self.n, RUN):
-            G += _util.centred_gram(self.X[lo:lo + RUN], big, mean)
+        G = G.copy()
+        add_centred_gram(G, self.X, _loadable(big), _loadable(mean))
         return G
 
     def gram(self, fit_intercept: bool) -> np.ndarray:
@@ -159,16 +139,6 @@ def _loadable(a: np.ndarray) -> np.ndarray:
     """An array from the client as the kernels may load it: C order and aligned (one that
     arrives in a message's buffer can start at any byte, which C forbids for a double)."""
     return np.require(a, requirements=["C_CONTIGUOUS", "ALIGNED"])
-
-
-def _largest(X: np.ndarray) -> np.ndarray:
-    """Each column's largest magnitude, 0 for a column of zeros (the caller takes the max
-    over chunks): _util.column_scan's, which reads X once without a temporary."""
-    big = _util.column_scan(X, False)[0]
-    for j in np.flatnonzero(big == 1.0):  # 1: the largest magnitude, or a column of zeros
-        if not X[:, j].any():
-            big[j] = 0.0
-    return big
 
 
 def _call(method: str, shards: Sequence[Shard], *args: Any) -> List[Any]:
@@ -351,12 +321,6 @@ def _centred_gram(shard: Shard, big: np.ndarray, mean: np.ndarray, G: np.ndarray
     return shard.centred_gram(big, mean, G)
 
 
-def _in_order(parts: Sequence[np.ndarray]) -> np.ndarray:
-    """The sum of the rows of the parts, added one after the other in row order (as the
-    kernels add their partials)."""
-    return np.add.accumulate(np.concatenate(parts), axis=0)[-1]
-
-
 def _client() -> Any:
     try:
         from distributed import get_client
@@ -419,27 +383,10 @@ def _known(a: Any, name: str) -> None:
 
 def start(trainer: Any, model: Any, X: Any, y: Any) -> Tuple[Any, Any, Any]:
     """Trainer._start for dask arrays: (setup, run, (data, batch_size, data))."""
-    if not model._linear:
-        raise NotSupportedError("model", f"{type(model).__name__} on dask arrays (linear "
-                                "models only)")
-    if trainer.batch_size is not None:
-        raise NotSupportedError("batch_size", "mini-batch fits of dask arrays; use "
-                                "batch_size=None (full batch)")
+    _runs.refuse(trainer, model, "dask arrays")
     data = DaskData(X, y, model.dtype, trainer.loss, ROUND_TRIP)
     model._check_features(data)
-    batch_size = check_batch_size(trainer.batch_size, data.n_rows)
-    measured: Any = data  # the data, as setup's X and y (it reads their shape and dtype)
-    plan = strategy.setup(trainer, model, data, measured, measured, batch_size,
-                          seed_from(trainer.random_state), measure=data)
-    if plan.stages is not None:
-        raise NotSupportedError("optimizer", "the default fits made of stages (the MAE's "
-                                "smoothing path; the Huber loss; an L1 penalty) on dask "
-                                "arrays; give an optimizer, e.g. optimizer='accelerated'")
-    objective = DaskObjective(data)
-    state = new_state(plan.settings, model.params)
-    run = Fit(ReferenceRun(objective, model.params, state, plan.settings), model.params,
-              state, plan.settings)
-    return plan, run, (data, batch_size, data)
+    return _runs.start(trainer, model, data, DaskObjective(data), "dask arrays")
 
 
 # -- gdcore.sklearn.GDRegressor's fit and predict of dask arrays --

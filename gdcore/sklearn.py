@@ -22,6 +22,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
                       "pip install scikit-learn (or gdcore[sklearn])") from exc
 
 from ._validation import check_not_masked, check_penalty, on_cluster
+from .data import (estimator_data as estimator_file_data,
+                   estimator_predict as estimator_file_predict, on_disk)
 from .errors import ConvergenceWarning as GDConvergenceWarning
 from .linalg import predictions
 from .loop import MAX_EPOCHS, STALLED
@@ -180,7 +182,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            The training data.
+            The training data (also a dask array, or a ``gdcore.data.open_npy``
+            file, streamed from disk; y is then read into memory).
         y : array-like of shape (n_samples,)
             The targets.
         sample_weight : array-like of shape (n_samples,) or None
@@ -269,6 +272,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if y is not None and (on_cluster(X) or on_cluster(y)):  # kept on the cluster
             from .dask import estimator_data
             X, y = estimator_data(self, X, y)
+        if y is not None and on_disk(X):  # streamed from its file; y read (n values)
+            X, y = estimator_file_data(self, X, y)
         # C order: the column means and X @ coef_ then sum in the same order whatever the
         # layout X came in, so any layout gives the same fit and predictions, bit for bit
         X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C",
@@ -397,7 +402,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, ``n_features_in_``)
-            The rows to predict.
+            The rows to predict (also a ``gdcore.data.open_npy`` file, read in
+            blocks).
 
         Returns
         -------
@@ -408,6 +414,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if on_cluster(X):  # a dask array of predictions, computed where X's chunks are
             from .dask import estimator_predict
             return estimator_predict(self, X)
+        if on_disk(X):  # read in blocks
+            return estimator_file_predict(self, X)
         X = _checked(X, "X", lambda v: validate_data(self, v, dtype=np.float64, order="C",
                                                      reset=False))
         return predictions(X, self.coef_, self.intercept_)
@@ -421,8 +429,8 @@ _NOT_NUMBERS = "USMmV"
 def _checked(value: Any, name: str, check: Callable[[Any], Any]) -> Any:
     """``check(value)``, scikit-learn's validation, after gdcore's rules (no masked entries;
     no strings, bytes or dates), its errors naming the argument."""
-    if on_cluster(value):
-        return value  # checked by gdcore.dask.estimator_data
+    if on_cluster(value) or on_disk(value):
+        return value  # checked by gdcore.dask.estimator_data, by the fit of the file
     value = check_not_masked(value, name)
     dtypes = list(value.dtypes) if hasattr(value, "columns") else [getattr(value, "dtype", None)]
     if dtypes == [None]:  # a list or the like

@@ -19,6 +19,7 @@ from ._validation import (as_data, as_features, as_weights, check_batch_size, ch
                           check_lr, check_n_jobs, check_penalty, check_random_state, check_tol,
                           effective_n_jobs, on_cluster, seed_from)
 from .backends import get_backend
+from .data import on_disk, start as start_on_disk
 from .early_stopping import EarlyStopping, check_early_stopping, split
 from .errors import ConvergenceWarning, DivergenceError, FitInterrupted, NotSupportedError
 from .history import INTERRUPTED, History
@@ -324,6 +325,8 @@ class Trainer:
         if self.early_stopping:
             if on_cluster(X) or on_cluster(y):
                 raise NotSupportedError("early_stopping", "on dask arrays")
+            if on_disk(X) or on_disk(y):
+                raise NotSupportedError("early_stopping", "on .npy files")
             X, y = as_data(X, y, model.dtype)
             model._check_features(X)
             weights = as_weights(sample_weight, X.shape[0])
@@ -389,6 +392,8 @@ class Trainer:
                 raise NotSupportedError("sample_weight", "on dask arrays")
             from .dask import start
             return start(self, model, X, y)
+        if on_disk(X) or on_disk(y):  # .npy files, streamed: gdcore/data.py
+            return start_on_disk(self, model, X, y)
         Xc, yc = as_data(X, y, model.dtype)
         model._check_features(Xc)
         weights = as_weights(sample_weight, Xc.shape[0])
@@ -472,6 +477,8 @@ class Trainer:
         self._check_model(model)
         if on_cluster(X) or on_cluster(y):
             raise NotSupportedError("X", "partial_fit of dask arrays (give it NumPy slices)")
+        if on_disk(X) or on_disk(y):
+            raise NotSupportedError("X", "partial_fit of .npy files (give it NumPy slices)")
         Xc, yc = as_data(X, y, model.dtype)
         model._check_features(Xc)
         n = Xc.shape[0]
@@ -530,6 +537,8 @@ def _unusable(model: Model, X: np.ndarray, y: Any, what: str, value: float, wher
     """Why a fit has no usable result: its loss (or gradient) is not finite at the
     parameters it starts from (or reached)."""
     def largest(a: Any) -> float:
+        if hasattr(a, "abs_max"):  # data on disk: not read whole
+            return float(a.abs_max())
         return float(np.max(np.abs(np.asarray(a, dtype=np.float64))))
     return (f"the {what} is {value} at the parameters the fit {where}: "
             f"X, y or the model's parameters are too large for {model.dtype.name} "

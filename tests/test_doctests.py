@@ -18,8 +18,8 @@ from typing import List
 
 import pytest
 
-PUBLIC = {"gdcore": None, "gdcore.optim": None, "gdcore.plot": "matplotlib",
-          "gdcore.sklearn": "sklearn"}
+PUBLIC = {"gdcore": None, "gdcore.data": None, "gdcore.optim": None,
+          "gdcore.plot": "matplotlib", "gdcore.sklearn": "sklearn"}
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
@@ -92,8 +92,8 @@ def test_guide_code_blocks_run(page: str, tmp_path: Path, monkeypatch: pytest.Mo
         exec(compile(code, f"docs/{page}", "exec"), namespace)
 
 
-API_PAGES = {"gdcore": "gdcore.rst", "gdcore.optim": "optim.rst", "gdcore.plot": "plot.rst",
-             "gdcore.sklearn": "sklearn.rst"}
+API_PAGES = {"gdcore": "gdcore.rst", "gdcore.data": "data.rst", "gdcore.optim": "optim.rst",
+             "gdcore.plot": "plot.rst", "gdcore.sklearn": "sklearn.rst"}
 
 
 @pytest.mark.skipif(not (DOCS / "api").is_dir(), reason="no docs/ folder beside the tests")

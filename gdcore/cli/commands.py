@@ -6,17 +6,20 @@ import argparse
 import csv
 import os
 import sys
+import tempfile
 from types import ModuleType
 from typing import IO, Any, Dict, List, Optional, Tuple
 
+import numpy as np
+
 from ..backends import backends
-from ..errors import DivergenceError, FitInterrupted
+from ..errors import DivergenceError, FitInterrupted, NotSupportedError
 from ..history import INTERRUPTED, History
 from ..models import LinearModel, Model
 from ..persist import read as read_model
 from .inputs import (Dataset, UsageError, add_data_options, add_fit_options,
-                     check_input, check_output, check_range, columns, load_dataset, loss_from,
-                     read_csv, trainer_from)
+                     check_input, check_output, check_range, columns, fits_in_memory,
+                     load_dataset, load_dataset_on_disk, loss_from, read_csv, trainer_from)
 
 
 def plotting(path: str, option: str) -> ModuleType:
@@ -40,15 +43,27 @@ def fit_dataset(args: argparse.Namespace, record_path: bool = False,
     """
     if not args.target:
         raise UsageError("--target COLUMN is required")
-    ds = load_dataset(args.data, args.target, args.features)
+    if one_feature or record_path or fits_in_memory(args.data):
+        return fit_read(args, load_dataset(args.data, args.target, args.features),
+                             record_path, one_feature)
+    with tempfile.TemporaryDirectory(prefix="gdcore-csv-") as folder:  # a CSV beyond memory
+        ds = load_dataset_on_disk(args.data, args.target, args.features, folder, args.dtype)
+        return fit_read(args, ds, record_path, one_feature)
+
+
+def fit_read(args: argparse.Namespace, ds: Dataset, record_path: bool,
+                  one_feature: str) -> Tuple[Dataset, LinearModel, History]:
+    """fit_dataset's fit of the Dataset read (its X and y in memory, or files streamed)."""
+    on_disk = not isinstance(ds.X, np.ndarray)
     if one_feature and one_feature != "loss" and len(ds.features) != 1:
         raise UsageError(f"the {one_feature} plot needs one feature, got "
                          f"{len(ds.features)}: pick one with --features NAME")
     if args.batch_size is not None and args.batch_size > len(ds.y):
         raise UsageError(f"--batch-size {args.batch_size} is larger than the number of "
                          f"rows ({len(ds.y)})")
-    check_range(ds.X, args.dtype, ds.features, args.data)
-    check_range(ds.y[:, None], args.dtype, [ds.target], args.data)
+    if not on_disk:  # (files: checked as they were written)
+        check_range(ds.X, args.dtype, ds.features, args.data)
+        check_range(ds.y[:, None], args.dtype, [ds.target], args.data)
     try:
         model = LinearModel(ds.X.shape[1], dtype=args.dtype,
                             fit_intercept=not args.no_intercept)
@@ -58,6 +73,11 @@ def fit_dataset(args: argparse.Namespace, record_path: bool = False,
         raise UsageError(str(exc)) from None
     except ImportError as exc:  # --progress without tqdm
         raise UsageError(str(exc)) from None
+    except NotSupportedError as exc:
+        if not on_disk:
+            raise
+        raise UsageError(f"{exc} (the CSV is larger than memory: it is fitted from disk)") \
+            from None
     except FitInterrupted as exc:  # Ctrl-C: the model holds the last finished epoch
         history = exc.history
     return ds, model, history
@@ -117,6 +137,12 @@ def add_bench(p: argparse.ArgumentParser) -> None:
                    help="instead, dask arrays on a 2-worker LocalCluster: time per epoch "
                         "and to 1e-6 against in memory, dask-glm and dask-ml, 1,000,000 x 20 "
                         "(with --full: 10,000,000 x 20 too; needs gdcore[dask])")
+    p.add_argument("--disk", action="store_true",
+                   help="instead, full-batch epochs of a .npy file larger than memory "
+                        "(gdcore.data.open_npy) against dd's read of it, and the fit's peak "
+                        "resident memory; writes the file, then deletes it")
+    p.add_argument("--size", type=float, metavar="GB",
+                   help="with --disk: the files' size (default 1.5x this machine's memory)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--plot", metavar="FILE.png",
                    help="draw time per epoch against N (needs matplotlib)")
@@ -126,8 +152,11 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.quick and not (args.solve or args.penalty):
         raise UsageError("--quick goes with --solve or --penalty (the per-epoch benchmark is "
                          "quick by default)")
-    chosen = [name for name in ("--solve", "--penalty", "--mlp", "--threads", "--dask")
-              if getattr(args, name[2:])]
+    chosen = [name for name in ("--solve", "--penalty", "--mlp", "--threads", "--dask",
+                                "--disk") if getattr(args, name[2:])]
+    if args.size is not None and not (args.disk and args.size > 0):
+        raise UsageError("--size goes with --disk and must be positive (GB), got "
+                         f"{args.size:g}" if args.disk else "--size goes with --disk")
     if len(chosen) > 1:
         raise UsageError(f"{' and '.join(chosen)} are separate tables: choose one")
     if chosen and args.plot:
@@ -137,6 +166,9 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.plot is not None:
         plotting(args.plot, "--plot")
     _pin_threads(args.argv)
+    if args.disk:
+        from ..benchmarks.disk import main as bench_disk
+        return bench_disk(args.size, args.json)
     if args.dask:
         from ..benchmarks.cluster import main as bench_dask
         return bench_dask(args.full, args.json)

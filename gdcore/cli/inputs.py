@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import math
 import os
 import stat
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import _util
 from ..backends import backends
 from ..losses import HuberLoss, Loss, MAELoss, MSELoss
 from ..optim import OPTIMIZERS, SCHEDULES, RMSprop, SGD
@@ -90,8 +93,15 @@ def check_output(path: str, option: str) -> None:
 # ------------------------------------------------------------------ CSV files --
 
 def read_csv(path: str, name: str = "DATA.csv") -> Tuple[List[str], np.ndarray]:
-    """A CSV file with a header row and numbers below it: (column names, float64 rows)."""
+    """A CSV file with a header row and numbers below it: (column names, float64 rows).
+
+    pandas reads it when installed (several times faster, in less memory); a file it
+    does not read cleanly goes to the parser here, which says what is wrong with it.
+    """
     check_input(path, name)
+    fast = _read_with_pandas(path)
+    if fast is not None:
+        return fast
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.reader(f))
@@ -103,28 +113,89 @@ def read_csv(path: str, name: str = "DATA.csv") -> Tuple[List[str], np.ndarray]:
     rows = [r for r in rows if any(cell.strip() for cell in r)]  # blank lines
     if not rows:
         raise UsageError(f"{path!r} is empty: expected a header row and data rows")
-    header = [cell.strip() for cell in rows[0]]
+    header = _header(rows[0], path)
+    if len(rows) < 2:
+        raise UsageError(f"{path!r} has a header row but no data rows")
+    data = np.empty((len(rows) - 1, len(header)))
+    for i, row in enumerate(rows[1:]):
+        data[i] = _values(row, i + 1, header, path)
+    return header, data
+
+
+def _values(row: Sequence[str], number: int, header: List[str], path: str) -> List[float]:
+    """The numbers of data row ``number``, or the UsageError naming its mistake."""
+    if len(row) != len(header):
+        raise UsageError(f"{path!r}, data row {number}: {len(row)} cells, "
+                         f"but the header has {len(header)} columns")
+    values = []
+    for j, cell in enumerate(row):
+        try:
+            value = float(cell)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise UsageError(f"{path!r}, data row {number}, column {header[j]!r}: "
+                             f"not a finite number: {_clip(cell)!r}")
+        values.append(value)
+    return values
+
+
+def _header(row: List[str], path: str) -> List[str]:
+    """The column names of a header row, checked."""
+    header = [cell.strip() for cell in row]
     if any(not h for h in header):
         raise UsageError(f"{path!r}: the header row has an empty column name")
     dupes = sorted(h for h, k in Counter(header).items() if k > 1)
     if dupes:
         raise UsageError(f"{path!r}: duplicate column names in the header: {_names(dupes)}")
-    if len(rows) < 2:
-        raise UsageError(f"{path!r} has a header row but no data rows")
-    data = np.empty((len(rows) - 1, len(header)))
-    for i, row in enumerate(rows[1:]):
-        if len(row) != len(header):
-            raise UsageError(f"{path!r}, data row {i + 1}: {len(row)} cells, "
-                             f"but the header has {len(header)} columns")
-        for j, cell in enumerate(row):
-            try:
-                value = float(cell)
-            except ValueError:
-                value = math.nan
-            if not math.isfinite(value):
-                raise UsageError(f"{path!r}, data row {i + 1}, column {header[j]!r}: "
-                                 f"not a finite number: {_clip(cell)!r}")
-            data[i, j] = value
+    return header
+
+
+def _first_line(path: str) -> Optional[List[str]]:
+    """The cells of the file's first line if it is a whole row (no quoted line break),
+    else None."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            row = next(reader)
+            return row if reader.line_num == 1 else None
+    except (OSError, UnicodeDecodeError, csv.Error, StopIteration):
+        return None
+
+
+def _pandas_chunks(path: str, n_columns: int, chunksize: Optional[int] = None,
+                   **options: Any) -> Any:
+    """pandas.read_csv of the rows below a one-line header as float64 (a DataFrame, or an
+    iterator of them with ``chunksize``; ``options`` for others)."""
+    import pandas as pd
+    return pd.read_csv(path, **{"header": None, "skiprows": 1,
+                                "names": list(range(n_columns)), "index_col": False,
+                                "dtype": np.float64, "na_filter": False,
+                                "encoding": "utf-8-sig", "chunksize": chunksize, **options})
+
+
+def _read_with_pandas(path: str) -> Optional[Tuple[List[str], np.ndarray]]:
+    """read_csv's result by pandas.read_csv (if installed), or None for any file that is
+    not a one-line header of distinct names over rows of finite numbers: read_csv's own
+    parser then reads it, or reports the mistake in its words."""
+    if importlib.util.find_spec("pandas") is None:
+        return None
+    row = _first_line(path)  # None: a quoted line break in it, pandas counts lines apart
+    header = [cell.strip() for cell in row or []]
+    if not header or any(not h for h in header) or len(set(header)) < len(header):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            frame = _pandas_chunks(path, len(header))
+    except Exception:  # whatever pandas objects to, the parser below names it
+        return None
+    if frame.shape[0] == 0 or frame.shape[1] != len(header):
+        return None
+    data = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+    del frame
+    if not _util.all_finite(data.reshape(-1)):
+        return None
     return header, data
 
 
@@ -138,14 +209,21 @@ def columns(header: List[str], data: np.ndarray, names: Sequence[str], path: str
 
 @dataclass
 class Dataset:
-    X: np.ndarray
-    y: np.ndarray
+    X: Any  # an array, or a gdcore.data.NpyFile (load_dataset_on_disk)
+    y: Any
     features: List[str]
     target: str
 
 
 def load_dataset(path: str, target: str, features: Optional[str]) -> Dataset:
     header, data = read_csv(path)
+    names = _selected(header, target, features, path)
+    y = columns(header, data, [target], path)[:, 0]
+    return Dataset(columns(header, data, names, path), y, names, target)
+
+
+def _selected(header: List[str], target: str, features: Optional[str], path: str) -> List[str]:
+    """The feature columns --features names (default: all but the target), checked."""
     names = ([c.strip() for c in features.split(",") if c.strip()] if features
              else [c for c in header if c != target])
     if target in names:
@@ -155,19 +233,94 @@ def load_dataset(path: str, target: str, features: Optional[str]) -> Dataset:
         raise UsageError(f"--features names a column twice: {_names(dupes)}")
     if not names:
         raise UsageError(f"{path!r} has no feature column besides the target {target!r}")
-    y = columns(header, data, [target], path)[:, 0]
-    return Dataset(columns(header, data, names, path), y, names, target)
+    columns(header, np.empty((0, len(header))), [target] + names, path)  # all exist
+    return names
 
 
-def check_range(X: np.ndarray, dtype: str, names: Sequence[str], path: str) -> None:
+#: A CSV larger than this share of the memory available is read in chunks into
+#: temporary .npy files that the fit streams (gdcore.data.open_npy; needs pandas).
+ON_DISK_SHARE = 0.25
+#: Rows per chunk of such a CSV.
+CHUNK_ROWS = 1 << 16
+
+
+def fits_in_memory(path: str) -> bool:
+    """Whether read_csv reads ``path`` (else load_dataset_on_disk: a large CSV, pandas
+    installed, a one-line header)."""
+    from ..data import _available_memory
+    check_input(path, "DATA.csv")
+    return (os.path.getsize(path) <= ON_DISK_SHARE * _available_memory()
+            or importlib.util.find_spec("pandas") is None or _first_line(path) is None)
+
+
+def load_dataset_on_disk(path: str, target: str, features: Optional[str],
+                         folder: str, dtype: str) -> Dataset:
+    """load_dataset for a CSV larger than memory: pandas reads it in chunks of CHUNK_ROWS
+    rows, checked (finite numbers, within ``dtype``'s range), into X.npy and y.npy in
+    ``folder``, which the Dataset holds opened for streaming."""
+    from ..data import NpyWriter, open_npy
+    check_input(path, "DATA.csv")
+    row = _first_line(path)
+    assert row is not None
+    header = _header(row, path)
+    names = _selected(header, target, features, path)
+    picked, at = [header.index(c) for c in names], header.index(target)
+    paths = os.path.join(folder, "X.npy"), os.path.join(folder, "y.npy")
+    done = 0
+    try:
+        with NpyWriter(paths[0], len(names)) as X, NpyWriter(paths[1]) as y, \
+                warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for chunk in _pandas_chunks(path, len(header), CHUNK_ROWS):
+                data = chunk.to_numpy(dtype=np.float64)
+                if not _util.all_finite(data.reshape(-1)):
+                    i, j = np.argwhere(~np.isfinite(data))[0]
+                    raise UsageError(f"{path!r}, data row {done + i + 1}, column "
+                                     f"{header[j]!r}: not a finite number: {data[i, j]!r}")
+                check_range(data, dtype, header, path, first_row=done)
+                X.write(data[:, picked])
+                y.write(data[:, at])
+                done += data.shape[0]
+    except UsageError:
+        raise
+    except OSError as exc:
+        raise UsageError(f"cannot write the .npy files of {path!r} to {folder!r}: "
+                         f"{_reason(exc)}") from None
+    except Exception as exc:  # pandas' objection to a cell or a row: say which
+        _find_mistake(path, header, done)
+        raise UsageError(f"{path!r}, in data rows {done + 1} to {done + CHUNK_ROWS}: "
+                         f"{_clip(str(exc), 200)}") from None
+    if done == 0:
+        raise UsageError(f"{path!r} has a header row but no data rows")
+    return Dataset(open_npy(paths[0]), open_npy(paths[1]), names, target)
+
+
+def _find_mistake(path: str, header: List[str], done: int) -> None:
+    """The UsageError of read_csv's parser for the first mistake in the CHUNK_ROWS data
+    rows after the first ``done``, read as text (row numbers count from the file's
+    second line)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rows = _pandas_chunks(path, len(header), skiprows=1 + done, nrows=CHUNK_ROWS,
+                                  dtype=str, keep_default_na=False)
+    except Exception:  # not even as text: the caller says what pandas said
+        return
+    for i, row in enumerate(rows.itertuples(index=False)):
+        cells = [cell for cell in row if isinstance(cell, str)]
+        _values(cells, done + i + 1, header, path)
+
+
+def check_range(X: np.ndarray, dtype: str, names: Sequence[str], path: str,
+                first_row: int = 0) -> None:
     """Numbers beyond float32's range would become infinite in a float32 model: say which."""
     limit = np.finfo(dtype).max
     beyond = np.argwhere(np.abs(X) > limit)
     if len(beyond):
         i, j = beyond[0]
-        raise UsageError(f"{path!r}, data row {i + 1}, column {names[j]!r}: {X[i, j]:g} is "
-                         f"beyond the range of {dtype} (+-{limit:.4g}); use --dtype float64 "
-                         f"or rescale the data")
+        raise UsageError(f"{path!r}, data row {first_row + i + 1}, column {names[j]!r}: "
+                         f"{X[i, j]:g} is beyond the range of {dtype} (+-{limit:.4g}); use "
+                         f"--dtype float64 or rescale the data")
 
 
 # -------------------------------------------------------------- option types --

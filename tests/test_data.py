@@ -1,0 +1,224 @@
+""".npy files streamed from disk (gdcore.data): the in-memory fit's numbers, bit for bit,
+with bounded memory; clear errors for files that cannot be fitted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import gdcore
+import gdcore.data
+from gdcore.data import open_npy
+from gdcore.errors import NotSupportedError
+
+
+#: A block of 2 runs of 4,096 rows of 20 float64 features (the tests' files span several).
+SMALL_BLOCK = 2 * 4096 * 20 * 8
+
+
+def problem(n, d, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, d)) * np.linspace(1.0, 30.0, d) + 5.0).astype(dtype)
+    y = (X @ np.linspace(-1.0, 1.0, d) + 0.5 + 0.1 * rng.standard_normal(n)).astype(dtype)
+    return X, y
+
+
+@pytest.fixture
+def files(tmp_path):
+    def save(X, y):
+        np.save(tmp_path / "X.npy", X)
+        np.save(tmp_path / "y.npy", y)
+        return open_npy(tmp_path / "X.npy"), open_npy(tmp_path / "y.npy")
+    return save
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    monkeypatch.setattr(gdcore.data, "BLOCK_BYTES", SMALL_BLOCK)
+
+
+def fit_both(X, y, Xf, yf, dtype=np.float64, **kw):
+    d = X.shape[1]
+    memory, disk = gdcore.LinearModel(d, dtype=dtype), gdcore.LinearModel(d, dtype=dtype)
+    h_memory = gdcore.Trainer(**kw).fit(memory, X, y)
+    h_disk = gdcore.Trainer(**kw).fit(disk, Xf, yf)
+    return (memory, h_memory), (disk, h_disk)
+
+
+@pytest.mark.parametrize("d", [3, 20, 70])  # narrow, padded rows (17..64), wide
+@pytest.mark.parametrize("kw", [{}, {"optimizer": "momentum"},
+                                {"lr": 1e-4, "epochs": 20, "tol": 0.0}],
+                         ids=["default", "momentum", "plain"])
+def test_streamed_fit_equals_in_memory_bit_for_bit(files, monkeypatch, d, kw):
+    monkeypatch.setattr(gdcore.data, "BLOCK_BYTES", 2 * 4096 * d * 8)  # 2 runs a block
+    X, y = problem(30_000 + 123, d)  # several blocks, and a short last run
+    (memory, h_memory), (disk, h_disk) = fit_both(X, y, *files(X, y), **kw)
+    assert h_disk.n_epochs == h_memory.n_epochs > 1
+    assert np.array_equal(disk.params, memory.params)
+    assert np.array_equal(h_disk.loss, h_memory.loss)
+
+
+def test_blocks_narrower_than_a_run(files, monkeypatch):
+    """A block smaller than 4,096 rows: shorter runs, equal to rounding."""
+    monkeypatch.setattr(gdcore.data, "BLOCK_BYTES", 1000 * 30 * 8)
+    X, y = problem(10_000, 30)
+    (memory, _), (disk, _) = fit_both(X, y, *files(X, y), optimizer="momentum")
+    np.testing.assert_allclose(disk.params, memory.params, rtol=1e-12)
+
+
+def test_float32_and_converted_files(files, small_blocks):
+    X, y = problem(20_000, 20, np.float32)
+    (memory, _), (disk, _) = fit_both(X, y, *files(X, y), dtype=np.float32)
+    assert np.array_equal(disk.params, memory.params)
+    # a float64 file fitted in float32 is converted block by block, as in memory
+    X64, y64 = problem(20_000, 20)
+    (memory, _), (disk, _) = fit_both(X64, y64, *files(X64, y64), dtype=np.float32)
+    assert np.array_equal(disk.params, memory.params)
+
+
+def test_no_intercept_and_raw_step(files, small_blocks):
+    X, y = problem(10_000, 5)
+    Xf, yf = files(X, y)
+    memory, disk = (gdcore.LinearModel(5, fit_intercept=False) for _ in range(2))
+    gdcore.Trainer().fit(memory, X, y)
+    gdcore.Trainer().fit(disk, Xf, yf)
+    assert np.array_equal(disk.params, memory.params)
+    # precondition=None, lr="auto": the raw Gram matrix summed per block (equal to rounding)
+    (memory, _), (disk, _) = fit_both(X, y, Xf, yf, precondition=None, epochs=30, tol=0.0)
+    np.testing.assert_allclose(disk.params, memory.params, rtol=1e-12)
+
+
+def test_y_in_memory_and_one_feature(files):
+    X, y = problem(5_000, 1)
+    Xf, yf = files(X[:, 0], y)  # a 1-D X file is one feature, as in memory
+    (memory, _), (disk, _) = fit_both(X, y, Xf, y)
+    assert np.array_equal(disk.params, memory.params)
+    (_, _), (disk, _) = fit_both(X, y, Xf, yf)
+    assert np.array_equal(disk.params, memory.params)
+
+
+def test_gdregressor_fits_files(files, monkeypatch):
+    pytest.importorskip("sklearn")
+    from gdcore.sklearn import GDRegressor
+    monkeypatch.setattr(gdcore.data, "BLOCK_BYTES", 2 * 4096 * 4 * 8)  # several blocks
+    X, y = problem(30_000, 4)
+    Xf, yf = files(X, y)
+    memory, disk = GDRegressor().fit(X, y), GDRegressor().fit(Xf, yf)
+    np.testing.assert_array_equal(disk.coef_, memory.coef_)
+    assert disk.intercept_ == memory.intercept_ and disk.n_features_in_ == 4
+    np.testing.assert_array_equal(disk.predict(Xf), memory.predict(X))  # read in blocks
+    with pytest.raises(ValueError, match="X.npy.*has 4 features.*expecting 3"):
+        GDRegressor().fit(X[:, :3], y).predict(Xf)
+    with pytest.raises(NotSupportedError, match="^dtype"):
+        GDRegressor(dtype="float32").fit(Xf, yf)
+
+
+def test_open_npy_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.npy"):
+        open_npy(tmp_path / "missing.npy")
+    (tmp_path / "text.npy").write_text("not an array")
+    with pytest.raises(ValueError, match="text.npy.*not a readable .npy"):
+        open_npy(tmp_path / "text.npy")
+    np.save(tmp_path / "ints.npy", np.arange(6).reshape(3, 2))
+    with pytest.raises(TypeError, match="ints.npy.*float32 or float64"):
+        open_npy(tmp_path / "ints.npy")
+    np.save(tmp_path / "fortran.npy", np.asfortranarray(np.ones((3, 2))))
+    with pytest.raises(ValueError, match="fortran.npy.*Fortran order"):
+        open_npy(tmp_path / "fortran.npy")
+    np.save(tmp_path / "cube.npy", np.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="cube.npy.*3-D"):
+        open_npy(tmp_path / "cube.npy")
+    np.save(tmp_path / "empty.npy", np.ones((0, 2)))
+    with pytest.raises(ValueError, match="empty.npy.*empty"):
+        open_npy(tmp_path / "empty.npy")
+    np.save(tmp_path / "big_endian.npy", np.ones(3, dtype=">f8"))
+    with pytest.raises(TypeError, match="big_endian.npy.*byte order"):
+        open_npy(tmp_path / "big_endian.npy")
+    np.save(tmp_path / "cut.npy", np.ones((100, 2)))
+    with open(tmp_path / "cut.npy", "r+b") as f:
+        f.truncate(os.path.getsize(tmp_path / "cut.npy") - 8)
+    with pytest.raises(ValueError, match="cut.npy.*truncated"):
+        open_npy(tmp_path / "cut.npy")
+
+
+def test_fit_errors(files, tmp_path):
+    X, y = problem(1_000, 3)
+    X[700, 1] = np.nan
+    Xf, yf = files(X, y)
+    with pytest.raises(ValueError, match=r"X \('.*X.npy'\) contains NaN.*rows 0 to 999"):
+        gdcore.Trainer().fit(gdcore.LinearModel(3), Xf, yf)
+    X[700, 1] = 0.0
+    Xf, yf = files(X, y)
+    np.save(tmp_path / "short.npy", y[:10])
+    with pytest.raises(ValueError, match="different lengths"):
+        gdcore.Trainer().fit(gdcore.LinearModel(3), Xf, open_npy(tmp_path / "short.npy"))
+    with pytest.raises(ValueError, match="n_features=4"):
+        gdcore.Trainer().fit(gdcore.LinearModel(4), Xf, yf)
+    with pytest.raises(NotSupportedError, match="^batch_size"):
+        gdcore.Trainer(batch_size=32).fit(gdcore.LinearModel(3), Xf, yf)
+    with pytest.raises(NotSupportedError, match="^model.*MLP"):
+        gdcore.Trainer().fit(gdcore.MLP([3, 4, 1]), Xf, yf)
+    with pytest.raises(NotSupportedError, match="^early_stopping"):
+        gdcore.Trainer(early_stopping=True).fit(gdcore.LinearModel(3), Xf, yf)
+    with pytest.raises(NotSupportedError, match="^X.*partial_fit"):
+        gdcore.Trainer().partial_fit(gdcore.LinearModel(3), Xf, yf)
+    with pytest.raises(NotSupportedError, match="^optimizer"):
+        gdcore.Trainer(loss=gdcore.MAELoss()).fit(gdcore.LinearModel(3), Xf, yf)
+
+
+RSS_CHILD = textwrap.dedent("""
+    import sys, numpy as np, gdcore, gdcore.data
+    from gdcore.data import open_npy
+    def hwm():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    gdcore.data.BLOCK_BYTES = 16 << 20
+    Xf, yf = open_npy(sys.argv[1]), open_npy(sys.argv[2])
+    model = gdcore.LinearModel(Xf.shape[1])
+    before = hwm()
+    gdcore.Trainer(optimizer="accelerated", epochs=3, tol=0.0).fit(model, Xf, yf)
+    print(before, hwm(), model.params[0])
+""")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's VmHWM")
+def test_resident_memory_stays_bounded(tmp_path):
+    """A 200 MB file fitted with a 16 MB block: the peak resident memory of the fitting
+    process grows by well under the file's size (a memmap's would grow by all of it)."""
+    n, d = 1_250_000, 20
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", "w+", np.float64, (n, d))
+    rng = np.random.default_rng(0)
+    for lo in range(0, n, 250_000):
+        X[lo:lo + 250_000] = rng.standard_normal((250_000, d))
+    np.save(tmp_path / "y.npy", X[:, 0] - 2.0 * X[:, 1])
+    X.flush()
+    del X
+    out = subprocess.run([sys.executable, "-c", RSS_CHILD, str(tmp_path / "X.npy"),
+                          str(tmp_path / "y.npy")], capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(os.path.dirname(gdcore.__file__)))
+    before, after, _ = out.stdout.split()
+    file_bytes = n * d * 8
+    # the 16 MB block of X and its runs of y (a memmap of the file: +212 MB)
+    assert int(after) - int(before) < file_bytes / 5, (before, after)  # measured: +20 MB
+
+
+def test_disk_benchmark_tiny(tmp_path, capsys):
+    from gdcore.benchmarks import disk
+    assert disk.main(size_gb=0.004, json_path=str(tmp_path / "disk.json"),
+                     folder=str(tmp_path), epochs=2) == 0
+    out = capsys.readouterr().out
+    assert "epoch / dd" in out and "peak resident memory" in out
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("gdcore-disk-")]  # deleted
+    assert disk.main(size_gb=1e6, folder=str(tmp_path)) == 1  # more than the disk holds
+    assert "do not fit" in capsys.readouterr().err
+
+
+def test_bench_size_goes_with_disk():
+    from gdcore.cli import main
+    assert main(["bench", "--size", "1"]) == 2
