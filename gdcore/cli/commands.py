@@ -117,6 +117,9 @@ def add_bench(p: argparse.ArgumentParser) -> None:
                    help="instead, dask arrays on a 2-worker LocalCluster: time per epoch "
                         "and to 1e-6 against in memory, dask-glm and dask-ml, 1,000,000 x 20 "
                         "(with --full: 10,000,000 x 20 too; needs gdcore[dask])")
+    p.add_argument("--shuffle", action="store_true",
+                   help="instead, 1,000,000 x 20 alone: the batch-32 epoch in each mini-batch "
+                        "order (shuffle rows, blocks, False) against the full-batch epoch")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--plot", metavar="FILE.png",
                    help="draw time per epoch against N (needs matplotlib)")
@@ -126,7 +129,8 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.quick and not (args.solve or args.penalty):
         raise UsageError("--quick goes with --solve or --penalty (the per-epoch benchmark is "
                          "quick by default)")
-    chosen = [name for name in ("--solve", "--penalty", "--mlp", "--threads", "--dask")
+    chosen = [name for name in ("--solve", "--penalty", "--mlp", "--threads", "--dask",
+                                "--shuffle")
               if getattr(args, name[2:])]
     if len(chosen) > 1:
         raise UsageError(f"{' and '.join(chosen)} are separate tables: choose one")
@@ -153,7 +157,7 @@ def run_bench(args: argparse.Namespace) -> int:
         from ..benchmarks.penalties import main as bench_penalties
         return bench_penalties(args.json, quick=args.quick)
     from ..benchmarks.epochs import main as bench
-    return bench(args.full, args.json, args.plot)
+    return bench(args.full, args.json, args.plot, shuffle=args.shuffle)
 
 
 def _pin_threads(argv: List[str]) -> None:
