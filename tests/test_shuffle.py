@@ -209,3 +209,20 @@ def test_the_sklearn_estimator_maps_its_bool():
     assert not np.array_equal(fits["'blocks'"], fits["True"])
     with pytest.raises(ValueError, match="shuffle"):
         GDRegressor(shuffle="sometimes").fit(X, y)
+
+
+@pytest.mark.parametrize("option,shuffle", [("rows", "rows"), ("blocks", "blocks"),
+                                            ("none", False)])
+def test_the_command_line_option(option, shuffle, tmp_path, capsys):
+    from gdcore.cli import main
+    X, y = problem()
+    path = tmp_path / "data.csv"
+    rows = [",".join(repr(float(v)) for v in (*x, t)) for x, t in zip(X, y)]
+    path.write_text("\n".join(["a,b,c,d,e,y"] + rows) + "\n")
+    assert main(["fit", str(path), "--target", "y", "--batch-size", str(BATCH), "--seed", "3",
+                 "--epochs", "3", "--shuffle", option, "-o", str(tmp_path / "m.gdm")]) == 0
+    ref = gdcore.LinearModel(5)
+    gdcore.Trainer(batch_size=BATCH, random_state=3, epochs=3, shuffle=shuffle).fit(ref, X, y)
+    np.testing.assert_array_equal(gdcore.load(tmp_path / "m.gdm").params, ref.params)
+    assert main(["fit", str(path), "--target", "y", "--shuffle", "sometimes", "-o", "m"]) != 0
+    assert "--shuffle" in capsys.readouterr().err

@@ -53,6 +53,7 @@ def fit_dataset(args: argparse.Namespace, record_path: bool = False,
         model = LinearModel(ds.X.shape[1], dtype=args.dtype,
                             fit_intercept=not args.no_intercept)
         trainer = trainer_from(args, record_path)
+        trainer.shuffle = ORDERS[args.shuffle]
         history = trainer.fit(model, ds.X, ds.y, progress=args.progress)
     except (ValueError, DivergenceError) as exc:  # e.g. data overflowing float64
         raise UsageError(str(exc)) from None
@@ -172,10 +173,22 @@ def _pin_threads(argv: List[str]) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "gdcore", *argv], env)
 
 
+#: --shuffle's choices: the Trainer's shuffle.
+ORDERS: Dict[str, Any] = {"rows": "rows", "blocks": "blocks", "none": False}
+
+
+def add_order_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shuffle", choices=list(ORDERS), default="rows",
+                   help="the order of a mini-batch epoch's rows: rows (reshuffled, the "
+                        "default), blocks (contiguous blocks shuffled, then the rows within "
+                        "each: nearly sequential reads), none (in order); see gdcore.Trainer")
+
+
 def add_fit(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA.csv", help="CSV file with a header row")
     add_data_options(p, required=True)
     add_fit_options(p)
+    add_order_option(p)
     p.add_argument("-o", "--output", metavar="MODEL", required=True,
                    help="where to save the fitted model (gdcore's .npz format)")
 
@@ -293,6 +306,7 @@ def add_plot(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="OUT.png", required=True, help="the PNG to write")
     add_data_options(p, required=False)
     add_fit_options(p)
+    add_order_option(p)
 
 
 def run_plot(args: argparse.Namespace) -> int:
