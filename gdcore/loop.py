@@ -85,7 +85,7 @@ BLOCK_BYTES = 1 << 17
 
 def check_shuffle(shuffle: Any) -> Union[str, bool]:
     """``shuffle`` if it is one of SHUFFLES, else a ValueError naming it."""
-    if not (shuffle is False or (isinstance(shuffle, str) and shuffle in ("rows", "blocks"))):
+    if not (shuffle is False or (isinstance(shuffle, str) and shuffle in SHUFFLES)):
         raise ValueError(f"shuffle must be 'rows', 'blocks' or False, got {shuffle!r}")
     return shuffle
 

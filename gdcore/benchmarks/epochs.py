@@ -191,27 +191,46 @@ def methods(n: int, d: int, shuffle_only: bool = False) -> List[Method]:
 
 def seconds_per_epoch(epochs: Epochs, target: float, repeats: int) -> float:
     """Median over ``repeats`` of (time of k epochs) / k, k sized to last ~``target`` s."""
-    start = time.perf_counter()
-    epochs(1)  # warm-up: caches, lazy imports, a mini-batch fit's first pass
-    one = max(time.perf_counter() - start, 1e-7)
-    k = int(min(max(target / one, 1), 100_000))
-    samples = []
-    for _ in range(repeats):
+    return in_turn([epochs], target, repeats)[0]
+
+
+def in_turn(methods: Sequence[Epochs], target: float, repeats: int) -> List[float]:
+    """seconds_per_epoch of each method, their repeats taken in turn, so that a load
+    coming and going on a shared machine weighs on all of them alike."""
+    ks = []
+    for epochs in methods:
         start = time.perf_counter()
-        epochs(k)
-        samples.append((time.perf_counter() - start) / k)
-    return statistics.median(samples)
+        epochs(1)  # warm-up: caches, lazy imports, a mini-batch fit's first pass
+        one = max(time.perf_counter() - start, 1e-7)
+        ks.append(int(min(max(target / one, 1), 100_000)))
+    samples: List[List[float]] = [[] for _ in methods]
+    for _ in range(repeats):
+        for epochs, k, times in zip(methods, ks, samples):
+            start = time.perf_counter()
+            epochs(k)
+            times.append((time.perf_counter() - start) / k)
+    return [statistics.median(times) for times in samples]
 
 
 def run(sizes: Sequence[Tuple[int, int]], target: float = 0.05, repeats: int = 5,
         report: Callable[[str], None] = print, shuffle_only: bool = False) -> List[Result]:
+    """Each method at each size; with ``shuffle_only`` (float64 alone), timed in turn: the
+    ratios of the mini-batch orders to the full-batch epoch are the result."""
     results: List[Result] = []
     for n, d in sizes:
         data = {dt: make_data(n, d, dt) for dt in ("float64", "float32")}
-        floor = {}
-        for name, dtype, threads, batch, factory in methods(n, d, shuffle_only):
+        chosen = methods(n, d, shuffle_only)
+        timed: Dict[int, float] = {}
+        if shuffle_only:
+            timed = dict(enumerate(in_turn([m[4](*data["float64"]) for m in chosen],
+                                           target, repeats)))
+        floor: Dict[str, float] = {}
+        for i, (name, dtype, threads, batch, factory) in enumerate(chosen):
             X, y = data[dtype]
-            if name == "floor":
+            if i in timed:
+                t = timed[i]
+                floor.setdefault(dtype, t)  # the floor comes first
+            elif name == "floor":
                 for dt, (Xf, yf) in data.items():
                     floor[dt] = seconds_per_epoch(floor_epochs(Xf, yf), target, repeats)
                 t = floor[dtype]
@@ -245,7 +264,7 @@ def table(results: Sequence[Result]) -> str:
         for r in rows:
             t = r.seconds_per_epoch
             unit = f"{t * 1e6:9.2f} us" if t < 1e-3 else f"{t * 1e3:9.2f} ms"
-            speedup = ("" if r.method in ("floor", "floor-shuffled", "gdcore")
+            speedup = ("" if r.method.startswith(("floor", "gdcore"))
                        else f"{t / ours.seconds_per_epoch:16.1f}x")
             lines.append(f"{n:>9,} x {d:<3}  {label(r):<38} {unit:>12} {r.gb_per_s:7.1f} "
                          f"{r.ratio_to_floor:8.2f} {speedup:>17}")
