@@ -109,6 +109,9 @@ def add_bench(p: argparse.ArgumentParser) -> None:
                         "and SGDRegressor, to the exact optimum")
     p.add_argument("--quick", action="store_true",
                    help="with --solve or --penalty: small problems, one repeat (for CI)")
+    p.add_argument("--shuffle", action="store_true",
+                   help="instead, 1,000,000 x 20 alone: the batch-32 epoch in each mini-batch "
+                        "order (shuffle rows, blocks, False) against the full-batch epoch")
     p.add_argument("--mlp", action="store_true",
                    help="instead, neural networks: gdcore's MLP against scikit-learn and PyTorch")
     p.add_argument("--threads", action="store_true",
@@ -118,9 +121,6 @@ def add_bench(p: argparse.ArgumentParser) -> None:
                    help="instead, dask arrays on a 2-worker LocalCluster: time per epoch "
                         "and to 1e-6 against in memory, dask-glm and dask-ml, 1,000,000 x 20 "
                         "(with --full: 10,000,000 x 20 too; needs gdcore[dask])")
-    p.add_argument("--shuffle", action="store_true",
-                   help="instead, 1,000,000 x 20 alone: the batch-32 epoch in each mini-batch "
-                        "order (shuffle rows, blocks, False) against the full-batch epoch")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--plot", metavar="FILE.png",
                    help="draw time per epoch against N (needs matplotlib)")
