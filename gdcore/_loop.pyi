@@ -1,6 +1,6 @@
 """Type stub of gdcore._loop (source: src/_loop.pyx), the compiled epoch loop."""
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,7 @@ class Run:
                  coords_abs_tol: float = ...,
                  penalty: Optional[Tuple[Any, Any, Any, Any, bool]] = ...,
                  first_epoch: int = ..., order: Optional[np.ndarray] = ...,
+                 shuffle: Union[str, bool] = ..., block: int = ...,
                  initial_capacity: int = ...) -> None: ...
     @property
     def n_epochs(self) -> int: ...

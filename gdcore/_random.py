@@ -42,6 +42,22 @@ def shuffle(order: Any, rng: SplitMix64) -> None:  # a list or an int array
         order[i], order[j] = order[j], order[i]
 
 
+def shuffle_blocks(order: Any, block: int, rng: SplitMix64) -> None:
+    """``order`` rewritten as the rows 0..n-1 in blocks of ``block`` contiguous rows (the
+    last one shorter): the blocks in a random order, then the rows within each block
+    (``shuffle`` of the block numbers, then of each block's rows in turn), exactly as
+    the compiled kernel does it."""
+    n = len(order)
+    blocks = list(range(-(-n // block)))
+    shuffle(blocks, rng)
+    at = 0
+    for k in blocks:
+        rows = list(range(k * block, min((k + 1) * block, n)))
+        shuffle(rows, rng)
+        order[at:at + len(rows)] = rows
+        at += len(rows)
+
+
 def below(x: int, bound: int) -> int:
     """A 64-bit random ``x`` mapped to ``[0, bound)``."""
     if bound <= 1 << 32:

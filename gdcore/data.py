@@ -407,7 +407,8 @@ class FileData:
                     loss_sum += float(_util.constant_loss(loss.kind, loss.param, yv, value)) * m
         return x_sum, y_sum, loss_sum
 
-    def standardize(self, X: Any, fit_intercept: bool, rows: bool = False) -> Standardization:
+    def standardize(self, X: Any, fit_intercept: bool, rows: bool = False,
+                    weights: None = None) -> Standardization:
         """precondition.standardize's scans, y's with them: the means, then the centred
         Gram matrix (or the squares, for wide X)."""
         if rows:
@@ -428,7 +429,7 @@ class FileData:
         self.trivial = (value, loss_sum / n)
         return from_scans(n, fit_intercept, big, mean, squares if wide else np.zeros(d), gram)
 
-    def target_stats(self, y: Any) -> Tuple[float, float]:
+    def target_stats(self, y: Any, weights: None = None) -> Tuple[float, float]:
         if self.y_scan is None:
             y_big = np.where(self.y_big == 0, 1.0, self.y_big)
             y_mean = self._scan(None, (y_big, 0.0, False), None, None)[1] / self.n_rows
@@ -436,7 +437,7 @@ class FileData:
             self.y_scan = (y_big, y_mean, squares)
         return strategy.target_stats_of(self.n_rows, *self.y_scan)
 
-    def trivial_loss(self, loss: Loss, y: Any, mean: float) -> float:
+    def trivial_loss(self, loss: Loss, y: Any, mean: float, weights: None = None) -> float:
         """The mean loss of predicting ``mean`` (summed per run: equal to rounding)."""
         value = self.trivial[1]
         if not (mean == self.trivial[0] and (loss.kind, loss.param) == (self.loss.kind,

@@ -20,7 +20,10 @@ Semantics (the tests hold every backend to them):
   (and the parameters, with ``record_path``), the state is snapshotted, and
   the optimizer takes one step with lr * schedule factor.
 * mini-batch, epoch k: the row order (kept across epochs, starting from
-  0..n-1) is reshuffled in place (``gdcore._random.shuffle``), then each run
+  0..n-1) is reshuffled in place (``gdcore._random.shuffle``; with
+  ``shuffle="blocks"`` rewritten as blocks of ``block`` contiguous rows in a
+  random order, each block's rows shuffled, ``shuffle_blocks``; with
+  ``shuffle=False`` left at 0..n-1), then each run
   of ``batch_size`` rows (the last may be shorter) gives a mean loss and
   gradient and one step. The epoch's loss and gradient are the row-weighted
   means of its batches'; divergence is a non-finite batch loss, an epoch
@@ -48,12 +51,12 @@ Semantics (the tests hold every backend to them):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, List, Optional, Protocol, Tuple
+from dataclasses import dataclass, replace
+from typing import Any, List, Optional, Protocol, Tuple, Union
 
 import numpy as np
 
-from ._random import SplitMix64, shuffle
+from ._random import SplitMix64, shuffle, shuffle_blocks
 from .optim import Optimizer, Schedule, State
 from .optim.base import sequential_dot
 
@@ -71,6 +74,27 @@ def max_records(n_params: int, itemsize: int, record_path: bool) -> int:
     if not record_path:
         return MAX_RECORDS
     return max(2, min(MAX_RECORDS, MAX_PATH_BYTES // max(n_params * itemsize, 1)) // 2 * 2)
+
+#: The orders of a mini-batch epoch (``Trainer(shuffle=...)``).
+SHUFFLES = ("rows", "blocks", False)
+
+#: A block of ``shuffle="blocks"`` holds about this many bytes of X: it stays in a
+#: core's L2 cache (1-2 MiB today) and spans 32 pages of 4 KiB (see block_rows).
+BLOCK_BYTES = 1 << 17
+
+
+def check_shuffle(shuffle: Any) -> Union[str, bool]:
+    """``shuffle`` if it is one of SHUFFLES, else a ValueError naming it."""
+    if not (shuffle is False or (isinstance(shuffle, str) and shuffle in SHUFFLES)):
+        raise ValueError(f"shuffle must be 'rows', 'blocks' or False, got {shuffle!r}")
+    return shuffle
+
+
+def block_rows(batch_size: int, row_bytes: int) -> int:
+    """Rows per block of ``shuffle="blocks"``: the most whole batches within BLOCK_BYTES
+    (at least one), so that a batch reads rows of one block (two, past the short block)."""
+    return batch_size * max(1, BLOCK_BYTES // max(1, batch_size * row_bytes))
+
 
 CONVERGED = "converged"
 MAX_EPOCHS = "max_epochs"
@@ -225,10 +249,19 @@ class Settings:
     first_epoch: int = 0
     horizon: Optional[int] = None
     order: Optional[np.ndarray] = None
+    # the mini-batch order (SHUFFLES) and, for "blocks", the rows per block (block_rows)
+    shuffle: Union[str, bool] = "rows"
+    block: int = 0
 
     @property
     def schedule_horizon(self) -> int:
         return self.epochs if self.horizon is None else self.horizon
+
+
+def ordered(settings: Settings, shuffle: Union[str, bool], row_bytes: int) -> Settings:
+    """``settings`` with the mini-batch order ``shuffle``, for rows of ``row_bytes`` bytes."""
+    block = block_rows(settings.batch_size, row_bytes) if settings.batch_size else 0
+    return replace(settings, shuffle=check_shuffle(shuffle), block=block)
 
 
 def new_state(settings: Settings, params: np.ndarray) -> State:
@@ -276,8 +309,11 @@ class ReferenceRun:
         self.objective, self.params, self.state, self.s = objective, params, state, settings
         self.n = objective.n_rows
         self.rng = SplitMix64(settings.seed)
+        check_shuffle(settings.shuffle)
+        if settings.shuffle == "blocks" and settings.batch_size and settings.block < 1:
+            raise ValueError("shuffle='blocks' needs block >= 1 rows")
         self.order = np.arange(self.n) if settings.batch_size else np.arange(1)
-        if settings.order is not None:
+        if settings.order is not None and settings.shuffle is not False:
             self.order[:] = settings.order
         self.steps_per_epoch = (1.0 if not settings.batch_size
                                 else float(-(-self.n // settings.batch_size)))
@@ -496,7 +532,10 @@ class ReferenceRun:
             if not math.isfinite(self.reference):
                 return DIVERGED, self.reference, math.nan
         while self.n_epochs < stop_at:
-            shuffle(self.order, self.rng)
+            if s.shuffle == "rows":
+                shuffle(self.order, self.rng)
+            elif s.shuffle == "blocks":
+                shuffle_blocks(self.order, s.block, self.rng)
             self._snapshot()  # the epoch's start
             epoch_loss, epoch_grad = 0.0, np.zeros(s.n_free)
             for lo in range(0, n, batch_size):

@@ -103,6 +103,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         variance. ``coef_``, ``intercept_``, ``predict`` and ``loss_curve_``
         are in the original units; the step and ``tol`` mean the same
         whatever the data's scale.
+    shuffle : bool or {"rows", "blocks"}, default=True
+        The order of a mini-batch epoch's rows, as ``SGDRegressor``'s:
+        True reshuffles every row each epoch ("rows"), False keeps the rows
+        in order; "blocks" shuffles contiguous blocks of rows and the rows
+        within each, which reads X nearly in order (see ``gdcore.Trainer``
+        for what each means statistically). Full-batch fits ignore it.
 
     Attributes
     ----------
@@ -153,7 +159,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                  lr: Union[float, str] = "auto", epochs: Optional[int] = None,
                  tol: Optional[float] = None, schedule: Any = None, batch_size: Optional[int] = None,
                  random_state: Any = None, backend: str = "cython", dtype: str = "float64",
-                 fit_intercept: bool = True, standardize: bool = True) -> None:
+                 fit_intercept: bool = True, standardize: bool = True,
+                 shuffle: Union[bool, str] = True) -> None:
         self.loss = loss
         self.epsilon = epsilon
         self.penalty = penalty
@@ -174,6 +181,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self.dtype = dtype
         self.fit_intercept = fit_intercept
         self.standardize = standardize
+        self.shuffle = shuffle
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GDRegressor":
         """Fit the linear model to ``(X, y)``; returns ``self``. With ``warm_start``,
@@ -320,7 +328,13 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                        batch_size=batch, random_state=self.random_state,
                        backend=self.backend, early_stopping=self.early_stopping,
                        validation_fraction=self.validation_fraction,
-                       n_iter_no_change=self.n_iter_no_change)
+                       n_iter_no_change=self.n_iter_no_change, shuffle=self._order())
+
+    def _order(self) -> Any:
+        """The Trainer's ``shuffle`` for this one (SGDRegressor's bool mapped)."""
+        if isinstance(self.shuffle, (bool, np.bool_)):
+            return "rows" if self.shuffle else False
+        return self.shuffle
 
     def _model(self, n_features: int) -> LinearModel:
         return LinearModel(n_features, dtype=self.dtype, fit_intercept=bool(self.fit_intercept))

@@ -24,7 +24,8 @@ from .early_stopping import EarlyStopping, check_early_stopping, split
 from .errors import ConvergenceWarning, DivergenceError, FitInterrupted, NotSupportedError
 from .history import INTERRUPTED, History
 from .continued import Stream
-from .loop import CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, Fit, FitResult, StopRule
+from .loop import (CONVERGED, DIVERGED, MAX_EPOCHS, STALLED, Fit, FitResult, StopRule,
+                   check_shuffle, ordered)
 from .losses import Loss, MSELoss
 from .models import Model
 from .optim import OPTIMIZERS, Optimizer, get_schedule
@@ -147,6 +148,22 @@ class Trainer:
         mini-batch random stream, from the parameters the model holds
         (``gdcore.continued``). By default every fit starts them afresh. The
         default fits made of stages (MAE, Huber, L1) restart their stages.
+    shuffle : {"rows", "blocks", False}, default="rows"
+        The order of a mini-batch epoch's rows (full-batch fits ignore it).
+        "rows" reshuffles every row each epoch: each batch is a uniform
+        sample of the rows, but reads them at random (at 1,000,000 x 20 an
+        epoch of batch 32 takes about 9x a full-batch epoch; "blocks" 4.5x,
+        False 1.1x: ``gdcore bench --shuffle``). "blocks" cuts the rows
+        into contiguous blocks of about 128 KiB of X (a whole number of
+        batches), takes the blocks in a random order and shuffles the rows
+        within each, so that a batch's rows come from one block (or two):
+        rows within a batch are correlated with their neighbours in X, which
+        is harmless for data stored in a random order and biases the steps
+        for sorted data (by time, by target). False visits rows 0..n-1 every
+        epoch (cyclic order, the incremental gradient method): deterministic
+        and sequential, biased like "blocks" but with no randomness at all.
+        Every mode visits every row exactly once per epoch, reproducibly from
+        ``random_state``.
 
     See Also
     --------
@@ -178,7 +195,7 @@ class Trainer:
                  precondition: Optional[str] = "auto", penalty: Optional[str] = None,
                  alpha: float = 1e-4, l1_ratio: float = 0.15, early_stopping: bool = False,
                  validation_fraction: float = 0.1, n_iter_no_change: int = 5,
-                 warm_start: bool = False) -> None:
+                 warm_start: bool = False, shuffle: Union[str, bool] = "rows") -> None:
         loss = MSELoss() if loss is None else loss
         if not isinstance(loss, Loss):
             raise TypeError(f"loss must be a gdcore loss such as MSELoss() or MAELoss(), got {loss!r}")
@@ -214,6 +231,7 @@ class Trainer:
         if not isinstance(warm_start, (bool, np.bool_)):
             raise TypeError(f"warm_start must be True or False, got {warm_start!r}")
         self.warm_start = bool(warm_start)
+        self.shuffle = check_shuffle(shuffle)
         self._stream: Optional[Stream] = None  # what the last fit carries on (gdcore.continued)
         self._measure: Any = None  # how setup measures the data (gdcore.paths: once for all)
 
@@ -393,6 +411,8 @@ class Trainer:
             from .dask import start
             return start(self, model, X, y)
         if on_disk(X) or on_disk(y):  # .npy files, streamed: gdcore/data.py
+            if sample_weight is not None:
+                raise NotSupportedError("sample_weight", "on .npy files streamed from disk")
             return start_on_disk(self, model, X, y)
         Xc, yc = as_data(X, y, model.dtype)
         model._check_features(Xc)
@@ -402,6 +422,7 @@ class Trainer:
         plan = strategy.setup(self, model, backend, Xc, yc, batch_size,
                               seed_from(self.random_state), measure=self._measure,
                               weights=weights)
+        plan.settings = ordered(plan.settings, self.shuffle, Xc.shape[1] * Xc.itemsize)
         run = strategy.start(backend, model, Xc, yc, plan, effective_n_jobs(self.n_jobs),
                              plan.tol, Stream.of(self._stream, model) if self.warm_start else None)
         return plan, run, (Xc, batch_size, backend)
@@ -493,8 +514,9 @@ class Trainer:
                                schedule=get_schedule(self.schedule))
         else:
             settings = stream.settings
-        settings, state = continued.start(stream, model, replace(
-            settings, epochs=1, batch_size=batch_size, stop=StopRule(abs_tol=-1.0)), n)  # never met
+        settings, state = continued.start(stream, model, ordered(replace(
+            settings, epochs=1, batch_size=batch_size, stop=StopRule(abs_tol=-1.0)),  # never met
+            self.shuffle, Xc.shape[1] * Xc.itemsize), n)
         objective = model._objective(backend, self.loss, Xc, yc, effective_n_jobs(self.n_jobs),
                                      weights)
         run = backend.start(objective, model.params, state, settings)
@@ -530,7 +552,8 @@ class Trainer:
                 f"penalty={self.penalty!r}, alpha={self.alpha!r}, l1_ratio={self.l1_ratio!r}, "
                 f"early_stopping={self.early_stopping}, "
                 f"validation_fraction={self.validation_fraction!r}, "
-                f"n_iter_no_change={self.n_iter_no_change}, warm_start={self.warm_start})")
+                f"n_iter_no_change={self.n_iter_no_change}, warm_start={self.warm_start}, "
+                f"shuffle={self.shuffle!r})")
 
 
 def _unusable(model: Model, X: np.ndarray, y: Any, what: str, value: float, where: str) -> str:

@@ -31,7 +31,7 @@ from _optim cimport (ACCELERATED, ADAGRAD, ADAM, COSINE, CONSTANT, EXPONENTIAL,
                      INVERSE_SCALING, LR_FACTOR, MOMENTUM_T, N_COUNTERS, PLATEAU,
                      PLATEAU_BAD, PLATEAU_BEST, PLATEAU_COOLDOWN, RMSPROP, SGD, STEP,
                      STEP_DECAY, Hyper, Schedule, epoch_end, lr_factor, step)
-from _rng cimport shuffle
+from _rng cimport shuffle, shuffle_blocks
 
 cdef enum Status:
     CONVERGED = 0
@@ -39,6 +39,11 @@ cdef enum Status:
     DIVERGED = 2
     STALLED = 3
     PAUSED = 4
+
+cdef enum Order:  # of a mini-batch epoch's rows (gdcore/loop.py's SHUFFLES)
+    ROWS = 0      # all rows reshuffled
+    BLOCKS = 1    # blocks of contiguous rows in a random order, each block's rows shuffled
+    IN_ORDER = 2  # 0..n-1 every epoch
 
 STATUS = {CONVERGED: "converged", MAX_EPOCHS: "max_epochs", DIVERGED: "diverged",
           STALLED: "stalled"}
@@ -120,6 +125,9 @@ cdef struct Loop:
     double first_loss, last_loss, previous_loss
     Py_ssize_t* order
     uint64_t rng
+    Order shuffle
+    Py_ssize_t block     # rows per block (BLOCKS)
+    Py_ssize_t* blocks   # ... and scratch for the blocks' order
     bint started
     double reference     # mini-batch: the loss before the first epoch
     double best_norm
@@ -393,7 +401,8 @@ cdef int full_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
 
 
 cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogil:
-    """Mini-batch epochs over rows reshuffled every epoch; stops and reports as full_batch."""
+    """Mini-batch epochs over rows reshuffled every epoch (L.shuffle says how); stops and
+    reports as full_batch."""
     cdef Py_ssize_t lo, m, j
     cdef double loss, epoch_loss, norm = INFINITY, inv_n = 1.0 / L.n
     cdef bint stopped = False, diverged = False
@@ -407,7 +416,10 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             L.final_loss, L.final_norm = L.reference, NAN
             return DIVERGED
     while L.n_epochs < stop_at:
-        shuffle(L.order, L.n, &L.rng)
+        if L.shuffle == ROWS:
+            shuffle(L.order, L.n, &L.rng)
+        elif L.shuffle == BLOCKS:
+            shuffle_blocks(L.order, L.n, L.block, L.blocks, &L.rng)
         snapshot(L, params)  # the epoch's start
         epoch_loss = 0.0
         for j in range(L.n_free):
@@ -415,7 +427,7 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
         lo = 0
         while lo < L.n:
             m = L.batch_size if L.n - lo > L.batch_size else L.n - lo
-            loss = evaluate(L, params, L.order, lo, m)
+            loss = evaluate(L, params, NULL if L.shuffle == IN_ORDER else L.order, lo, m)
             if not isfinite(loss):
                 diverged = True
                 break
@@ -517,7 +529,7 @@ cdef class Run:
     cdef Loop L
     cdef object objective, params, state, saved_state, saved_params, grad, zgrad
     cdef object epoch_grad, errors, history, path, order, precondition, error_map
-    cdef object penalty, subgrad
+    cdef object penalty, subgrad, blocks
     cdef readonly Py_ssize_t n_slots
     cdef bint is_double
 
@@ -527,7 +539,8 @@ cdef class Run:
                  Py_ssize_t rel_len, Py_ssize_t patience, double blowup, bint record_path,
                  Py_ssize_t max_records, double blowup_floor=0.0, error_map=None,
                  double coords_abs_tol=0.0, penalty=None, Py_ssize_t first_epoch=0,
-                 order=None, Py_ssize_t initial_capacity=1 << 16):
+                 order=None, shuffle="rows", Py_ssize_t block=0,
+                 Py_ssize_t initial_capacity=1 << 16):
         cdef Objective* obj = <Objective*>PyCapsule_GetPointer(objective.capsule(),
                                                                  OBJECTIVE_CAPSULE)
         cdef Py_ssize_t p = obj.n_params, n = obj.n_rows, k, n_coords
@@ -636,7 +649,22 @@ cdef class Run:
                     and np.array_equal(np.sort(order), self.order)):
                 raise ValueError("order must be a permutation of the rows")
             self.order[:] = order
+        if shuffle is False:
+            self.order[:] = np.arange(self.order.shape[0])  # whatever a continued fit carried
         self.L.order = <Py_ssize_t*>address(self.order)
+        if shuffle is False:
+            self.L.shuffle = IN_ORDER
+        elif shuffle == "rows":
+            self.L.shuffle = ROWS
+        elif shuffle == "blocks":
+            self.L.shuffle = BLOCKS
+        else:
+            raise ValueError(f"shuffle must be 'rows', 'blocks' or False, got {shuffle!r}")
+        if self.L.shuffle == BLOCKS and batch_size and block < 1:
+            raise ValueError("shuffle='blocks' needs block >= 1 rows")
+        self.L.block = block
+        self.blocks = np.empty(max((n + block - 1) // block, 1) if block > 0 else 1, dtype=np.intp)
+        self.L.blocks = <Py_ssize_t*>address(self.blocks)
         self.L.rng = seed
         if first_epoch < 0:
             raise ValueError("first_epoch must be >= 0")

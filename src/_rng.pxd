@@ -34,3 +34,21 @@ cdef inline void shuffle(Py_ssize_t* order, Py_ssize_t n, uint64_t* state) noexc
         order[i] = order[j]
         order[j] = tmp
     state[0] = local
+
+
+cdef inline void shuffle_blocks(Py_ssize_t* order, Py_ssize_t n, Py_ssize_t block,
+                                Py_ssize_t* blocks, uint64_t* state) noexcept nogil:
+    # gdcore/_random.py's shuffle_blocks: order rewritten whole, the blocks (of
+    # ``block`` rows, the last one shorter) in a random order, then the rows within
+    # each; ``blocks`` is scratch for ceil(n / block) entries.
+    cdef Py_ssize_t k, i, lo, m, at = 0, n_blocks = (n + block - 1) // block
+    for k in range(n_blocks):
+        blocks[k] = k
+    shuffle(blocks, n_blocks, state)
+    for k in range(n_blocks):
+        lo = blocks[k] * block
+        m = block if n - lo > block else n - lo
+        for i in range(m):
+            order[at + i] = lo + i
+        shuffle(order + at, m, state)
+        at += m

@@ -307,3 +307,23 @@ def test_dask_arrays_refuse_weights():
             warnings.simplefilter("ignore")
             gdcore.Trainer().fit(gdcore.LinearModel(10), da.from_array(X), da.from_array(y),
                                  sample_weight=np.ones(len(y)))
+
+
+def test_files_streamed_from_disk_refuse_weights(tmp_path):
+    from gdcore.data import open_npy
+    X, y = raw_diabetes()
+    np.save(tmp_path / "X.npy", X)
+    with pytest.raises(NotSupportedError, match="sample_weight"):
+        gdcore.Trainer().fit(gdcore.LinearModel(10), open_npy(tmp_path / "X.npy"), y,
+                             sample_weight=np.ones(len(y)))
+
+
+def test_weights_go_with_every_mini_batch_order():
+    X, y = raw_diabetes()
+    w = integer_weights(len(y), seed=11)
+    for order in ["rows", "blocks", False]:
+        a, b = gdcore.LinearModel(10), gdcore.LinearModel(10)
+        settings = dict(batch_size=16, epochs=3, tol=0.0, random_state=0, shuffle=order)
+        gdcore.Trainer(backend="cython", **settings).fit(a, X, y, sample_weight=w)
+        gdcore.Trainer(backend="numpy", **settings).fit(b, X, y, sample_weight=w)
+        np.testing.assert_allclose(a.params, b.params, rtol=1e-9)

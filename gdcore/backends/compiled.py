@@ -69,5 +69,6 @@ class CompiledBackend:
             error_map=settings.stop.error_map, coords_abs_tol=settings.stop.coords_abs_tol,
             penalty=None if pen is None else (pen.l2, pen.l1, pen.l2_coords, pen.l1_coords,
                                               pen.in_gradient),
-            first_epoch=settings.first_epoch, order=settings.order)
+            first_epoch=settings.first_epoch, order=settings.order,
+            shuffle=settings.shuffle, block=settings.block)
         return Fit(run, params, state, settings)

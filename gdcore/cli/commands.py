@@ -68,6 +68,7 @@ def fit_read(args: argparse.Namespace, ds: Dataset, record_path: bool,
         model = LinearModel(ds.X.shape[1], dtype=args.dtype,
                             fit_intercept=not args.no_intercept)
         trainer = trainer_from(args, record_path)
+        trainer.shuffle = ORDERS[args.shuffle]
         history = trainer.fit(model, ds.X, ds.y, progress=args.progress)
     except (ValueError, DivergenceError) as exc:  # e.g. data overflowing float64
         raise UsageError(str(exc)) from None
@@ -128,6 +129,9 @@ def add_bench(p: argparse.ArgumentParser) -> None:
                         "and SGDRegressor, to the exact optimum")
     p.add_argument("--quick", action="store_true",
                    help="with --solve or --penalty: small problems, one repeat (for CI)")
+    p.add_argument("--shuffle", action="store_true",
+                   help="instead, 1,000,000 x 20 alone: the batch-32 epoch in each mini-batch "
+                        "order (shuffle rows, blocks, False) against the full-batch epoch")
     p.add_argument("--mlp", action="store_true",
                    help="instead, neural networks: gdcore's MLP against scikit-learn and PyTorch")
     p.add_argument("--threads", action="store_true",
@@ -153,7 +157,7 @@ def run_bench(args: argparse.Namespace) -> int:
         raise UsageError("--quick goes with --solve or --penalty (the per-epoch benchmark is "
                          "quick by default)")
     chosen = [name for name in ("--solve", "--penalty", "--mlp", "--threads", "--dask",
-                                "--disk") if getattr(args, name[2:])]
+                                "--disk", "--shuffle") if getattr(args, name[2:])]
     if args.size is not None and not (args.disk and args.size > 0):
         raise UsageError("--size goes with --disk and must be positive (GB), got "
                          f"{args.size:g}" if args.disk else "--size goes with --disk")
@@ -185,7 +189,7 @@ def run_bench(args: argparse.Namespace) -> int:
         from ..benchmarks.penalties import main as bench_penalties
         return bench_penalties(args.json, quick=args.quick)
     from ..benchmarks.epochs import main as bench
-    return bench(args.full, args.json, args.plot)
+    return bench(args.full, args.json, args.plot, shuffle=args.shuffle)
 
 
 def _pin_threads(argv: List[str]) -> None:
@@ -200,10 +204,22 @@ def _pin_threads(argv: List[str]) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "gdcore", *argv], env)
 
 
+#: --shuffle's choices: the Trainer's shuffle.
+ORDERS: Dict[str, Any] = {"rows": "rows", "blocks": "blocks", "none": False}
+
+
+def add_order_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shuffle", choices=list(ORDERS), default="rows",
+                   help="the order of a mini-batch epoch's rows: rows (reshuffled, the "
+                        "default), blocks (contiguous blocks shuffled, then the rows within "
+                        "each: nearly sequential reads), none (in order); see gdcore.Trainer")
+
+
 def add_fit(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA.csv", help="CSV file with a header row")
     add_data_options(p, required=True)
     add_fit_options(p)
+    add_order_option(p)
     p.add_argument("-o", "--output", metavar="MODEL", required=True,
                    help="where to save the fitted model (gdcore's .npz format)")
 
@@ -321,6 +337,7 @@ def add_plot(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="OUT.png", required=True, help="the PNG to write")
     add_data_options(p, required=False)
     add_fit_options(p)
+    add_order_option(p)
 
 
 def run_plot(args: argparse.Namespace) -> int:
