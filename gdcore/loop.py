@@ -450,12 +450,11 @@ class ReferenceRun:
         if M is None:
             return _norm(g)
         k, d = self.s.n_free, self.params.shape[0] - 1
+        M = np.asarray(M, dtype=np.float64)
+        g = np.asarray(g, dtype=np.float64)
         errors = np.zeros(2 * k)
-        for i in range(2 * k):
-            e = 0.0
-            for j in range(k):
-                e += float(M[i, j]) * float(g[j])
-            errors[i] = e
+        for j in range(k):  # every row's sum in the order of j, a product then a sum each
+            errors += M[:, j] * g[j]
         self.coords_error = _norm(errors[k:k + d])
         return _norm(errors[:k])
 

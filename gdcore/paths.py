@@ -6,6 +6,12 @@ coordinates, their centred Gram matrix and curvature: the set-up pass that domin
 a fit of a well-conditioned problem) and starts each fit where the one before ended,
 from the largest alpha (the sparsest solution) down, as scikit-learn's
 ``lasso_path`` does. Each fit is the Trainer's own, certified to its ``tol``.
+
+For the MSE of a linear model with an intercept, the fits then need X no more:
+the loss and its gradient at any parameters follow from the centred Gram matrix
+C the set-up measured, A^T y / N and y . y / N (``GramObjective``, one more pass
+over X for the path), at O(d^2) per epoch instead of O(N d); the epochs run in
+the reference loop (gdcore/loop.py), which steps as the compiled one does.
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ import numpy as np
 
 from . import strategy
 from ._validation import as_data
+from .backends import get_backend
 from .history import History
+from .loop import Fit, ReferenceRun
+from .losses import Loss, MSELoss
 from .models import LinearModel
-from .precondition import Standardization
+from .precondition import BLOCK_VALUES, Standardization
 from .trainer import Trainer
 
 
@@ -31,6 +40,51 @@ class PenaltyPath:
     coefs: np.ndarray         # (k, n_features)
     intercepts: np.ndarray    # (k,)
     histories: List[History]
+
+
+class GramObjective:
+    """The MSE sums of a linear model [w, b] from the moments of (X, y): in standardised
+    coordinates z = (s w, b + m . w), with a_i = [(x_i - m) / s, 1] and rows weighted
+    by c_i (mean 1, or 1), sum_i c_i (a_i . z - y_i)^2 = N (z C z - 2 z . q + yy), where
+    C = A^T W A / N is the standardisation's matrix, q = A^T W y / N and yy = y W y / N;
+    its gradient sums are 2 N (C z - q), taken back to (w, b) by the chain rule.
+    Full batches only (``rows`` None)."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, std: Standardization,
+                 weights: Optional[np.ndarray]) -> None:
+        assert std.gram is not None and std.intercept
+        n, d = X.shape
+        wy = (y if weights is None else weights * y).astype(np.float64)
+        centre = float(wy.sum()) / n  # the weighted mean of y, less the rounding of its sum
+        r = wy - (centre if weights is None else centre * weights)  # y centred, weighted
+        # q in the centred form: y's mean is c's optimum, the rest is A'^T W (y - mean)
+        xr = np.zeros(d)
+        step = max(16, BLOCK_VALUES // d)
+        for lo in range(0, n, step):  # X^T r block by block: float32 X is not copied whole
+            xr += X[lo:lo + step].T.astype(np.float64) @ r[lo:lo + step]
+        self.q = np.empty(d + 1)
+        self.q[:d] = (xr - std.mean * float(r.sum())) / std.scale / n
+        self.q[d] = centre
+        yc = y.astype(np.float64) - centre
+        self.yy = float((yc if weights is None else weights * yc) @ yc) / n  # about the mean
+        self.C, self.std = std.gram, std
+        self.n_rows, self.n_params = n, d + 1
+
+    def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
+        if rows is not None:
+            raise ValueError("GramObjective sums full batches only")
+        std, n = self.std, self.n_rows
+        p = params.astype(np.float64)
+        z = np.append(std.scale * p[:-1], p[-1] + float(std.mean @ p[:-1]))
+        centred = z.copy()
+        centred[-1] -= self.q[-1]  # the intercept's part about y's mean: no cancellation
+        u = self.C @ centred
+        u[:-1] -= self.q[:-1]
+        loss = n * max(float(centred @ u) - float(centred[:-1] @ self.q[:-1]) + self.yy, 0.0)
+        grad = np.empty_like(p)  # d/dw = s d/dv + m d/dc, d/db = d/dc
+        grad[:-1] = 2.0 * n * (std.scale * u[:-1] + std.mean * u[-1])
+        grad[-1] = 2.0 * n * u[-1]
+        return loss, grad
 
 
 class _MeasuredOnce:
@@ -47,6 +101,34 @@ class _MeasuredOnce:
             self.std = strategy.IN_MEMORY.standardize(X, fit_intercept, rows=rows,
                                                       weights=weights)
         return self.std
+
+
+class _FromMoments:
+    """A backend whose MSE objectives of the path's (X, y) are one GramObjective, run
+    by the reference loop; any other objective, and everything else, the backend's."""
+
+    def __init__(self, backend: Any, measured: _MeasuredOnce, X: np.ndarray,
+                 y: np.ndarray) -> None:
+        self.backend, self.measured, self.X, self.y = backend, measured, X, y
+        self.gram: Optional[GramObjective] = None
+
+    def linear(self, loss: Loss, X: np.ndarray, y: np.ndarray, n_jobs: int = 1,
+               sample_weight: Optional[np.ndarray] = None) -> Any:
+        std = self.measured.std
+        if (type(loss) is MSELoss and X is self.X and y is self.y and std is not None
+                and std.gram is not None and std.intercept):
+            if self.gram is None:
+                self.gram = GramObjective(X, y, std, sample_weight)
+            return self.gram
+        return self.backend.linear(loss, X, y, n_jobs, sample_weight)
+
+    def start(self, objective: Any, params: np.ndarray, state: Any, settings: Any) -> Fit:
+        if isinstance(objective, GramObjective):
+            return Fit(ReferenceRun(objective, params, state, settings), params, state, settings)
+        return self.backend.start(objective, params, state, settings)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)
 
 
 def penalty_path(X: Any, y: Any, alphas: Any, *, penalty: str = "l1", l1_ratio: float = 0.15,
@@ -93,10 +175,14 @@ def penalty_path(X: Any, y: Any, alphas: Any, *, penalty: str = "l1", l1_ratio: 
                         fit_intercept=fit_intercept)
     Xc, yc = as_data(X, y, model.dtype)
     measured = _MeasuredOnce()
+    engine = None
     coefs, intercepts, histories = [], [], []
     for alpha in values:
         fit = Trainer(penalty=penalty, alpha=float(alpha), l1_ratio=l1_ratio, **trainer)
-        fit._measure = measured
+        fit._measure, fit._checked = measured, (Xc, yc)
+        if fit.batch_size is None and not fit.early_stopping:  # full batches of all of X
+            engine = engine or _FromMoments(get_backend(fit.backend), measured, Xc, yc)
+            fit._engine = engine
         histories.append(fit.fit(model, Xc, yc, sample_weight=sample_weight))
         coefs.append(model.w.astype(np.float64))
         intercepts.append(float(model.b))

@@ -234,6 +234,8 @@ class Trainer:
         self.shuffle = check_shuffle(shuffle)
         self._stream: Optional[Stream] = None  # what the last fit carries on (gdcore.continued)
         self._measure: Any = None  # how setup measures the data (gdcore.paths: once for all)
+        self._engine: Any = None  # the backend itself, if not the one named (gdcore.paths')
+        self._checked: Any = ()  # (X, y) its caller validated already (gdcore.paths')
 
     def learning_rate(self, model: Model, X: Any) -> float:
         """The step this trainer would take on X (in the fit's coordinates).
@@ -414,11 +416,12 @@ class Trainer:
             if sample_weight is not None:
                 raise NotSupportedError("sample_weight", "on .npy files streamed from disk")
             return start_on_disk(self, model, X, y)
-        Xc, yc = as_data(X, y, model.dtype)
+        checked = len(self._checked) == 2 and X is self._checked[0] and y is self._checked[1]
+        Xc, yc = (X, y) if checked else as_data(X, y, model.dtype)
         model._check_features(Xc)
         weights = as_weights(sample_weight, Xc.shape[0])
         batch_size = check_batch_size(self.batch_size, Xc.shape[0])
-        backend = get_backend(self.backend)
+        backend = self._engine or get_backend(self.backend)
         plan = strategy.setup(self, model, backend, Xc, yc, batch_size,
                               seed_from(self.random_state), measure=self._measure,
                               weights=weights)

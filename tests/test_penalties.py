@@ -284,3 +284,43 @@ def test_a_penalty_path_measures_x_once_and_matches_each_fit(monkeypatch):
         np.testing.assert_array_equal(w == 0, ref.coef_ == 0)
     with pytest.raises(ValueError, match="alphas must be finite numbers >= 0"):
         gdcore.penalty_path(X, y, [1.0, -1.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_path_sums_the_mse_from_the_moments_of_x(dtype, weighted):
+    """GramObjective: the MSE sums from C, A^T y and y . y equal a pass over X's rows."""
+    from gdcore.backends import get_backend
+    from gdcore.paths import GramObjective
+    from gdcore.precondition import standardize
+    X, y = raw_diabetes()
+    X, y = X.astype(dtype), y.astype(dtype)
+    rng = np.random.default_rng(0)
+    w = rng.uniform(0, 2, len(y)) if weighted else None
+    w = None if w is None else w / w.mean()
+    objective = GramObjective(X, y, standardize(X, True, weights=w), w)
+    passes = get_backend("numpy").linear(gdcore.MSELoss(), X.astype(np.float64),
+                                         y.astype(np.float64), 1, w)
+    for scale in [1.0, 1e-3]:  # near the optimum too, where the loss is what is left
+        params = rng.standard_normal(11) * scale
+        params[:-1] += np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]).astype(np.float64),
+                                       y.astype(np.float64), rcond=None)[0][:-1]
+        loss, grad = objective.sums(params)
+        ref_loss, ref_grad = passes.sums(params)
+        assert loss == pytest.approx(ref_loss, rel=1e-9)
+        np.testing.assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9 * np.abs(ref_grad).max())
+
+
+def test_a_full_batch_mse_path_reads_x_twice(monkeypatch):
+    """The set-up's passes and A^T y: after them, the path's epochs take the moments."""
+    from gdcore.backends.compiled import CompiledBackend
+    calls = []
+    original = CompiledBackend.linear
+    monkeypatch.setattr(CompiledBackend, "linear",
+                        lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    X, y = sparse_problem()
+    path = gdcore.penalty_path(X, y, 2 * lasso_alpha_max(X, y) * np.logspace(0, -3, 5))
+    assert [h.status for h in path.histories] == ["converged"] * 5
+    assert calls == []
+    huber = gdcore.penalty_path(X, y, [1.0], loss=gdcore.HuberLoss(1.0))
+    assert huber.histories[0].converged and calls  # other losses read X's rows
