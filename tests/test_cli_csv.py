@@ -3,13 +3,13 @@ the same numbers and the same messages either way."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 from gdcore.cli import inputs
+from child import run_child
 
 pytest.importorskip("pandas")
 
@@ -78,8 +78,8 @@ def test_awkward_files_read_or_refused_as_before(tmp_path, monkeypatch, name):
 
 def test_the_core_does_not_import_pandas():
     code = "import sys, gdcore, gdcore.cli.inputs; print('pandas' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = run_child(code)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
 

@@ -8,9 +8,6 @@ for what the cluster path does not take. Skipped without dask and distributed.
 from __future__ import annotations
 
 import gc
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -21,6 +18,7 @@ distributed = pytest.importorskip("distributed")
 import gdcore  # noqa: E402
 from gdcore import precondition, strategy  # noqa: E402
 from gdcore.errors import NotSupportedError  # noqa: E402
+from child import run_child  # noqa: E402
 
 ALIGNED, UNALIGNED = 8192, 5000
 N = 4096 * 3 + 123  # a short last chunk either way
@@ -199,9 +197,7 @@ def test_gdcore_does_not_import_dask(tmp_path):
     folder, which a child started in the checkout would find first)."""
     code = ("import sys, gdcore, gdcore.trainer, gdcore.sklearn, gdcore.cli; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed'}))")
-    where = os.path.dirname(os.path.dirname(os.path.abspath(gdcore.__file__)))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=tmp_path, env=dict(os.environ, PYTHONPATH=where))
+    out = run_child(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 

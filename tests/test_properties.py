@@ -21,8 +21,6 @@ from __future__ import annotations
 import math
 import pickle
 import re
-import subprocess
-import sys
 import textwrap
 import warnings
 from typing import Any, Callable, Dict, Tuple
@@ -33,6 +31,7 @@ from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
 import gdcore
+from child import run_child
 from strategies import (DOCUMENTED_ERRORS, LAYOUTS, SPECIAL_VALUES, assert_unmodified, budget,
                         check_error, check_warnings, plain_problems, problems, snapshot,
                         trainer_settings)
@@ -583,8 +582,7 @@ print("survived")
 def test_the_compiled_code_survives_hostile_layouts_in_a_subprocess():
     """Unaligned, byte-swapped, negative-strided and zero-strided buffers, subnormal to 1.7e308
     values, n = 1, d = 257, through the compiled kernels: a crash would kill only the child."""
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(CRASH_PROBE)],
-                          capture_output=True, text=True, timeout=600)
+    done = run_child(textwrap.dedent(CRASH_PROBE), timeout=600)
     assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stderr[-2000:])
 
 
