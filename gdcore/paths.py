@@ -28,7 +28,7 @@ from .history import History
 from .loop import Fit, ReferenceRun
 from .losses import Loss, MSELoss
 from .models import LinearModel
-from .precondition import BLOCK_VALUES, Standardization
+from .precondition import Standardization, row_blocks
 from .trainer import Trainer
 
 
@@ -59,9 +59,8 @@ class GramObjective:
         r = wy - (centre if weights is None else centre * weights)  # y centred, weighted
         # q in the centred form: y's mean is c's optimum, the rest is A'^T W (y - mean)
         xr = np.zeros(d)
-        step = max(16, BLOCK_VALUES // d)
-        for lo in range(0, n, step):  # X^T r block by block: float32 X is not copied whole
-            xr += X[lo:lo + step].T.astype(np.float64) @ r[lo:lo + step]
+        for lo, B in row_blocks(X):  # X^T r block by block: float32 X is not copied whole
+            xr += B.T.astype(np.float64) @ r[lo:lo + B.shape[0]]
         self.q = np.empty(d + 1)
         self.q[:d] = (xr - std.mean * float(r.sum())) / std.scale / n
         self.q[d] = centre
@@ -75,9 +74,8 @@ class GramObjective:
             raise ValueError("GramObjective sums full batches only")
         std, n = self.std, self.n_rows
         p = params.astype(np.float64)
-        z = np.append(std.scale * p[:-1], p[-1] + float(std.mean @ p[:-1]))
-        centred = z.copy()
-        centred[-1] -= self.q[-1]  # the intercept's part about y's mean: no cancellation
+        # z, its intercept's part taken about y's mean: no cancellation in the loss
+        centred = np.append(std.scale * p[:-1], p[-1] + float(std.mean @ p[:-1]) - self.q[-1])
         u = self.C @ centred
         u[:-1] -= self.q[:-1]
         loss = n * max(float(centred @ u) - float(centred[:-1] @ self.q[:-1]) + self.yy, 0.0)

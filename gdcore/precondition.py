@@ -122,7 +122,9 @@ def smallest_positive(eigenvalues: np.ndarray) -> Optional[float]:
     return float(positive[0]) if positive.size else None
 
 
-def _blocks(X: np.ndarray):
+def row_blocks(X: np.ndarray):
+    """(first row, block of rows) over X, BLOCK_VALUES values a block: the temporaries
+    of a block's arithmetic stay small."""
     rows = max(16, BLOCK_VALUES // X.shape[1])
     for lo in range(0, X.shape[0], rows):
         yield lo, X[lo:lo + rows]
@@ -146,7 +148,7 @@ def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False,
 
     def row_max(unit_scale: np.ndarray) -> float:
         largest = 0.0
-        for lo, B in _blocks(X):
+        for lo, B in row_blocks(X):
             C = (B / big - mean) / unit_scale
             norms = np.einsum("ij,ij->i", C, C) + float(fit_intercept)
             if weights is not None:
