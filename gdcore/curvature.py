@@ -12,6 +12,8 @@ from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
+from .precondition import row_blocks
+
 #: Up to this many parameters (features + intercept), lambda_max is exact: the
 #: eigenvalue of the small Gram matrix A^T A, built in one pass over X
 #: (O(N p^2) work, a single BLAS call in the numpy and cython backends).
@@ -59,13 +61,12 @@ def weighted_curvature(X: np.ndarray, fit_intercept: bool, weights: np.ndarray,
     p = d + fit_intercept
     G = np.zeros((p, p))
     row_max = 0.0
-    step = max(16, 65536 // max(p, 1))
     with np.errstate(over="ignore", invalid="ignore"):
-        for lo in range(0, n, step):
-            B = X[lo:lo + step].astype(np.float64)
+        for lo, B in row_blocks(X):
+            B = B.astype(np.float64)
             if fit_intercept:
                 B = np.column_stack([B, np.ones(B.shape[0])])
-            w = weights[lo:lo + step]
+            w = weights[lo:lo + B.shape[0]]
             if rows:
                 row_max = max(row_max, float(np.max(w * np.einsum("ij,ij->i", B, B))))
             S = B * np.sqrt(w)[:, None]

@@ -327,3 +327,17 @@ def test_weights_go_with_every_mini_batch_order():
         gdcore.Trainer(backend="cython", **settings).fit(a, X, y, sample_weight=w)
         gdcore.Trainer(backend="numpy", **settings).fit(b, X, y, sample_weight=w)
         np.testing.assert_allclose(a.params, b.params, rtol=1e-9)
+
+
+def test_the_raw_step_of_weighted_rows_is_that_of_repeated_rows():
+    from gdcore.curvature import weighted_curvature
+    X, y = raw_diabetes()
+    w = integer_weights(len(y), seed=12)
+    Xr, _ = repeated(X, y, w)
+    lam, row = weighted_curvature(X, True, w / w.mean(), rows=True)
+    ref_lam, ref_row = get_backend("numpy").curvature(Xr, True, rows=True)
+    assert lam == pytest.approx(ref_lam, rel=1e-12)
+    # a sampled row's gradient counts w_i / mean(w) times: so does its curvature
+    A = np.column_stack([X, np.ones(len(y))])
+    assert row == pytest.approx(2 * np.max(w / w.mean() * np.einsum("ij,ij->i", A, A)), rel=1e-12)
+    assert ref_row > 0
