@@ -3,7 +3,8 @@ every source of blocks of rows held elsewhere shares (gdcore/dask.py's shards on
 cluster, gdcore/data.py's blocks of a file).
 
 A full-batch pass adds one partial sum per run of ``CHUNK`` rows, in row order;
-``_util.column_scan`` and ``_util.centred_gram`` one per run of ``RUN`` rows. A
+``_util.column_scan`` one per run of ``RUN`` rows, ``_util.centred_gram`` one per
+run of ``GRAM_ROWS`` rows. A
 source that computes the same partials on its blocks and adds them in the same
 order gets the in-memory numbers bit for bit, as long as its blocks start on
 those runs' boundaries.
@@ -22,8 +23,10 @@ from .loop import Fit, Objective, ReferenceRun, new_state
 
 #: Rows per partial sum of the compiled pass (src/_pass_linear.pyx's CHUNK).
 CHUNK = 4096
-#: Rows per partial sum of _util.column_scan and _util.centred_gram (src/_util.pyx).
+#: Rows per partial sum of _util.column_scan (src/_util.pyx).
 RUN = 256
+#: Rows per partial sum of _util.centred_gram (src/_util.pyx's GRAM_ROWS).
+GRAM_ROWS = 4096
 #: Widths the pass reads as padded rows (src/_pass_linear.pyx: NARROW < d <= PADDED): all
 #: but the last row of X. A run of rows held apart gets a row of zeros after it, whose
 #: target is set to the intercept before each pass (its terms are then 0), to be read alike.
@@ -48,28 +51,23 @@ def largest(X: np.ndarray) -> np.ndarray:
 
 def run_sums(data: np.ndarray, big: np.ndarray, shift: object, square: bool) -> np.ndarray:
     """Sums over each run of RUN rows of u = data / big - shift (or u^2), each added row
-    after row as _util.column_sums does: one row per run (the last may be shorter)."""
-    n, d = data.shape
-    out = np.zeros((-(-n // RUN), d))
-    for run in range(0, out.shape[0], 128):  # 128 runs at a time: small temporaries
-        u = data[run * RUN:(run + 128) * RUN] / big - shift
-        if square:
-            u *= u
-        whole = u.shape[0] // RUN
-        acc = out[run:run + whole]
-        runs = u[:whole * RUN].reshape(whole, RUN, d)
-        for i in range(RUN):
-            acc += runs[:, i]
-        for row in u[whole * RUN:]:  # the last, shorter run
-            out[run + whole] += row
-    return out
+    after row as _util.column_scan does: one row per run (the last may be shorter)."""
+    d = data.shape[1]
+    return _util.run_sums(np.ascontiguousarray(data), np.full(d, big, dtype=np.float64),
+                          np.full(d, shift, dtype=np.float64), square)
+
+
+def centred_grams(X: np.ndarray, big: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """(runs, d, d): _util.centred_gram of each run of GRAM_ROWS rows of X, in row order:
+    the partial sums the whole X's centred Gram matrix adds."""
+    return np.array([_util.centred_gram(X[lo:lo + GRAM_ROWS], big, mean)
+                     for lo in range(0, X.shape[0], GRAM_ROWS)])
 
 
 def add_centred_gram(G: np.ndarray, X: np.ndarray, big: np.ndarray, mean: np.ndarray) -> None:
-    """G += _util.centred_gram of each run of RUN rows of X, in row order (as the syrk of
-    the whole X adds them)."""
-    for lo in range(0, X.shape[0], RUN):
-        G += _util.centred_gram(X[lo:lo + RUN], big, mean)
+    """G += each of centred_grams(X, big, mean), in row order (as in memory)."""
+    for part in centred_grams(X, big, mean):
+        G += part
 
 
 def in_order(parts: Sequence[np.ndarray]) -> np.ndarray:

@@ -18,8 +18,9 @@ float64).
 The default fit's statistics are reduced over the chunks in the same order
 as in memory: the columns' largest magnitudes (a max), their means and the
 sums of squares (sums of runs of 256 rows, ``_util.column_scan``'s runs,
-added in row order), the centred Gram matrix (``_util.centred_gram`` of
-each run of 256 rows, added in row order, chunk after chunk). What is not
+added in row order), the centred Gram matrix (``_util.centred_gram``'s
+partial sums, one per run of 4,096 rows, computed on the workers at once
+and added in row order on the client). What is not
 equal bit for bit: the loss of predicting y's mean, the floor of the
 divergence test (summed per chunk, equal to rounding), and with
 ``precondition=None`` and ``lr="auto"`` the raw Gram matrix behind the step
@@ -46,7 +47,7 @@ from .errors import NotSupportedError
 from .linalg import predictions
 from .losses import Loss
 from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans
-from ._runs import (CHUNK, add_centred_gram, in_order as _in_order, largest as _largest,
+from ._runs import (CHUNK, centred_grams, in_order as _in_order, largest as _largest,
                     padded, run_sums)
 
 #: How an epoch reaches the workers: "actors" (one dask actor per worker holding its
@@ -58,8 +59,8 @@ ROUND_TRIP = "actors"
 # -- on the workers --
 
 class Shard:
-    """One chunk of (X, y) in a worker's memory, with the compiled pass of each of its
-    runs of CHUNK rows for the fit's loss."""
+    """One chunk of (X, y) in a worker's memory, with the compiled pass of the fit's loss
+    over it (its partial sums per CHUNK rows are the in-memory pass's)."""
 
     def __init__(self, X: Any, y: Any, dtype: np.dtype, start: int, last: bool,
                  kind: str, param: float) -> None:
@@ -71,38 +72,28 @@ class Shard:
             raise type(exc)(f"{exc}{where}") from None
         if X.shape[0] != y.shape[0]:
             raise ValueError(f"X and y chunks differ in length{where}")
-        self.X, self.y, self.last = X, y, last
+        self.X, self.y = X, y
         self.n, self.d = X.shape
         self.big = _largest(X)
         self.y_big = _largest(y.reshape(-1, 1))
-        self.passes = self._passes(kind, param)
-
-    def _passes(self, kind: str, param: float) -> List[Tuple[Any, Optional[np.ndarray]]]:
-        """(LinearObjective, y buffer whose last value is the padding row's target or None)
-        for each run of CHUNK rows."""
-        runs = []
-        for lo in range(0, self.n, CHUNK):
-            X, y = self.X[lo:lo + CHUNK], self.y[lo:lo + CHUNK]
-            pad = None
-            if padded(self.d, self.last and lo + CHUNK >= self.n):
-                # in memory the row after these is readable, so the pass reads them all
-                # as padded rows: a row of zeros after them does the same here; its
-                # target is set to the intercept before each pass, so its terms are 0
-                X = np.concatenate([X, np.zeros((1, self.d), X.dtype)])
-                y = pad = np.concatenate([y, np.zeros(1, y.dtype)])
-            runs.append((pass_linear.LinearObjective(kind, param, X, y, 1), pad))
-        return runs
+        self.whole = pass_linear.LinearObjective(kind, param, X, y, 1)
+        # in memory the rows after this chunk's are readable, so the pass reads its last
+        # row as a padded one: that run is passed apart, with a row of zeros after it
+        self.split, self.tail = self.n, None
+        if padded(self.d, last):
+            self.split = (self.n - 1) // CHUNK * CHUNK
+            zero = np.zeros(1, X.dtype)
+            self.tail = pass_linear.LinearObjective(
+                kind, param, np.concatenate([X[self.split:], zero[None].repeat(self.d, 1)]),
+                np.concatenate([y[self.split:], zero]), 1)
 
     def sums(self, params: np.ndarray) -> np.ndarray:
         """(runs, d + 2): each run's gradient sums then loss sum, at ``params``."""
         params = _loadable(params)
-        out = np.empty((len(self.passes), self.d + 2))
-        b = params[-1]
-        for k, (objective, pad) in enumerate(self.passes):
-            if pad is not None:
-                pad[-1] = b
-            out[k, -1], out[k, :-1] = objective.sums(params)
-        return out
+        parts = [self.whole.chunk_sums(params, 0, self.split)] if self.split else []
+        if self.tail is not None:
+            parts.append(self.tail.chunk_sums(params, 0, self.n - self.split))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def run_sums(self, which: str, big: np.ndarray, shift: Any) -> np.ndarray:
         """Sums over each run of RUN rows of u = X / big - shift ("x"), or u^2 ("x2"),
@@ -117,11 +108,9 @@ class Shard:
         return (self.run_sums("y2", big, mean),
                 float(_util.constant_loss(kind, param, self.y, value)) * self.n)
 
-    def centred_gram(self, big: np.ndarray, mean: np.ndarray, G: np.ndarray) -> np.ndarray:
-        """G plus _util.centred_gram of each run of RUN rows, in row order."""
-        G = G.copy()
-        add_centred_gram(G, self.X, _loadable(big), _loadable(mean))
-        return G
+    def centred_grams(self, big: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        """The centred Gram matrix of each run of GRAM_ROWS rows (_runs.centred_grams)."""
+        return centred_grams(self.X, _loadable(big), _loadable(mean))
 
     def gram(self, fit_intercept: bool) -> np.ndarray:
         """A^T A of the chunk, A = [X 1] (``gdcore.curvature.gram_blas``)."""
@@ -239,7 +228,7 @@ class DaskData:
     def standardize(self, X: Any, fit_intercept: bool, rows: bool = False,
                     weights: None = None) -> Standardization:
         """precondition.standardize's scans, y's with them: the means, then the centred
-        Gram matrix (a chain: each shard adds its runs to the sum so far) or the squares."""
+        Gram matrix (or the squares)."""
         if rows:
             raise NotSupportedError("batch_size", "mini-batch fits of dask arrays")
         n, d = self.shape
@@ -253,11 +242,10 @@ class DaskData:
         if d > GRAM_MAX_FEATURES:
             squares = _in_order(self._each("run_sums", "x2", big, mean))
         else:
-            G: Any = np.zeros((d, d))
-            for w, i in self._order():
-                G = self.client.submit(_centred_gram, self.shards[i], big, mean, G,
-                                       workers=[w], pure=False)
-            gram = G.result()
+            gram = np.zeros((d, d))
+            for parts in self._each("centred_grams", big, mean):
+                for part in parts:  # in row order, as in memory
+                    gram += part
         self._y_done(y_mean, y_rest)
         return from_scans(n, fit_intercept, big, mean, squares, gram)
 
@@ -287,10 +275,6 @@ class DaskData:
             G += part
         return lambda_max_of_gram(G, self.n_rows), math.nan
 
-    def _order(self) -> List[Tuple[str, int]]:
-        where = {i: w for w, idx in self.groups.items() for i in idx}
-        return [(where[i], i) for i in range(len(self.shards))]
-
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         """X gathered to the client (an error message's largest |X|, nothing on the way)."""
         X = np.concatenate(self._each("rows"))
@@ -315,10 +299,6 @@ class DaskObjective:
             parts = data._collect(data._submit("sums", p))
         total = _in_order(parts)
         return float(total[-1]), total[:-1]
-
-
-def _centred_gram(shard: Shard, big: np.ndarray, mean: np.ndarray, G: np.ndarray) -> np.ndarray:
-    return shard.centred_gram(big, mean, G)
 
 
 def _client() -> Any:

@@ -600,6 +600,21 @@ cdef class LinearObjective:
             raise ValueError("order must list rows of X")
         return self._sums(params, order, first, count)
 
+    def chunk_sums(self, params, Py_ssize_t first=0, count=None):
+        """The partial sums of a pass over rows first .. first + count - 1 in order: one
+        row (gradient sums, then loss sum) per CHUNK rows, as the full pass adds them.
+        The rows after them are read as padding, as in memory, so a block of rows held
+        apart sums as the same rows of the whole X (gdcore/dask.py's shards)."""
+        cdef Py_ssize_t m = self.data.n - first if count is None else count
+        cdef Py_ssize_t width = self.data.d + 2
+        if not (0 <= first and 0 < m and first + m <= self.data.n):
+            raise ValueError("first and count must select rows of X")
+        if self.data.work.pool != NULL and first == 0 and m == self.data.n:
+            raise ValueError("chunk_sums needs an objective of one thread")
+        self._sums(params, None, first, m)
+        chunks = (m + CHUNK - 1) // CHUNK
+        return self.partials[:chunks * width].reshape(chunks, width).copy()
+
     def loss_sum(self, params):
         """The loss sum alone at ``params`` over all rows (the loop's reference loss)."""
         return self._sums(params, None, 0, self.data.n, False)[0]

@@ -19,6 +19,9 @@ cimport scipy.linalg.cython_blas as blas
 from _loss cimport loss_code, loss_term
 from _rng cimport shuffle
 
+cdef enum:
+    GRAM_ROWS = 4096  # rows per partial sum of centred_gram (gdcore/_runs.py's GRAM_ROWS)
+
 
 def all_finite(const floating[::1] values):
     """True when no value is NaN or infinite."""
@@ -37,26 +40,53 @@ cdef inline const double* weights_of(object weights, const double[::1] view) exc
     return NULL if weights is None else &view[0]
 
 
+cdef inline void run_sum(const floating[:, ::1] X, const double[::1] big,
+                         const double[::1] shift, bint square, Py_ssize_t lo,
+                         double* part, const double* sw) noexcept nogil:
+    """part[j] = sum of u_ij (or u_ij^2), u_ij = X[i, j] / big[j] - shift[j], over the
+    run of 256 rows from ``lo`` in row order, each term times row i's weight sw[i]
+    unless sw is NULL."""
+    cdef Py_ssize_t d = X.shape[1], i, j
+    cdef double u, wi = 1.0
+    for j in range(d):
+        part[j] = 0.0
+    for i in range(lo, min(lo + 256, X.shape[0])):
+        if sw != NULL:
+            wi = sw[i]
+        for j in range(d):
+            u = X[i, j] / big[j] - shift[j]
+            part[j] += wi * (u * u if square else u)
+
+
 cdef void column_sums(const floating[:, ::1] X, const double[::1] big,
                       const double[::1] shift, bint square, double[::1] part,
                       double[::1] out, const double* sw) noexcept nogil:
-    """out[j] = sum_i u_ij (or u_ij^2), u_ij = X[i, j] / big[j] - shift[j], each term
-    times row i's weight sw[i] unless sw is NULL, summed in runs of 256 rows: the
+    """out[j] += the sums of run_sum over the runs of 256 rows, in row order: the
     rounding of the sums grows as n / 256 + 256, not as n."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j, lo = 0
-    cdef double u, wi = 1.0
-    while lo < n:
-        for j in range(d):
-            part[j] = 0.0
-        for i in range(lo, min(lo + 256, n)):
-            if sw != NULL:
-                wi = sw[i]
-            for j in range(d):
-                u = X[i, j] / big[j] - shift[j]
-                part[j] += wi * (u * u if square else u)
-        for j in range(d):
+    cdef Py_ssize_t lo, j
+    if X.shape[1] == 0:
+        return
+    for lo in range(0, X.shape[0], 256):
+        run_sum(X, big, shift, square, lo, &part[0], sw)
+        for j in range(X.shape[1]):
             out[j] += part[j]
-        lo += 256
+
+
+def run_sums(const floating[:, ::1] X, const double[::1] big, const double[::1] shift,
+             bint square):
+    """(runs, d): column_scan's partial sum of each run of 256 rows of u = X / big -
+    shift (or u^2), in row order: what rows held apart (gdcore/_runs.py) add up to the
+    same sums."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], r
+    if big.shape[0] != d or shift.shape[0] != d:
+        raise ValueError("big and shift must have one value per column of X")
+    out = np.zeros(((n + 255) // 256, d))
+    cdef double[:, ::1] parts = out
+    if d:
+        with nogil:
+            for r in range(parts.shape[0]):
+                run_sum(X, big, shift, square, r * 256, &parts[r, 0], NULL)
+    return out
 
 
 def column_scan(const floating[:, ::1] X, bint centre, bint squares=False, weights=None):
@@ -103,8 +133,10 @@ def centred_gram(const floating[:, ::1] X, const double[::1] big, const double[:
     the centred Gram matrix of the columns divided by their largest magnitudes;
     with ``weights``, U^T diag(weights) U (each row scaled by its weight's root).
 
-    Blocks of 256 rows are centred into a buffer, each added into G by one BLAS
-    syrk: one call from Python however many rows, and X is never copied whole.
+    Blocks of 256 rows are centred into a buffer, each added by one BLAS syrk
+    into the sum of its run of GRAM_ROWS rows, and each run's sum into G in
+    row order: runs of rows held apart (the shards of gdcore/dask.py) add up
+    to the same G. One call from Python however many rows; X is never copied.
     """
     cdef Py_ssize_t n = X.shape[0], lo = 0, i, j, k
     cdef int d = X.shape[1], m
@@ -112,6 +144,7 @@ def centred_gram(const floating[:, ::1] X, const double[::1] big, const double[:
         raise ValueError("big and mean must have one value per column of X")
     gram_out = np.zeros((d, d))
     cdef double[:, ::1] G = gram_out
+    cdef double[:, ::1] R = np.zeros((max(d, 1), max(d, 1)))
     cdef double[:, ::1] U = np.empty((256, max(d, 1)))
     cdef double one = 1.0
     cdef char* upper = b"U"
@@ -131,9 +164,14 @@ def centred_gram(const floating[:, ::1] X, const double[::1] big, const double[:
                     root = sqrt(sw[lo + i])
                 for j in range(d):
                     U[i, j] = root * (X[lo + i, j] / big[j] - mean[j])
-            # row-major U is the column-major d x m matrix U^T: G += U^T (U^T)^T
-            blas.dsyrk(upper, plain, &d, &m, &one, &U[0, 0], &d, &one, &G[0, 0], &d)
+            # row-major U is the column-major d x m matrix U^T: R += U^T (U^T)^T
+            blas.dsyrk(upper, plain, &d, &m, &one, &U[0, 0], &d, &one, &R[0, 0], &d)
             lo += 256
+            if lo % GRAM_ROWS == 0 or lo >= n:  # the run's end: into G, R from zero
+                for j in range(d):
+                    for k in range(j, d):
+                        G[k, j] += R[k, j]
+                        R[k, j] = 0.0
         for j in range(d):  # syrk filled the column-major upper triangle: the rows' lower one
             for k in range(j + 1, d):
                 G[j, k] = G[k, j]

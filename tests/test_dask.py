@@ -90,7 +90,7 @@ def test_other_chunks_within_1e12(client, d):
         np.testing.assert_allclose(h2.loss, h1.loss, rtol=1e-12)
 
 
-@pytest.mark.parametrize("d,n,chunks", [(1, N, 4096), (6, N, 512), (260, 700, 256)])
+@pytest.mark.parametrize("d,n,chunks", [(1, N, 4096), (6, N, 4096), (20, N, 8192), (260, 700, 256)])
 def test_statistics_equal_in_memory(client, d, n, chunks):
     """The default fit's change of variables and y's scales, reduced over the chunks."""
     from gdcore.dask import DaskData

@@ -240,7 +240,7 @@ def test_column_scan_against_numpy(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n, d", [(1, 1), (256, 3), (257, 7), (1000, 12)])
+@pytest.mark.parametrize("n, d", [(1, 1), (256, 3), (257, 7), (1000, 12), (9000, 5)])
 def test_centred_gram_against_numpy(dtype, n, d):
     """The centred Gram matrix in units of the column_scan's magnitudes, over whole and
     partial blocks of rows, symmetric to the last bit."""
@@ -256,6 +256,39 @@ def test_centred_gram_against_numpy(dtype, n, d):
     np.testing.assert_array_equal(gram, gram.T)
     with pytest.raises(ValueError, match="one value per column"):
         _util.centred_gram(X, big[:-1], mean)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [1, 6, 20])
+def test_partial_sums_of_rows_held_apart_add_up_to_the_whole(dtype, d):
+    """The partials that blocks of rows held elsewhere compute (gdcore/_runs.py, the
+    shards of gdcore/dask.py), added in row order, give the whole X's numbers bit for
+    bit: column_scan's means, centred_gram's matrix and the pass's sums."""
+    from gdcore import _runs, _util
+    rng = np.random.default_rng(d)
+    n = 3 * 4096 + 77
+    X = np.ascontiguousarray(rng.standard_normal((n, d)) * 3 + 1, dtype=dtype)
+    y = np.ascontiguousarray(rng.standard_normal(n), dtype=dtype)
+    big, mean, _ = _util.column_scan(X, True)
+    parts = [_runs.run_sums(X[lo:lo + 8192], big, 0.0, False) for lo in (0, 8192)]
+    np.testing.assert_array_equal(_runs.in_order(parts) / n, mean)
+    gram = np.zeros((d, d))
+    for lo in (0, 4096, 8192):
+        for part in _runs.centred_grams(X[lo:lo + 4096 if lo < 8192 else n], big, mean):
+            gram += part
+    np.testing.assert_array_equal(gram, _util.centred_gram(X, big, mean))
+    params = rng.standard_normal(d + 1).astype(dtype)
+    objective = _dispatch.pass_linear.LinearObjective("mse", 0.0, X, y)
+    loss, grad = objective.sums(params)
+    chunks = objective.chunk_sums(params)
+    assert chunks.shape == (4, d + 2)
+    total = _runs.in_order([chunks])
+    assert total[-1] == loss
+    np.testing.assert_array_equal(total[:-1], grad)
+    # the rows after a block are read as in the whole X: its partials are the whole's
+    np.testing.assert_array_equal(objective.chunk_sums(params, 4096, 8192), chunks[1:3])
+    with pytest.raises(ValueError, match="first and count"):
+        objective.chunk_sums(params, 0, n + 1)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
