@@ -58,6 +58,15 @@ def shuffle_blocks(order: Any, block: int, rng: SplitMix64) -> None:
         at += len(rows)
 
 
+def shuffled(n: int, rng: SplitMix64) -> Any:
+    """0..n-1 as ``shuffle`` leaves them, compiled (``_util.shuffled``), and ``rng`` moved
+    past its n - 1 draws (each adds GOLDEN_GAMMA to the state)."""
+    from . import _util
+    order = _util.shuffled(n, rng.state, 1)
+    rng.state = (rng.state + max(n - 1, 0) * GOLDEN_GAMMA) & MASK64
+    return order
+
+
 def below(x: int, bound: int) -> int:
     """A 64-bit random ``x`` mapped to ``[0, bound)``."""
     if bound <= 1 << 32:
