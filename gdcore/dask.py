@@ -38,16 +38,21 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from dataclasses import replace
+
 from . import _runs, _util, strategy
 from ._dispatch import pass_linear
+from ._random import SplitMix64, shuffle, shuffled
 from ._validation import as_features, as_target, on_cluster
 from .curvature import lambda_max_of_gram
 from .errors import NotSupportedError
 from .linalg import predictions
+from .loop import ReferenceRun, Settings, new_state
 from .losses import Loss
-from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans
-from ._runs import (CHUNK, add_centred_gram, in_order as _in_order, largest as _largest,
-                    padded, run_sums)
+from .optim import State
+from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans, rows_max
+from ._runs import (CHUNK, Batch, HeldRows, add_centred_gram, in_order as _in_order,
+                    largest as _largest, padded, row_curvature, run_sums)
 
 #: How an epoch reaches the workers: "actors" (one dask actor per worker holding its
 #: shards, called directly from the client) or "futures" (one task per worker through
@@ -131,6 +136,45 @@ class Shard:
     def largest(self) -> Tuple[np.ndarray, np.ndarray]:
         return self.big, self.y_big
 
+    def size(self) -> int:
+        return self.n
+
+    def rows_max(self, fit_intercept: bool, big: np.ndarray, mean: np.ndarray,
+                 unit_scale: np.ndarray) -> float:
+        """max_i ||a_i||^2 of the chunk's rows in standardised coordinates (precondition's)."""
+        return rows_max(self.X, fit_intercept, _loadable(big), _loadable(mean),
+                        _loadable(unit_scale))
+
+    def row_curvature(self, fit_intercept: bool) -> float:
+        """max_i 2 ||a_i||^2 of the chunk's rows, a_i = [x_i 1] (the compiled backend's)."""
+        return row_curvature(self.X, fit_intercept)
+
+    def batches(self, settings: Settings, kind: str, param: float, params: np.ndarray,
+                state: np.ndarray, seed: int, epoch: int, steps: float, loss_sum: float,
+                grad_sum: np.ndarray) -> Tuple[np.ndarray, np.ndarray, int, float, np.ndarray,
+                                                bool]:
+        """The chunk's part of a mini-batch epoch: its rows (shuffled from the random
+        stream at ``seed`` for shuffle="blocks", else in order) in batches, one step each
+        (``ReferenceRun.batches`` over them, the epoch's ``steps`` for the schedule), from
+        ``params`` and the optimizer ``state`` array. Returns them stepped, the stream's
+        state, the epoch's sums so far and whether a batch's loss was not finite."""
+        assert settings.batch_size is not None
+        key = (settings.batch_size, settings.shuffle is False, kind, param)
+        if getattr(self, "batch_key", None) != key:  # kept from chunk to chunk of a fit
+            self.batch_key = key
+            self.batch = Batch(settings.batch_size, self.d, self.X.dtype, kind, param,
+                               settings.shuffle is False)
+        rng = SplitMix64(seed)
+        order = shuffled(self.n, rng) if settings.shuffle == "blocks" else np.arange(self.n)
+        params = np.array(params)
+        run_state = new_state(settings, params)
+        run_state.array[:] = state
+        run = ReferenceRun(HeldRows(self.X, self.y, self.batch, self.last), params, run_state,
+                           settings)
+        run.steps_per_epoch = steps
+        loss_sum, grad_sum, diverged = run.batches(order, epoch, loss_sum, np.array(grad_sum))
+        return params, run_state.array, rng.state, loss_sum, grad_sum, diverged
+
     def rows(self) -> np.ndarray:
         return self.X
 
@@ -154,6 +198,10 @@ class ShardGroup:
 
     def sums(self, params: np.ndarray) -> List[np.ndarray]:
         return _call("sums", self.shards, params)
+
+    def batches(self, k: int, *args: Any) -> Any:
+        """Shard k's part of a mini-batch epoch (Shard.batches)."""
+        return self.shards[k].batches(*args)
 
 
 # -- on the client --
@@ -240,8 +288,8 @@ class DaskData:
                     weights: None = None) -> Standardization:
         """precondition.standardize's scans, y's with them: the means, then the centred
         Gram matrix (a chain: each shard adds its runs to the sum so far) or the squares."""
-        if rows:
-            raise NotSupportedError("batch_size", "mini-batch fits of dask arrays")
+        if rows:  # mini-batch steps: the rows' curvature too (a pass more)
+            return self._with_rows(self.standardize(X, fit_intercept), fit_intercept)
         n, d = self.shape
         big = np.where(self.big == 0, 1.0, self.big)
         y_big = np.where(self.y_big == 0, 1.0, self.y_big)
@@ -278,14 +326,38 @@ class DaskData:
             value /= self.n_rows
         return value if math.isfinite(value) else 0.0
 
+    def _with_rows(self, std: Standardization, fit_intercept: bool) -> Standardization:
+        """``std`` with its rows' curvature, the largest over the shards (from its means and
+        scales in units of the columns' largest magnitudes: equal to rounding)."""
+        big = np.where(self.big == 0, 1.0, self.big)
+        return replace(std, row_max=max(self._each("rows_max", fit_intercept, big,
+                                                   std.mean / big, std.scale / big)))
+
     def curvature(self, X: Any, fit_intercept: bool, rows: bool = True) -> Tuple[float, float]:
-        """(lambda_max of (2/N) A^T A, NaN): the raw Gram matrix summed over the shards."""
-        if rows:
-            raise NotSupportedError("batch_size", "mini-batch fits of dask arrays")
+        """(lambda_max of (2/N) A^T A, max_i 2 ||a_i||^2 if ``rows`` else NaN): the raw Gram
+        matrix summed over the shards, the rows' largest of theirs."""
         G = np.zeros((self.shape[1] + fit_intercept,) * 2)
         for part in self._each("gram", fit_intercept):
             G += part
-        return lambda_max_of_gram(G, self.n_rows), math.nan
+        row_max = max(self._each("row_curvature", fit_intercept)) if rows else math.nan
+        return lambda_max_of_gram(G, self.n_rows), row_max
+
+    # mini-batches: one chunk after the other, each run where it lives
+
+    def blocked(self, batch_size: int, shuffle: Any) -> int:
+        """Set mini-batches up (the shards' rows, where they live); the rows per block of
+        shuffle="blocks": the largest chunk's (each chunk is a block)."""
+        self.chunk_rows = self._each("size")
+        self.owner = dict((i, w) for w, i in self._order())
+        return max(self.chunk_rows)
+
+    def chunk_batches(self, i: int, *args: Any) -> Any:
+        """Shard i's part of a mini-batch epoch (Shard.batches), on its worker."""
+        w = self.owner[i]
+        if self.via == "actors":
+            return self.actors[w].batches(self.groups[w].index(i), *args).result()
+        return self.client.submit(_batches, self.shards[i], *args, workers=[w],
+                                  pure=False).result()
 
     def _order(self) -> List[Tuple[str, int]]:
         where = {i: w for w, idx in self.groups.items() for i in idx}
@@ -315,6 +387,44 @@ class DaskObjective:
             parts = data._collect(data._submit("sums", p))
         total = _in_order(parts)
         return float(total[-1]), total[:-1]
+
+
+class ChunkedRun(ReferenceRun):
+    """ReferenceRun whose mini-batch epochs go through the chunks one after the other (in
+    a random order for shuffle="blocks", drawn from the run's stream, else in row order):
+    each chunk's batches run on the worker holding it (Shard.batches), the parameters,
+    optimizer state, random stream and the epoch's sums carried from chunk to chunk, one
+    round trip each: sequential SGD, the steps one machine would take in that order. The
+    epoch's end (records, divergence, stopping) is ReferenceRun's, on the client."""
+
+    def __init__(self, data: DaskData, objective: Any, params: np.ndarray, state: State,
+                 settings: Settings) -> None:
+        super().__init__(objective, params, state, settings)
+        self.data = data
+        b = settings.batch_size
+        if b:  # batches never straddle chunks: a chunk's last may be short
+            self.steps_per_epoch = float(sum(-(-m // b) for m in data.chunk_rows))
+
+    def _epoch(self) -> Tuple[float, np.ndarray, bool]:
+        chunks = list(range(len(self.data.shards)))
+        if self.s.shuffle == "blocks":
+            shuffle(chunks, self.rng)
+        loss = self.data.loss.kind, self.data.loss.param
+        loss_sum, grad_sum = 0.0, np.zeros(self.s.n_free)
+        for i in chunks:
+            params, state, seed, loss_sum, grad_sum, diverged = self.data.chunk_batches(
+                i, self.s, *loss, self.params, self.state.array, self.rng.state,
+                self.n_epochs, self.steps_per_epoch, loss_sum, grad_sum)
+            self.params[:] = params
+            self.state.array[:] = state
+            self.rng.state = seed
+            if diverged:
+                return loss_sum, grad_sum, True
+        return loss_sum, grad_sum, False
+
+
+def _batches(shard: Shard, *args: Any) -> Any:
+    return shard.batches(*args)
 
 
 def _centred_gram(shard: Shard, big: np.ndarray, mean: np.ndarray, G: np.ndarray) -> np.ndarray:
@@ -386,7 +496,8 @@ def start(trainer: Any, model: Any, X: Any, y: Any) -> Tuple[Any, Any, Any]:
     _runs.refuse(trainer, model, "dask arrays")
     data = DaskData(X, y, model.dtype, trainer.loss, ROUND_TRIP)
     model._check_features(data)
-    return _runs.start(trainer, model, data, DaskObjective(data), "dask arrays")
+    return _runs.start(trainer, model, data, DaskObjective(data), "dask arrays",
+                       run=lambda *args: ChunkedRun(data, *args))
 
 
 # -- gdcore.sklearn.GDRegressor's fit and predict of dask arrays --
