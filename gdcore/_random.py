@@ -52,10 +52,9 @@ def shuffle_blocks(order: Any, block: int, rng: SplitMix64) -> None:
     shuffle(blocks, rng)
     at = 0
     for k in blocks:
-        rows = list(range(k * block, min((k + 1) * block, n)))
-        shuffle(rows, rng)
-        order[at:at + len(rows)] = rows
-        at += len(rows)
+        m = min(block, n - k * block)
+        order[at:at + m] = k * block + shuffled(m, rng)  # shuffle's order, compiled
+        at += m
 
 
 def shuffled(n: int, rng: SplitMix64) -> Any:

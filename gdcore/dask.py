@@ -377,8 +377,7 @@ class DaskObjective:
         self.n_rows, self.n_params = data.n_rows, data.shape[1] + 1
 
     def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
-        if rows is not None:
-            raise NotSupportedError("batch_size", "mini-batch fits of dask arrays")
+        assert rows is None, "mini-batches run on the workers (ChunkedRun)"
         data, p = self.data, np.array(params)
         if data.via == "actors":
             calls = [(w, actor.sums(p)) for w, actor in data.actors.items()]
