@@ -26,9 +26,22 @@ divergence test (summed per chunk, equal to rounding), and with
 (summed per chunk, exact eigenvalue for every width, where memory uses power
 iteration beyond 64 parameters).
 
+Mini-batches (``batch_size``) are sequential SGD over the chunks
+(``ChunkedRun``): each epoch visits the chunks one after the other, in a
+random order drawn from the run's stream (``shuffle="blocks"``) or in row
+order (``False``); the worker holding a chunk takes its rows in a random order
+(the stream's next draws) or in order, in batches that never straddle chunks
+(a chunk's last may be short), one step each (``ReferenceRun.batches`` there),
+and sends the parameters, optimizer state, stream and the epoch's sums back:
+one round trip per chunk per epoch, the steps one machine would take in that
+order. With chunks of whole batches that is the in-memory fit whose
+``shuffle="blocks"`` blocks are the chunks, bit for bit (the default step's
+rows' curvature is reduced over the chunks to rounding). ``shuffle="rows"``
+would mix every chunk into every batch: refused, by name.
+
 Not on a cluster (a ``gdcore.errors.NotSupportedError`` names the argument):
-mini-batches (``batch_size``), networks, and the default MAE fit (its
-smoothing path checks duality gaps with in-memory X; give an optimizer).
+``shuffle="rows"``, networks, and the default MAE fit (its smoothing path
+checks duality gaps with in-memory X; give an optimizer).
 """
 
 from __future__ import annotations

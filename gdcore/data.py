@@ -23,8 +23,21 @@ the loss of predicting y's mean and, with ``precondition=None`` and
 (equal to rounding). Rows wider than a block (4,096 rows over
 ``BLOCK_BYTES``) are read in shorter runs: equal to rounding too.
 
+Mini-batches (``batch_size``) read the file in blocks too: the most whole
+batches the buffer holds (``FileData.blocked``), each block read into it once
+per epoch. ``shuffle="blocks"`` takes the blocks in a random order and each
+block's rows in a random order (``gdcore._random.shuffle_blocks`` with the
+file's block: a batch holds rows of one block, two past the short last one);
+``shuffle=False`` reads the rows in order. The epochs are ReferenceRun's, each
+batch copied into a buffer and summed as the compiled loop sums it
+(``_runs.Batch``): the fit equals the in-memory fit with the same blocks bit
+for bit (``shuffle=False``: the in-memory fit itself), and the default fit's
+step measures the rows' curvature over the blocks as memory does. Memory: the
+buffer, a batch, and the row order (8 bytes a row). ``shuffle="rows"`` would
+read the disk at random: refused, by name.
+
 Not on files (a ``gdcore.errors.NotSupportedError`` names the argument):
-mini-batches (``batch_size``), networks, early stopping, and the default
+``shuffle="rows"``, networks, early stopping, ``partial_fit``, and the default
 fits made of stages (MAE, Huber, an L1 penalty: give an optimizer).
 """
 
