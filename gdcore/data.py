@@ -375,7 +375,9 @@ class FileData:
         """Each block read into the buffer (of X, y or both): its runs as (slot, first
         row, rows), in row order."""
         step = self.slots * self.run
-        self.loaded = -1  # the buffer's block of mini-batches, if any, is overwritten
+        if self.loaded >= 0 and self.pad:  # a block of mini-batches wrote over the rows
+            self.X[:, -1] = 0.0            # of zeros after the runs
+        self.loaded = -1
         for start in range(0, self.n_rows, step):
             count = min(step, self.n_rows - start)
             runs = [(s, start + s * self.run, min(self.run, count - s * self.run))
@@ -445,6 +447,7 @@ class FileData:
                                                   gram, (self.loss, value))
         self.y_scan = (y_big, y_mean, y_squares)
         self.trivial = (value, loss_sum / n)
+
         def row_max(unit_scale: np.ndarray) -> float:  # a pass more, for mini-batch steps
             return max(rows_max(self.X[s, :m], fit_intercept, big, mean, unit_scale)
                        for runs in self.blocks("X") for s, _, m in runs)
@@ -471,7 +474,7 @@ class FileData:
         """(lambda_max of (2/N) A^T A, max_i 2 ||a_i||^2 if ``rows`` else NaN): the raw Gram
         matrix summed over the blocks, the rows' largest taken in the same pass."""
         G = np.zeros((self.shape[1] + fit_intercept,) * 2)
-        row_max = -math.inf if rows else math.nan
+        row_max = 0.0 if rows else math.nan
         for runs in self.blocks("X"):
             for s, _, m in runs:
                 G += gram_blas(self.X[s, :m], fit_intercept)
@@ -511,7 +514,8 @@ class FileData:
         if self.block <= flat_x.shape[0]:  # the runs' buffer, viewed as one block of rows
             self.bx, self.by = flat_x[:self.block], flat_y[:self.block]
         else:  # a batch larger than the buffer
-            self.bx, self.by = np.empty((self.block, d), self.dtype), np.empty(self.block, self.dtype)
+            self.bx = np.empty((self.block, d), self.dtype)
+            self.by = np.empty(self.block, self.dtype)
             if self.staging is not None:  # room for the block as stored in the file
                 stored = self.staging.size // (self.slots * self.run * d)
                 self.staging = np.empty(self.block * d * stored, np.uint8)

@@ -196,6 +196,8 @@ def test_mini_batch_fit_equals_in_memory_bit_for_bit(files, monkeypatch, d, batc
     assert h_disk.n_epochs == h_memory.n_epochs == 4 and h_disk.lr == h_memory.lr
     assert np.array_equal(disk.params, memory.params)
     assert np.array_equal(h_disk.loss, h_memory.loss)
+    # the full pass after the epochs (their blocks overwrote the full passes' buffer)
+    assert (h_disk.final_loss, h_disk.grad_norm) == (h_memory.final_loss, h_memory.grad_norm)
 
 
 def test_mini_batch_float32_and_raw_step(files, monkeypatch, small_blocks):
@@ -209,6 +211,23 @@ def test_mini_batch_float32_and_raw_step(files, monkeypatch, small_blocks):
                                                          32, False, precondition=None)
     assert h_disk.lr == pytest.approx(h_memory.lr, rel=1e-12)
     np.testing.assert_allclose(disk.params, memory.params, rtol=1e-10)
+
+
+def test_mini_batch_larger_than_the_buffer(files, monkeypatch):
+    """A batch larger than the buffer (1,000 rows of float64 here, 2,000 of float32):
+    blocks of one batch, in a buffer of their own (and its staging, for the float64 file
+    fitted in float32). Full passes run in shorter runs here, equal to rounding (the
+    default fit's statistics): Adam, whose steps read only the batches."""
+    monkeypatch.setattr(gdcore.data, "BLOCK_BYTES", 1000 * 20 * 8)
+    X, y = problem(10_000 + 7, 20)
+    Xf, yf = files(X, y)
+    for dtype in (np.float64, np.float32):
+        monkeypatch.setattr(gdcore.loop, "BLOCK_BYTES", 2500 * 20 * np.dtype(dtype).itemsize)
+        kw = dict(batch_size=2500, shuffle="blocks", random_state=2, epochs=3, tol=0.0,
+                  optimizer="adam", lr=0.01)
+        (memory, _), (disk, _) = fit_both(X.astype(dtype), y.astype(dtype), Xf, yf, dtype,
+                                          **kw)
+        assert np.array_equal(disk.params, memory.params), dtype
 
 
 def test_mini_batch_reads_each_block_once_per_epoch(files, monkeypatch, small_blocks):
