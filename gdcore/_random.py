@@ -52,10 +52,18 @@ def shuffle_blocks(order: Any, block: int, rng: SplitMix64) -> None:
     shuffle(blocks, rng)
     at = 0
     for k in blocks:
-        rows = list(range(k * block, min((k + 1) * block, n)))
-        shuffle(rows, rng)
-        order[at:at + len(rows)] = rows
-        at += len(rows)
+        m = min(block, n - k * block)
+        order[at:at + m] = k * block + shuffled(m, rng)  # shuffle's order, compiled
+        at += m
+
+
+def shuffled(n: int, rng: SplitMix64) -> Any:
+    """0..n-1 as ``shuffle`` leaves them, compiled (``_util.shuffled``), and ``rng`` moved
+    past its n - 1 draws (each adds GOLDEN_GAMMA to the state)."""
+    from . import _util
+    order = _util.shuffled(n, rng.state, 1)
+    rng.state = (rng.state + max(n - 1, 0) * GOLDEN_GAMMA) & MASK64
+    return order
 
 
 def below(x: int, bound: int) -> int:

@@ -12,12 +12,16 @@ those runs' boundaries.
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+from dataclasses import replace
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _util, strategy
+from ._dispatch import pass_linear
+from ._random import POWER_SEED
 from ._validation import check_batch_size, seed_from
+from .curvature import POWER_RTOL
 from .errors import NotSupportedError
 from .loop import Fit, Objective, ReferenceRun, new_state
 
@@ -76,21 +80,104 @@ def in_order(parts: Sequence[np.ndarray]) -> np.ndarray:
     return np.add.accumulate(np.concatenate(parts), axis=0)[-1]
 
 
+def row_curvature(X: np.ndarray, fit_intercept: bool) -> float:
+    """max_i 2 ||a_i||^2, a_i = [x_i 1], over the rows of X (the caller takes the max over
+    blocks): the compiled backend's row pass (``curvature``), row for row."""
+    return float(pass_linear.curvature(X, fit_intercept, 0, POWER_RTOL, POWER_SEED)[1])
+
+
+class Batch:
+    """One mini-batch's rows copied into a buffer of ``size`` rows (+ 1) and summed as the
+    in-memory loop sums them, so that sources held elsewhere give its numbers bit for bit:
+    shuffled rows by the pass over listed rows, rows in order (``in_order``: shuffle=False)
+    by the pass over contiguous rows. The pass reads rows of 17 to 64 features padded, but
+    for X's last row (contiguous rows), or for each run of 4,096 listed rows that lists it:
+    so X's last row is the last of the rows summed here too (listed where the batch has it),
+    and a batch without it is summed with a row after it (of zeros, whose target is set to
+    the intercept, so that its terms are 0)."""
+
+    def __init__(self, size: int, d: int, dtype: np.dtype, kind: str, param: float,
+                 in_order: bool) -> None:
+        self.kind, self.param, self.in_order, self.d = kind, param, in_order, d
+        self.X = np.zeros((size + 1, d), dtype)
+        self.y = np.zeros(size + 1, dtype)
+        self.listed = np.arange(size + 1, dtype=np.intp)
+        self.objectives: Dict[int, Any] = {}  # LinearObjective over the first rows
+        self.m = 0
+
+    def add(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> None:
+        """Copy the listed rows of (X, y) after those added so far."""
+        k = len(rows)
+        self.X[self.m:self.m + k] = X[rows]
+        self.y[self.m:self.m + k] = y[rows]
+        self.m += k
+
+    def sums(self, params: np.ndarray, last: int) -> Tuple[float, np.ndarray]:
+        """(loss sum, gradient sums) over the rows added (then forgotten); ``last``: where
+        X's last row is among them (-1: it is not)."""
+        m, self.m = self.m, 0
+        if self.in_order:
+            pad = padded(self.d, last >= 0)
+            if pad:
+                self.X[m] = 0.0
+                self.y[m] = params[-1]
+            return self._objective(m + pad).sums(params)
+        if last < 0:
+            return self._objective(self.X.shape[0]).batch_sums(params, self.listed, 0, m)
+        swap = [last, m - 1]  # X's last row to the end of the buffer, listed where it was
+        self.X[swap] = self.X[swap[::-1]]
+        self.y[swap] = self.y[swap[::-1]]
+        listed = np.arange(m, dtype=np.intp)
+        listed[swap] = listed[swap[::-1]]
+        return self._objective(m).batch_sums(params, listed, 0, m)
+
+    def _objective(self, m: int) -> Any:
+        if m not in self.objectives:
+            self.objectives[m] = pass_linear.LinearObjective(self.kind, self.param, self.X[:m],
+                                                             self.y[:m], 1)
+        return self.objectives[m]
+
+
+class HeldRows:
+    """``gdcore.loop.Objective`` of a linear model's mini-batches on (X, y) in memory (a
+    shard's chunk), through a Batch: ``last`` says whether X's last row is the data's."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, batch: Batch, last: bool) -> None:
+        self.X, self.y, self.batch, self.last = X, y, batch, last
+        self.n_rows, self.n_params = X.shape[0], X.shape[1] + 1
+
+    def sums(self, params: np.ndarray,
+             rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
+        assert rows is not None, "mini-batches only"
+        self.batch.add(self.X, self.y, rows)
+        return self.batch.sums(params, where_last(rows, self.n_rows) if self.last else -1)
+
+
+def where_last(rows: np.ndarray, n: int) -> int:
+    """Where row n - 1 is listed in ``rows`` (-1: it is not)."""
+    at = np.flatnonzero(rows == n - 1)
+    return int(at[0]) if at.size else -1
+
+
 def refuse(trainer: Any, model: Any, where: str) -> None:
-    """What no source held elsewhere fits (yet): networks, mini-batches."""
+    """What no source held elsewhere fits (yet): networks, and mini-batches of rows
+    reshuffled every epoch (each batch would read rows scattered over the whole data)."""
     if not model._linear:
         raise NotSupportedError("model", f"{type(model).__name__} on {where} (linear "
                                 "models only)")
-    if trainer.batch_size is not None:
-        raise NotSupportedError("batch_size", f"mini-batch fits of {where}; use "
-                                "batch_size=None (full batch)")
+    if trainer.batch_size is not None and trainer.shuffle == "rows":
+        raise NotSupportedError("shuffle", f"shuffle='rows' in mini-batch fits of {where} "
+                                "(every batch would read rows scattered over all the data); "
+                                "use shuffle='blocks' or shuffle=False")
 
 
-def start(trainer: Any, model: Any, data: Any, objective: Objective,
-          where: str) -> Tuple[Any, Any, Any]:
+def start(trainer: Any, model: Any, data: Any, objective: Objective, where: str,
+          run: Callable[..., Any] = ReferenceRun) -> Tuple[Any, Any, Any]:
     """Trainer._start of a linear model on ``data`` held elsewhere, which measures itself
     (``strategy.setup``'s measure) and whose rows ``objective`` sums: (setup, run,
-    (data, batch_size, data)), the epochs run by gdcore.loop.ReferenceRun."""
+    (data, batch_size, data)), the epochs run by ``run`` (gdcore.loop.ReferenceRun's
+    signature). Mini-batches take their blocks from ``data.blocked(batch_size, shuffle)``
+    (the rows per block of shuffle="blocks")."""
     batch_size = check_batch_size(trainer.batch_size, data.n_rows)
     measured: Any = data  # the data, as setup's X and y (it reads their shape and dtype)
     plan = strategy.setup(trainer, model, data, measured, measured, batch_size,
@@ -99,7 +186,10 @@ def start(trainer: Any, model: Any, data: Any, objective: Objective,
         raise NotSupportedError("optimizer", "the default fits made of stages (the MAE's "
                                 "smoothing path; the Huber loss; an L1 penalty) on "
                                 f"{where}; give an optimizer, e.g. optimizer='accelerated'")
+    if batch_size is not None:
+        plan.settings = replace(plan.settings, shuffle=trainer.shuffle,
+                                block=data.blocked(batch_size, trainer.shuffle))
     state = new_state(plan.settings, model.params)
-    run = Fit(ReferenceRun(objective, model.params, state, plan.settings), model.params,
-              state, plan.settings)
-    return plan, run, (data, batch_size, data)
+    fit = Fit(run(objective, model.params, state, plan.settings), model.params, state,
+              plan.settings)
+    return plan, fit, (data, batch_size, data)

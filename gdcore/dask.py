@@ -27,9 +27,22 @@ divergence test (summed per chunk, equal to rounding), and with
 (summed per chunk, exact eigenvalue for every width, where memory uses power
 iteration beyond 64 parameters).
 
+Mini-batches (``batch_size``) are sequential SGD over the chunks
+(``ChunkedRun``): each epoch visits the chunks one after the other, in a
+random order drawn from the run's stream (``shuffle="blocks"``) or in row
+order (``False``); the worker holding a chunk takes its rows in a random order
+(the stream's next draws) or in order, in batches that never straddle chunks
+(a chunk's last may be short), one step each (``ReferenceRun.batches`` there),
+and sends the parameters, optimizer state, stream and the epoch's sums back:
+one round trip per chunk per epoch, the steps one machine would take in that
+order. With chunks of whole batches that is the in-memory fit whose
+``shuffle="blocks"`` blocks are the chunks, bit for bit (the default step's
+rows' curvature included: the largest of the chunks'). ``shuffle="rows"``
+would mix every chunk into every batch: refused, by name.
+
 Not on a cluster (a ``gdcore.errors.NotSupportedError`` names the argument):
-mini-batches (``batch_size``), networks, and the default MAE fit (its
-smoothing path checks duality gaps with in-memory X; give an optimizer).
+``shuffle="rows"``, networks, and the default MAE fit (its smoothing path
+checks duality gaps with in-memory X; give an optimizer).
 """
 
 from __future__ import annotations
@@ -39,16 +52,20 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+
 from . import _runs, _util, strategy
 from ._dispatch import pass_linear
+from ._random import SplitMix64, shuffle, shuffled
 from ._validation import as_features, as_target, on_cluster
 from .curvature import lambda_max_of_gram
 from .errors import NotSupportedError
 from .linalg import predictions
+from .loop import ReferenceRun, Settings, new_state
 from .losses import Loss
-from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans
-from ._runs import (CHUNK, centred_grams, in_order as _in_order, largest as _largest,
-                    padded, run_sums)
+from .optim import State
+from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans, rows_max
+from ._runs import (CHUNK, Batch, HeldRows, centred_grams, in_order as _in_order,
+                    largest as _largest, padded, row_curvature, run_sums)
 
 #: How an epoch reaches the workers: "actors" (one dask actor per worker holding its
 #: shards, called directly from the client) or "futures" (one task per worker through
@@ -72,7 +89,7 @@ class Shard:
             raise type(exc)(f"{exc}{where}") from None
         if X.shape[0] != y.shape[0]:
             raise ValueError(f"X and y chunks differ in length{where}")
-        self.X, self.y = X, y
+        self.X, self.y, self.last = X, y, last
         self.n, self.d = X.shape
         self.big = _largest(X)
         self.y_big = _largest(y.reshape(-1, 1))
@@ -120,6 +137,45 @@ class Shard:
     def largest(self) -> Tuple[np.ndarray, np.ndarray]:
         return self.big, self.y_big
 
+    def size(self) -> int:
+        return self.n
+
+    def rows_max(self, fit_intercept: bool, big: np.ndarray, mean: np.ndarray,
+                 unit_scale: np.ndarray) -> float:
+        """max_i ||a_i||^2 of the chunk's rows in standardised coordinates (precondition's)."""
+        return rows_max(self.X, fit_intercept, _loadable(big), _loadable(mean),
+                        _loadable(unit_scale))
+
+    def row_curvature(self, fit_intercept: bool) -> float:
+        """max_i 2 ||a_i||^2 of the chunk's rows, a_i = [x_i 1] (the compiled backend's)."""
+        return row_curvature(self.X, fit_intercept)
+
+    def batches(self, settings: Settings, kind: str, param: float, params: np.ndarray,
+                state: np.ndarray, seed: int, epoch: int, steps: float, loss_sum: float,
+                grad_sum: np.ndarray) -> Tuple[np.ndarray, np.ndarray, int, float, np.ndarray,
+                                                bool]:
+        """The chunk's part of a mini-batch epoch: its rows (shuffled from the random
+        stream at ``seed`` for shuffle="blocks", else in order) in batches, one step each
+        (``ReferenceRun.batches`` over them, the epoch's ``steps`` for the schedule), from
+        ``params`` and the optimizer ``state`` array. Returns them stepped, the stream's
+        state, the epoch's sums so far and whether a batch's loss was not finite."""
+        assert settings.batch_size is not None
+        key = (settings.batch_size, settings.shuffle is False, kind, param)
+        if getattr(self, "batch_key", None) != key:  # kept from chunk to chunk of a fit
+            self.batch_key = key
+            self.batch = Batch(settings.batch_size, self.d, self.X.dtype, kind, param,
+                               settings.shuffle is False)
+        rng = SplitMix64(seed)
+        order = shuffled(self.n, rng) if settings.shuffle == "blocks" else np.arange(self.n)
+        params = np.array(params)
+        run_state = new_state(settings, params)
+        run_state.array[:] = state
+        run = ReferenceRun(HeldRows(self.X, self.y, self.batch, self.last), params, run_state,
+                           settings)
+        run.steps_per_epoch = steps
+        loss_sum, grad_sum, diverged = run.batches(order, epoch, loss_sum, np.array(grad_sum))
+        return params, run_state.array, rng.state, loss_sum, grad_sum, diverged
+
     def rows(self) -> np.ndarray:
         return self.X
 
@@ -143,6 +199,10 @@ class ShardGroup:
 
     def sums(self, params: np.ndarray) -> List[np.ndarray]:
         return _call("sums", self.shards, params)
+
+    def batches(self, k: int, *args: Any) -> Any:
+        """Shard k's part of a mini-batch epoch (Shard.batches)."""
+        return self.shards[k].batches(*args)
 
 
 # -- on the client --
@@ -229,8 +289,6 @@ class DaskData:
                     weights: None = None) -> Standardization:
         """precondition.standardize's scans, y's with them: the means, then the centred
         Gram matrix (or the squares)."""
-        if rows:
-            raise NotSupportedError("batch_size", "mini-batch fits of dask arrays")
         n, d = self.shape
         big = np.where(self.big == 0, 1.0, self.big)
         y_big = np.where(self.y_big == 0, 1.0, self.y_big)
@@ -247,7 +305,11 @@ class DaskData:
                 for part in parts:  # in row order, as in memory
                     gram += part
         self._y_done(y_mean, y_rest)
-        return from_scans(n, fit_intercept, big, mean, squares, gram)
+        row_max = None
+        if rows:  # mini-batch steps: the rows' curvature too (a pass more)
+            def row_max(unit_scale: np.ndarray) -> float:
+                return max(self._each("rows_max", fit_intercept, big, mean, unit_scale))
+        return from_scans(n, fit_intercept, big, mean, squares, gram, row_max)
 
     def target_stats(self, y: Any, weights: None = None) -> Tuple[float, float]:
         if self.y_scan is None:
@@ -267,13 +329,30 @@ class DaskData:
         return value if math.isfinite(value) else 0.0
 
     def curvature(self, X: Any, fit_intercept: bool, rows: bool = True) -> Tuple[float, float]:
-        """(lambda_max of (2/N) A^T A, NaN): the raw Gram matrix summed over the shards."""
-        if rows:
-            raise NotSupportedError("batch_size", "mini-batch fits of dask arrays")
+        """(lambda_max of (2/N) A^T A, max_i 2 ||a_i||^2 if ``rows`` else NaN): the raw Gram
+        matrix summed over the shards, the rows' largest of theirs."""
         G = np.zeros((self.shape[1] + fit_intercept,) * 2)
         for part in self._each("gram", fit_intercept):
             G += part
-        return lambda_max_of_gram(G, self.n_rows), math.nan
+        row_max = max(self._each("row_curvature", fit_intercept)) if rows else math.nan
+        return lambda_max_of_gram(G, self.n_rows), row_max
+
+    # mini-batches: one chunk after the other, each run where it lives
+
+    def blocked(self, batch_size: int, shuffle: Any) -> int:
+        """Set mini-batches up (the shards' rows, where they live); the rows per block of
+        shuffle="blocks": the largest chunk's (each chunk is a block)."""
+        self.chunk_rows = self._each("size")
+        self.owner = {i: w for w, idx in self.groups.items() for i in idx}
+        return max(self.chunk_rows)
+
+    def chunk_batches(self, i: int, *args: Any) -> Any:
+        """Shard i's part of a mini-batch epoch (Shard.batches), on its worker."""
+        w = self.owner[i]
+        if self.via == "actors":
+            return self.actors[w].batches(self.groups[w].index(i), *args).result()
+        return self.client.submit(_batches, self.shards[i], *args, workers=[w],
+                                  pure=False).result()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         """X gathered to the client (an error message's largest |X|, nothing on the way)."""
@@ -289,8 +368,7 @@ class DaskObjective:
         self.n_rows, self.n_params = data.n_rows, data.shape[1] + 1
 
     def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
-        if rows is not None:
-            raise NotSupportedError("batch_size", "mini-batch fits of dask arrays")
+        assert rows is None, "mini-batches run on the workers (ChunkedRun)"
         data, p = self.data, np.array(params)
         if data.via == "actors":
             calls = [(w, actor.sums(p)) for w, actor in data.actors.items()]
@@ -299,6 +377,44 @@ class DaskObjective:
             parts = data._collect(data._submit("sums", p))
         total = _in_order(parts)
         return float(total[-1]), total[:-1]
+
+
+class ChunkedRun(ReferenceRun):
+    """ReferenceRun whose mini-batch epochs go through the chunks one after the other (in
+    a random order for shuffle="blocks", drawn from the run's stream, else in row order):
+    each chunk's batches run on the worker holding it (Shard.batches), the parameters,
+    optimizer state, random stream and the epoch's sums carried from chunk to chunk, one
+    round trip each: sequential SGD, the steps one machine would take in that order. The
+    epoch's end (records, divergence, stopping) is ReferenceRun's, on the client."""
+
+    def __init__(self, data: DaskData, objective: Any, params: np.ndarray, state: State,
+                 settings: Settings) -> None:
+        super().__init__(objective, params, state, settings)
+        self.data = data
+        b = settings.batch_size
+        if b:  # batches never straddle chunks: a chunk's last may be short
+            self.steps_per_epoch = float(sum(-(-m // b) for m in data.chunk_rows))
+
+    def _epoch(self) -> Tuple[float, np.ndarray, bool]:
+        chunks = list(range(len(self.data.shards)))
+        if self.s.shuffle == "blocks":
+            shuffle(chunks, self.rng)
+        loss = self.data.loss.kind, self.data.loss.param
+        loss_sum, grad_sum = 0.0, np.zeros(self.s.n_free)
+        for i in chunks:
+            params, state, seed, loss_sum, grad_sum, diverged = self.data.chunk_batches(
+                i, self.s, *loss, self.params, self.state.array, self.rng.state,
+                self.n_epochs, self.steps_per_epoch, loss_sum, grad_sum)
+            self.params[:] = params
+            self.state.array[:] = state
+            self.rng.state = seed
+            if diverged:
+                return loss_sum, grad_sum, True
+        return loss_sum, grad_sum, False
+
+
+def _batches(shard: Shard, *args: Any) -> Any:
+    return shard.batches(*args)
 
 
 def _client() -> Any:
@@ -366,7 +482,8 @@ def start(trainer: Any, model: Any, X: Any, y: Any) -> Tuple[Any, Any, Any]:
     _runs.refuse(trainer, model, "dask arrays")
     data = DaskData(X, y, model.dtype, trainer.loss, ROUND_TRIP)
     model._check_features(data)
-    return _runs.start(trainer, model, data, DaskObjective(data), "dask arrays")
+    return _runs.start(trainer, model, data, DaskObjective(data), "dask arrays",
+                       run=lambda *args: ChunkedRun(data, *args))
 
 
 # -- gdcore.sklearn.GDRegressor's fit and predict of dask arrays --

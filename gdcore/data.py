@@ -23,8 +23,21 @@ the loss of predicting y's mean and, with ``precondition=None`` and
 (equal to rounding). Rows wider than a block (4,096 rows over
 ``BLOCK_BYTES``) are read in shorter runs: equal to rounding too.
 
+Mini-batches (``batch_size``) read the file in blocks too: the most whole
+batches the buffer holds (``FileData.blocked``), each block read into it once
+per epoch. ``shuffle="blocks"`` takes the blocks in a random order and each
+block's rows in a random order (``gdcore._random.shuffle_blocks`` with the
+file's block: a batch holds rows of one block, two past the short last one);
+``shuffle=False`` reads the rows in order. The epochs are ReferenceRun's, each
+batch copied into a buffer and summed as the compiled loop sums it
+(``_runs.Batch``): the fit equals the in-memory fit with the same blocks bit
+for bit (``shuffle=False``: the in-memory fit itself), and the default fit's
+step measures the rows' curvature over the blocks as memory does. Memory: the
+buffer, a batch, and the row order (8 bytes a row). ``shuffle="rows"`` would
+read the disk at random: refused, by name.
+
 Not on files (a ``gdcore.errors.NotSupportedError`` names the argument):
-mini-batches (``batch_size``), networks, early stopping, and the default
+``shuffle="rows"``, networks, early stopping, ``partial_fit``, and the default
 fits made of stages (MAE, Huber, an L1 penalty: give an optimizer).
 """
 
@@ -38,13 +51,15 @@ import numpy as np
 
 from . import _runs, _util, strategy
 from ._dispatch import pass_linear
-from ._runs import CHUNK, add_centred_gram, largest, padded, run_sums
+from ._runs import (CHUNK, Batch, add_centred_gram, largest, padded, row_curvature,
+                    run_sums, where_last)
 from ._validation import as_features, as_target, physical_memory
 from .curvature import gram_blas, lambda_max_of_gram
 from .errors import NotSupportedError
 from .linalg import predictions
+from .loop import block_rows
 from .losses import Loss
-from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans
+from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans, rows_max
 
 __all__ = ["open_npy", "NpyFile"]
 
@@ -341,6 +356,10 @@ class FileData:
         self.big = self.y_big = np.zeros(0)  # the first pass's (check)
         self.y_scan: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
         self.trivial: Tuple[float, float] = (math.nan, math.nan)  # (prediction, loss)
+        # mini-batches (``blocked``): blocks of ``block`` rows read into (bx, by) in turn
+        self.block, self.loaded, self.in_order = 0, -1, False
+        self.bx, self.by = self.X[:0, 0], self.y[:0, 0]
+        self.batch: Optional[Batch] = None
 
     def close(self) -> None:
         for r in self.readers:
@@ -356,6 +375,9 @@ class FileData:
         """Each block read into the buffer (of X, y or both): its runs as (slot, first
         row, rows), in row order."""
         step = self.slots * self.run
+        if self.loaded >= 0 and self.pad:  # a block of mini-batches wrote over the rows
+            self.X[:, -1] = 0.0            # of zeros after the runs
+        self.loaded = -1
         for start in range(0, self.n_rows, step):
             count = min(step, self.n_rows - start)
             runs = [(s, start + s * self.run, min(self.run, count - s * self.run))
@@ -411,8 +433,6 @@ class FileData:
                     weights: None = None) -> Standardization:
         """precondition.standardize's scans, y's with them: the means, then the centred
         Gram matrix (or the squares, for wide X)."""
-        if rows:
-            raise NotSupportedError("batch_size", "mini-batch fits of .npy files")
         n, d = self.shape
         big = np.where(self.big == 0, 1.0, self.big)
         y_big = np.where(self.y_big == 0, 1.0, self.y_big)
@@ -427,7 +447,12 @@ class FileData:
                                                   gram, (self.loss, value))
         self.y_scan = (y_big, y_mean, y_squares)
         self.trivial = (value, loss_sum / n)
-        return from_scans(n, fit_intercept, big, mean, squares if wide else np.zeros(d), gram)
+
+        def row_max(unit_scale: np.ndarray) -> float:  # a pass more, for mini-batch steps
+            return max(rows_max(self.X[s, :m], fit_intercept, big, mean, unit_scale)
+                       for runs in self.blocks("X") for s, _, m in runs)
+        return from_scans(n, fit_intercept, big, mean, squares if wide else np.zeros(d), gram,
+                          row_max if rows else None)
 
     def target_stats(self, y: Any, weights: None = None) -> Tuple[float, float]:
         if self.y_scan is None:
@@ -446,14 +471,16 @@ class FileData:
         return value if math.isfinite(value) else 0.0
 
     def curvature(self, X: Any, fit_intercept: bool, rows: bool = True) -> Tuple[float, float]:
-        """(lambda_max of (2/N) A^T A, NaN): the raw Gram matrix summed over the blocks."""
-        if rows:
-            raise NotSupportedError("batch_size", "mini-batch fits of .npy files")
+        """(lambda_max of (2/N) A^T A, max_i 2 ||a_i||^2 if ``rows`` else NaN): the raw Gram
+        matrix summed over the blocks, the rows' largest taken in the same pass."""
         G = np.zeros((self.shape[1] + fit_intercept,) * 2)
+        row_max = 0.0 if rows else math.nan
         for runs in self.blocks("X"):
             for s, _, m in runs:
                 G += gram_blas(self.X[s, :m], fit_intercept)
-        return lambda_max_of_gram(G, self.n_rows), math.nan
+                if rows:
+                    row_max = max(row_max, row_curvature(self.X[s, :m], fit_intercept))
+        return lambda_max_of_gram(G, self.n_rows), row_max
 
     # -- the epochs --
 
@@ -473,6 +500,56 @@ class FileData:
                 part[-1], part[:-1] = objective.sums(params)
                 total += part
         return float(total[-1]), total[:-1]
+
+    # -- mini-batches --
+
+    def blocked(self, batch_size: int, shuffle: Any) -> int:
+        """Set mini-batches of ``batch_size`` rows up: blocks of the most whole batches the
+        buffer holds (at least one), read in place of the full passes' runs; returns the
+        rows per block."""
+        d = self.shape[1]
+        self.block = min(block_rows(batch_size, 1, self.slots * self.run), self.n_rows)
+        self.in_order = shuffle is False
+        flat_x, flat_y = self.X.reshape(-1, d), self.y.reshape(-1)
+        if self.block <= flat_x.shape[0]:  # the runs' buffer, viewed as one block of rows
+            self.bx, self.by = flat_x[:self.block], flat_y[:self.block]
+        else:  # a batch larger than the buffer
+            self.bx = np.empty((self.block, d), self.dtype)
+            self.by = np.empty(self.block, self.dtype)
+            if self.staging is not None:  # room for the block as stored in the file
+                stored = self.staging.size // (self.slots * self.run * d)
+                self.staging = np.empty(self.block * d * stored, np.uint8)
+        self.batch = Batch(batch_size, d, self.dtype, self.loss.kind, self.loss.param,
+                           self.in_order)
+        self.loaded = -1
+        return self.block
+
+    def _load(self, k: int) -> int:
+        """Read block k into (bx, by); its rows."""
+        start = k * self.block
+        m = min(self.block, self.n_rows - start)
+        ahead = min(self.block, self.n_rows - start - m) if self.in_order else 0
+        for reader, buffer in zip(self.readers, (self.bx, self.by)):
+            reader.read(start, [buffer[:m]], self.staging, ahead)
+        self.loaded = k
+        return m
+
+    def batch_sums(self, params: np.ndarray, rows: np.ndarray) -> Tuple[float, np.ndarray]:
+        """(loss sum, gradient sums) over the listed rows, read from the block loaded (the
+        next block read when they go on past it: once per epoch each, in the order of
+        shuffle="blocks" or False)."""
+        assert self.batch is not None
+        at, count = 0, len(rows)
+        while at < count:
+            k = int(rows[at]) // self.block
+            start = k * self.block
+            m = self._load(k) if k != self.loaded else min(self.block, self.n_rows - start)
+            local = rows[at:] - start
+            outside = np.flatnonzero((local < 0) | (local >= m))
+            take = int(outside[0]) if outside.size else count - at
+            self.batch.add(self.bx, self.by, local[:take])
+            at += take
+        return self.batch.sums(params, where_last(rows, self.n_rows))
 
     def _last(self, s: int, m: int) -> Any:
         if self.last_objective is None:
@@ -495,9 +572,9 @@ class FileObjective:
 
     def sums(self, params: np.ndarray,
              rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
-        if rows is not None:
-            raise NotSupportedError("batch_size", "mini-batch fits of .npy files")
-        return self.data.sums(params)
+        if rows is None:
+            return self.data.sums(params)
+        return self.data.batch_sums(params, rows)
 
 
 def start(trainer: Any, model: Any, X: Any, y: Any,

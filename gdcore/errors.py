@@ -96,8 +96,8 @@ class FitInterrupted(KeyboardInterrupt):
 
 
 class NotSupportedError(NotImplementedError):
-    """An argument asks for something gdcore does not do (yet) in this setting, such as a
-    mini-batch fit of dask arrays; the message names the argument."""
+    """An argument asks for something gdcore does not do (yet) in this setting, such as
+    reshuffled rows in a mini-batch fit of dask arrays; the message names the argument."""
 
     def __init__(self, argument: str, what: str) -> None:
         self.argument = argument

@@ -90,10 +90,12 @@ def check_shuffle(shuffle: Any) -> Union[str, bool]:
     return shuffle
 
 
-def block_rows(batch_size: int, row_bytes: int) -> int:
-    """Rows per block of ``shuffle="blocks"``: the most whole batches within BLOCK_BYTES
-    (at least one), so that a batch reads rows of one block (two, past the short block)."""
-    return batch_size * max(1, BLOCK_BYTES // max(1, batch_size * row_bytes))
+def block_rows(batch_size: int, row_bytes: int, budget: Optional[int] = None) -> int:
+    """Rows per block of ``shuffle="blocks"``: the most whole batches within ``budget``
+    bytes (BLOCK_BYTES; at least one batch), so that a batch reads rows of one block (two,
+    past the short block)."""
+    budget = BLOCK_BYTES if budget is None else budget
+    return batch_size * max(1, budget // max(1, batch_size * row_bytes))
 
 
 CONVERGED = "converged"
@@ -519,10 +521,37 @@ class ReferenceRun:
             self._step(self.n_epochs - 1)
             s.schedule.epoch_end(self.state, loss)
 
+    def _epoch(self) -> Tuple[float, np.ndarray, bool]:
+        """One mini-batch epoch: the order reshuffled as ``shuffle`` says, then its batches
+        (``batches``' sums and divergence)."""
+        if self.s.shuffle == "rows":
+            shuffle(self.order, self.rng)
+        elif self.s.shuffle == "blocks":
+            shuffle_blocks(self.order, self.s.block, self.rng)
+        return self.batches(self.order, self.n_epochs, 0.0, np.zeros(self.s.n_free))
+
+    def batches(self, rows: np.ndarray, epoch: int, loss_sum: float,
+                grad_sum: np.ndarray) -> Tuple[float, np.ndarray, bool]:
+        """One step on each run of batch_size of ``rows`` (the last may be shorter), in
+        epoch ``epoch``: (loss_sum, grad_sum) plus each batch's rows times its mean loss and
+        gradient, and whether a batch's loss was not finite (no step taken on it). An epoch
+        is one call over its order, or on a cluster one per chunk, run where the chunk is
+        (gdcore/dask.py), the sums carried from chunk to chunk."""
+        batch_size = self.s.batch_size
+        assert batch_size is not None
+        for lo in range(0, len(rows), batch_size):
+            batch = rows[lo:lo + batch_size]
+            loss = self._evaluate(batch)
+            if not math.isfinite(loss):
+                return loss_sum, grad_sum, True
+            m = len(batch)
+            loss_sum += m * loss
+            grad_sum += m * self.zgrad
+            self._step(epoch)
+        return loss_sum, grad_sum, False
+
     def _mini_batch(self, stop_at: int) -> Optional[Tuple[str, float, float]]:
         s, n = self.s, self.n
-        batch_size = s.batch_size
-        assert batch_size is not None
         stopped = diverged = False
         status: Optional[str] = None
         if not self.started and stop_at > 0:
@@ -531,22 +560,8 @@ class ReferenceRun:
             if not math.isfinite(self.reference):
                 return DIVERGED, self.reference, math.nan
         while self.n_epochs < stop_at:
-            if s.shuffle == "rows":
-                shuffle(self.order, self.rng)
-            elif s.shuffle == "blocks":
-                shuffle_blocks(self.order, s.block, self.rng)
             self._snapshot()  # the epoch's start
-            epoch_loss, epoch_grad = 0.0, np.zeros(s.n_free)
-            for lo in range(0, n, batch_size):
-                rows = self.order[lo:lo + batch_size]
-                loss = self._evaluate(rows)
-                if not math.isfinite(loss):
-                    diverged = True
-                    break
-                m = len(rows)
-                epoch_loss += m * loss
-                epoch_grad += m * self.zgrad
-                self._step(self.n_epochs)
+            epoch_loss, epoch_grad, diverged = self._epoch()
             if not diverged:
                 epoch_loss /= n
                 diverged = (self._is_bad(epoch_loss, self.reference)

@@ -147,16 +147,23 @@ def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False,
     gram = None if wide else _util.centred_gram(X, big, mean, weights)
 
     def row_max(unit_scale: np.ndarray) -> float:
-        largest = 0.0
-        for lo, B in row_blocks(X):
-            C = (B / big - mean) / unit_scale
-            norms = np.einsum("ij,ij->i", C, C) + float(fit_intercept)
-            if weights is not None:
-                norms *= weights[lo:lo + B.shape[0]]
-            largest = max(largest, float(np.max(norms)))
-        return largest
+        return rows_max(X, fit_intercept, big, mean, unit_scale, weights)
     return from_scans(X.shape[0], fit_intercept, big, mean, squares, gram,
                       row_max if rows else None)
+
+
+def rows_max(X: np.ndarray, fit_intercept: bool, big: np.ndarray, mean: np.ndarray,
+             unit_scale: np.ndarray, weights: Optional[np.ndarray] = None) -> float:
+    """max_i w_i ||a_i||^2 over the rows of X in standardised coordinates, a_i = [(x_i /
+    big - mean) / unit_scale, 1] (0 for no rows; the caller takes the max over blocks)."""
+    largest = 0.0
+    for lo, B in row_blocks(X):
+        C = (B / big - mean) / unit_scale
+        norms = np.einsum("ij,ij->i", C, C) + float(fit_intercept)
+        if weights is not None:
+            norms *= weights[lo:lo + B.shape[0]]
+        largest = max(largest, float(np.max(norms)))
+    return largest
 
 
 def from_scans(n: int, fit_intercept: bool, big: np.ndarray, mean: np.ndarray,

@@ -135,6 +135,8 @@ def test_errors_of_a_csv_fitted_from_disk(big_csv, tmp_path, monkeypatch, capsys
         assert message in capsys.readouterr().err
     assert fit_cli(big_csv, tmp_path / "m.npz", "--features", "a,q") == 2
     assert "has no column 'q'" in capsys.readouterr().err
-    assert fit_cli(big_csv, tmp_path / "m.npz", "--batch-size", "32") == 2
-    assert "batch_size" in capsys.readouterr().err
+    assert fit_cli(big_csv, tmp_path / "m.npz", "--batch-size", "32") == 2  # --shuffle rows
+    assert "shuffle='rows'" in capsys.readouterr().err
+    assert fit_cli(big_csv, tmp_path / "m.npz", "--batch-size", "32", "--shuffle", "blocks",
+                   "--epochs", "2") == 0  # mini-batches from disk
     assert fit_cli(big_csv, tmp_path / "m.npz", "--dtype", "float32") == 0

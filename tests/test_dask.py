@@ -7,6 +7,7 @@ for what the cluster path does not take. Skipped without dask and distributed.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 
 import numpy as np
@@ -16,6 +17,7 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 import gdcore  # noqa: E402
+import gdcore.loop  # noqa: E402
 from gdcore import precondition, strategy  # noqa: E402
 from gdcore.errors import NotSupportedError  # noqa: E402
 from child import run_child  # noqa: E402
@@ -152,8 +154,8 @@ def test_bad_input(client):
 def test_not_supported(client):
     X, y = problem(3)
     Xd, yd = on_cluster(X, y, ALIGNED)
-    with pytest.raises(NotSupportedError, match="^batch_size: "):
-        gdcore.Trainer(batch_size=32).fit(gdcore.LinearModel(3), Xd, yd)
+    with pytest.raises(NotSupportedError, match="^shuffle: .*'rows'.*'blocks' or shuffle=False"):
+        gdcore.Trainer(batch_size=32).fit(gdcore.LinearModel(3), Xd, yd)  # shuffle="rows"
     with pytest.raises(NotSupportedError, match="^model: "):
         gdcore.Trainer().fit(gdcore.MLP([3, 4, 1]), Xd, yd)
     with pytest.raises(NotSupportedError, match="^optimizer: .*MAE"):
@@ -263,3 +265,158 @@ def test_any_chunking_of_columns_and_y(client):
     gdcore.Trainer().fit(model, da.from_array(X, chunks=(ALIGNED, 2)),
                          da.from_array(y, chunks=3000))
     np.testing.assert_array_equal(model.params, ref.params)
+
+
+# -- mini-batches: the chunks one after the other, each chunk's batches on its worker
+
+MB_CHUNK, MB_N = 8192, 3 * 8192 + 4096  # a short last chunk, of whole batches of 32
+
+
+def mini_batch(X, y, chunks, monkeypatch=None, **kw):
+    """(in-memory model, history) with blocks of ``chunks`` rows, (dask model, history)."""
+    if monkeypatch is not None:
+        monkeypatch.setattr(gdcore.loop, "BLOCK_BYTES", chunks * X[0].nbytes)
+    kw = dict(dict(batch_size=32, random_state=4, epochs=3, tol=0.0), **kw)
+    return both(gdcore.Trainer(**kw), X, y, chunks)
+
+
+@pytest.mark.parametrize("d", [3, 20])
+@pytest.mark.parametrize("shuffle", ["blocks", False])
+@pytest.mark.parametrize("kw", [{"optimizer": "momentum", "lr": 1e-3},
+                                {"optimizer": "adam", "lr": 0.01}], ids=["momentum", "adam"])
+def test_mini_batch_equals_in_memory_blocks_bit_for_bit(client, monkeypatch, d, shuffle, kw):
+    """Chunks of whole batches are the in-memory fit's blocks: the same steps, bit for bit."""
+    X, y = problem(d, n=MB_N)
+    assert_same(*mini_batch(X, y, MB_CHUNK, monkeypatch, shuffle=shuffle, **kw))
+
+
+@pytest.mark.parametrize("d", [5, 20])
+def test_mini_batch_default_fit_bit_for_bit(client, monkeypatch, d):
+    """The default mini-batch fit: its step from the rows' curvature, the largest over
+    the chunks of the in-memory measure."""
+    X, y = problem(d, n=MB_N)
+    (m1, h1), (m2, h2) = mini_batch(X, y, MB_CHUNK, monkeypatch, shuffle="blocks")
+    assert h2.lr == h1.lr
+    np.testing.assert_array_equal(m2.params, m1.params)
+
+
+class ChunkOrder(gdcore.loop.ReferenceRun):
+    """The in-memory twin of a dask mini-batch epoch, in Python: the chunks in the order
+    of a Fisher-Yates shuffle of the stream, each chunk's rows shuffled in turn, each
+    chunk's batches apart."""
+
+    def __init__(self, objective, params, state, settings, chunks):
+        super().__init__(objective, params, state, settings)
+        self.chunks = chunks
+        self.steps_per_epoch = float(sum(-(-(b - a) // settings.batch_size) for a, b in chunks))
+
+    def _epoch(self):
+        from gdcore._random import shuffle
+        order = list(range(len(self.chunks)))
+        if self.s.shuffle == "blocks":
+            shuffle(order, self.rng)
+        loss, grad = 0.0, np.zeros(self.s.n_free)
+        for k in order:
+            rows = np.arange(*self.chunks[k])
+            if self.s.shuffle == "blocks":
+                shuffle(rows, self.rng)
+            loss, grad, diverged = self.batches(rows, self.n_epochs, loss, grad)
+            if diverged:
+                return loss, grad, True
+        return loss, grad, False
+
+
+class Rows:
+    def __init__(self, X, y):
+        from gdcore._dispatch import pass_linear
+        self.n_rows, self.n_params = X.shape[0], X.shape[1] + 1
+        self.objective = pass_linear.LinearObjective("mse", 0.0, X, y, 1)
+
+    def sums(self, params, rows=None):
+        return self.objective.sums(params, rows)
+
+
+@pytest.mark.parametrize("shuffle", ["blocks", False])
+def test_mini_batch_equals_its_order_in_memory(client, shuffle):
+    """Chunks of 5,000 rows (a short batch at each one's end) against ReferenceRun over
+    the same order in memory: bit for bit shuffled, to rounding in order (summed there as
+    contiguous rows, here as listed ones)."""
+    from gdcore.loop import new_state
+    X, y = problem(20, n=MB_N)
+    trainer = gdcore.Trainer(batch_size=32, shuffle=shuffle, random_state=9, epochs=4,
+                             tol=0.0, optimizer="momentum", lr=1e-3)
+    model = gdcore.LinearModel(20)
+    history = trainer.fit(model, *on_cluster(X, y, 5000))
+    plan, _, _ = gdcore.Trainer(batch_size=32, random_state=9, epochs=4, tol=0.0,
+                                optimizer="momentum", lr=1e-3)._start(
+        gdcore.LinearModel(20), X, y)
+    settings = dataclasses.replace(plan.settings, shuffle=shuffle, block=5000)
+    twin = gdcore.LinearModel(20)
+    chunks = [(a, min(a + 5000, MB_N)) for a in range(0, MB_N, 5000)]
+    run = ChunkOrder(Rows(X, y), twin.params, new_state(settings, twin.params), settings, chunks)
+    assert run.advance(10)[0] == "max_epochs"
+    if shuffle:
+        np.testing.assert_array_equal(model.params, twin.params)
+        np.testing.assert_array_equal(history.loss, run.records()[0])
+    else:
+        np.testing.assert_allclose(model.params, twin.params, rtol=1e-12)
+
+
+def test_mini_batch_visits_each_chunk_once_per_epoch(client, monkeypatch):
+    from gdcore.dask import DaskData
+    X, y = problem(3, n=MB_N)
+    seen = []
+    call = DaskData.chunk_batches
+    monkeypatch.setattr(DaskData, "chunk_batches",
+                        lambda self, i, *args: seen.append(i) or call(self, i, *args))
+    fits = []
+    for shuffle, seed in (("blocks", 4), ("blocks", 4), ("blocks", 5), (False, 4)):
+        seen.clear()
+        model = gdcore.LinearModel(3)
+        gdcore.Trainer(batch_size=32, shuffle=shuffle, random_state=seed, epochs=4, tol=0.0,
+                       optimizer="sgd", lr=1e-3).fit(model, *on_cluster(X, y, 4096))
+        fits.append((model.params, list(seen)))
+        epochs = [tuple(seen[k * 7:(k + 1) * 7]) for k in range(4)]
+        assert len(seen) == 28 and all(sorted(e) == list(range(7)) for e in epochs)
+        if shuffle:
+            assert len(set(epochs)) > 1
+        else:
+            assert set(epochs) == {tuple(range(7))}
+    assert np.array_equal(fits[0][0], fits[1][0]) and fits[0][1] == fits[1][1]
+    assert not np.array_equal(fits[0][0], fits[2][0])
+
+
+def test_mini_batch_reaches_least_squares(client):
+    X, y = problem(4, n=MB_N)
+    A = np.hstack([X, np.ones((MB_N, 1))])
+    best = np.linalg.lstsq(A, y, rcond=None)[0]
+    for shuffle in ("blocks", False):  # the default fit: momentum, a cosine decay
+        model = gdcore.LinearModel(4)
+        gdcore.Trainer(batch_size=64, shuffle=shuffle, epochs=20, random_state=0).fit(
+            model, *on_cluster(X, y, MB_CHUNK))
+        assert np.linalg.norm(model.params - best) < 1e-2 * np.linalg.norm(best), shuffle
+
+
+def test_mini_batch_divergence_as_in_memory(client, monkeypatch):
+    X, y = problem(3, n=MB_N)
+    errors = []
+    monkeypatch.setattr(gdcore.loop, "BLOCK_BYTES", MB_CHUNK * X[0].nbytes)
+    for data in ((X, y), on_cluster(X, y, MB_CHUNK)):
+        with pytest.raises(gdcore.DivergenceError) as err:
+            gdcore.Trainer(batch_size=32, shuffle="blocks", optimizer="sgd", lr=0.5,
+                           epochs=5).fit(gdcore.LinearModel(3), *data)
+        errors.append(err.value)
+    np.testing.assert_array_equal(errors[1].history.loss, errors[0].history.loss)
+
+
+def test_mini_batch_refusals(client):
+    Xd, yd = on_cluster(*problem(3), ALIGNED)
+    with pytest.raises(NotSupportedError, match="^shuffle: .*'rows'"):
+        gdcore.Trainer(batch_size=32, shuffle="rows").fit(gdcore.LinearModel(3), Xd, yd)
+    with pytest.raises(NotSupportedError, match="^early_stopping: "):
+        gdcore.Trainer(batch_size=32, shuffle="blocks", early_stopping=True).fit(
+            gdcore.LinearModel(3), Xd, yd)
+    with pytest.raises(NotSupportedError, match="^model: "):
+        gdcore.Trainer(batch_size=32, shuffle=False).fit(gdcore.MLP([3, 4, 1]), Xd, yd)
+    with pytest.raises(ValueError, match="batch_size must be at most"):
+        gdcore.Trainer(batch_size=10 ** 6, shuffle=False).fit(gdcore.LinearModel(3), Xd, yd)

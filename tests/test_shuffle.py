@@ -226,3 +226,15 @@ def test_the_command_line_option(option, shuffle, tmp_path, capsys):
     np.testing.assert_array_equal(gdcore.load(tmp_path / "m.gdm").params, ref.params)
     assert main(["fit", str(path), "--target", "y", "--shuffle", "sometimes", "-o", "m"]) != 0
     assert "--shuffle" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 1000])
+def test_compiled_shuffled_is_shuffle_and_moves_the_stream_on(n):
+    """What a dask worker shuffles its chunk with: the Python shuffle's order, and the
+    stream left where the Python shuffle leaves it."""
+    from gdcore._random import shuffle, shuffled
+    a, b = SplitMix64(11), SplitMix64(11)
+    order = np.arange(n)
+    shuffle(order, a)
+    np.testing.assert_array_equal(shuffled(n, b), order)
+    assert a.state == b.state
