@@ -197,8 +197,9 @@ class ShardGroup:
     def __init__(self, *shards: Shard) -> None:
         self.shards = shards
 
-    def sums(self, params: np.ndarray) -> List[np.ndarray]:
-        return _call("sums", self.shards, params)
+    def call(self, method: str, *args: Any) -> List[Any]:
+        """[shard.method(*args) for its shards]."""
+        return _call(method, self.shards, *args)
 
     def batches(self, k: int, *args: Any) -> Any:
         """Shard k's part of a mini-batch epoch (Shard.batches)."""
@@ -240,10 +241,10 @@ class DaskData:
             self.actor_futures = [self.client.submit(ShardGroup, *[self.shards[i] for i in idx],
                                                      workers=[w], actor=True)
                                   for w, idx in self.groups.items()]
+        self.actors = dict(zip(self.groups, self.client.gather(self.actor_futures)))
         largest = self._each("largest")
         self.big = np.max([x for x, _ in largest], axis=0)
         self.y_big = np.max([v for _, v in largest], axis=0)
-        self.actors = dict(zip(self.groups, self.client.gather(self.actor_futures)))
         self.y_scan: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
         self.trivial: Tuple[float, float] = (math.nan, math.nan)  # (prediction, loss)
 
@@ -251,14 +252,17 @@ class DaskData:
     # waves of calls overlap where they can (y's statistics ride with X's)
 
     def _submit(self, method: str, *args: Any) -> Dict[str, Any]:
-        """A future of [shard.method(*args) for its shards] per worker."""
+        """A future of [shard.method(*args) for its shards] per worker: a call of its
+        actor, or a task through the scheduler."""
+        if self.actors:
+            return {w: actor.call(method, *args) for w, actor in self.actors.items()}
         return {w: self.client.submit(_call, method, [self.shards[i] for i in idx], *args,
                                       workers=[w], pure=False)
                 for w, idx in self.groups.items()}
 
     def _collect(self, futures: Dict[str, Any]) -> List[Any]:
         """The results of _submit's futures, in row order."""
-        return self.in_row_order(zip(futures, self.client.gather(list(futures.values()))))
+        return self.in_row_order((w, future.result()) for w, future in futures.items())
 
     def in_row_order(self, results: Iterable[Tuple[str, List[Any]]]) -> List[Any]:
         """Per-shard results from (worker, [its shards' results]) pairs, in row order."""
@@ -369,13 +373,8 @@ class DaskObjective:
 
     def sums(self, params: np.ndarray, rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
         assert rows is None, "mini-batches run on the workers (ChunkedRun)"
-        data, p = self.data, np.array(params)
-        if data.via == "actors":
-            calls = [(w, actor.sums(p)) for w, actor in data.actors.items()]
-            parts = data.in_row_order((w, call.result()) for w, call in calls)
-        else:
-            parts = data._collect(data._submit("sums", p))
-        total = _in_order(parts)
+        data = self.data
+        total = _in_order(data._collect(data._submit("sums", np.array(params))))
         return float(total[-1]), total[:-1]
 
 
