@@ -4,8 +4,9 @@
 install gdcore[dask]``; a ``distributed.Client`` must be running, local or
 ``Client("scheduler-address")``). The chunks are turned once into *shards*
 kept in the workers' memory: the chunk's rows, validated and converted to
-the model's dtype, with one compiled ``LinearObjective`` per run of
-``CHUNK`` (4,096) rows, the kernel's own unit of summation. Every epoch the
+the model's dtype, with the compiled ``LinearObjective`` whose
+``chunk_sums`` give one partial sum per ``CHUNK`` (4,096) rows, the kernel's
+own unit of summation, as in memory. Every epoch the
 client sends the parameters to each worker (one call per worker), each
 worker returns the partial sums of its runs, and the client adds them in
 row order: the partials the in-memory pass adds in the same order. The
@@ -67,7 +68,7 @@ from .precondition import GRAM_MAX_FEATURES, Standardization, from_scans, rows_m
 from ._runs import (CHUNK, Batch, HeldRows, centred_grams, in_order as _in_order,
                     largest as _largest, padded, row_curvature, run_sums)
 
-#: How an epoch reaches the workers: "actors" (one dask actor per worker holding its
+#: How the calls reach the workers: "actors" (one dask actor per worker holding its
 #: shards, called directly from the client) or "futures" (one task per worker through
 #: the scheduler). ``gdcore bench --dask`` measures both.
 ROUND_TRIP = "actors"
@@ -191,8 +192,8 @@ def _call(method: str, shards: Sequence[Shard], *args: Any) -> List[Any]:
 
 
 class ShardGroup:
-    """The shards of one worker, as a dask actor: an epoch's call goes straight from the
-    client to the worker, past the scheduler."""
+    """The shards of one worker, as a dask actor: a call (an epoch's, a statistic's) goes
+    straight from the client to the worker, past the scheduler."""
 
     def __init__(self, *shards: Shard) -> None:
         self.shards = shards
