@@ -17,6 +17,7 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 import gdcore  # noqa: E402
+import gdcore.dask  # noqa: E402
 import gdcore.loop  # noqa: E402
 from gdcore import precondition, strategy  # noqa: E402
 from gdcore.errors import NotSupportedError  # noqa: E402
@@ -74,6 +75,20 @@ def test_default_fit_bit_for_bit(client, dtype, d, fit_intercept):
 def test_every_optimizer_bit_for_bit(client, optimizer):
     X, y = problem(5)
     assert_same(*both(gdcore.Trainer(optimizer=optimizer, epochs=15, tol=0.0), X, y, ALIGNED))
+
+
+@pytest.mark.parametrize("batch_size", [None, 512])
+def test_calls_through_the_scheduler_bit_for_bit(client, monkeypatch, batch_size):
+    """ROUND_TRIP="futures" (tasks through the scheduler, what gdcore bench --dask
+    measures beside the actors): the same set-up, epochs and numbers."""
+    X, y = problem(20)
+    trainer = gdcore.Trainer(batch_size=batch_size, shuffle="blocks", epochs=5, random_state=0)
+    fits = []
+    for via in ("actors", "futures"):
+        monkeypatch.setattr(gdcore.dask, "ROUND_TRIP", via)
+        model = gdcore.LinearModel(20)
+        fits.append((model, trainer.fit(model, *on_cluster(X, y, ALIGNED))))
+    assert_same(*fits)
 
 
 def test_raw_coordinates_and_mae_bit_for_bit(client):
