@@ -216,8 +216,9 @@ def shuffled(Py_ssize_t n, uint64_t seed, Py_ssize_t times):
     cdef Py_ssize_t[::1] order = np.arange(n, dtype=np.intp)
     cdef uint64_t state = seed
     cdef Py_ssize_t t
-    for t in range(times):
-        shuffle(&order[0], n, &state)
+    if n > 0:
+        for t in range(times):
+            shuffle(&order[0], n, &state)
     return np.asarray(order)
 
 
