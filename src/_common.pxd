@@ -34,12 +34,35 @@ cdef extern from *:
     """
     const char* OBJECTIVE_CAPSULE "GD_OBJECTIVE_CAPSULE"
 
+cdef extern from "_prefetch.h" nogil:
+    void warm_bytes "gd_warm_bytes"(const void* start, Py_ssize_t size)
+
 ctypedef double (*SumsFunction)(void* ctx, const void* params, const Py_ssize_t* rows,
                                 Py_ssize_t first, Py_ssize_t n, double* grad) noexcept nogil
+
+cdef struct Rows:
+    # Where row i of an objective's data lies: X + i * row_bytes (row_bytes bytes),
+    # its target at y + i * itemsize, its weight at sw + i * itemsize (sw may be
+    # NULL). The epoch loop asks for rows it will read soon (warm_rows).
+    const char* X
+    Py_ssize_t row_bytes
+    const char* y
+    const char* sw
+
 
 cdef struct Objective:
     SumsFunction sums
     void* ctx
+    Rows rows
     Py_ssize_t n_rows
     Py_ssize_t n_params
     Py_ssize_t itemsize   # of the parameters' (and the data's) type: 4 or 8
+
+
+cdef inline void warm_rows(const Objective* obj, Py_ssize_t first, Py_ssize_t n) noexcept nogil:
+    """Rows first .. first+n-1 of the objective's data asked into the cache."""
+    cdef Py_ssize_t size = obj.itemsize
+    warm_bytes(obj.rows.X + first * obj.rows.row_bytes, n * obj.rows.row_bytes)
+    warm_bytes(obj.rows.y + first * size, n * size)
+    if obj.rows.sw != NULL:
+        warm_bytes(obj.rows.sw + first * size, n * size)

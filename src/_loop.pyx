@@ -26,12 +26,12 @@ from libc.math cimport INFINITY, NAN, fabs, isfinite, sqrt
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
-from _common cimport address, OBJECTIVE_CAPSULE, Objective
+from _common cimport address, OBJECTIVE_CAPSULE, Objective, warm_rows
 from _optim cimport (ACCELERATED, ADAGRAD, ADAM, COSINE, CONSTANT, EXPONENTIAL,
                      INVERSE_SCALING, LR_FACTOR, MOMENTUM_T, N_COUNTERS, PLATEAU,
                      PLATEAU_BAD, PLATEAU_BEST, PLATEAU_COOLDOWN, RMSPROP, SGD, STEP,
                      STEP_DECAY, Hyper, Schedule, epoch_end, lr_factor, step)
-from _rng cimport shuffle, shuffle_blocks
+from _rng cimport Block, block_begin, block_steps, shuffle
 
 cdef enum Status:
     CONVERGED = 0
@@ -400,10 +400,37 @@ cdef int full_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
         epoch_end(&L.sched, L.counters, loss)
 
 
+cdef void warm(Loop* L, Block* b, Py_ssize_t rows) noexcept nogil:
+    """Up to ``rows`` more of block b's rows asked into the cache, in row order."""
+    cdef Py_ssize_t first = b.first + b.warmed
+    rows = min(rows, b.m - b.warmed)
+    if rows > 0:
+        warm_rows(L.obj, first, rows)
+    b.warmed += max(rows, 0)
+
+
+cdef Py_ssize_t next_block(Loop* L, Block* b, Py_ssize_t n_blocks) noexcept nogil:
+    """Block b finished (shuffled and warmed), the next one begun; the end of b's
+    entries in the order.
+
+    shuffle="blocks" spreads the shuffling and warming of each block over the
+    batches of the one before it, so the block is in the cache when its batches
+    run, and the work of the shuffle fills the time the core waits for memory.
+    The draws are shuffle_blocks's, in its order: block after block."""
+    cdef Py_ssize_t end = b.at + b.m
+    block_steps(b, L.order, b.m, &L.rng)
+    warm(L, b, b.m)
+    if b.k + 1 < n_blocks:
+        block_begin(b, L.order, L.n, L.block, L.blocks, b.k + 1, end)
+    return end
+
+
 cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogil:
     """Mini-batch epochs over rows reshuffled every epoch (L.shuffle says how); stops and
     reports as full_batch."""
-    cdef Py_ssize_t lo, m, j
+    cdef Py_ssize_t lo, m, j, block_end = L.n
+    cdef Py_ssize_t n_blocks = (L.n + L.block - 1) // L.block if L.block > 0 else 0
+    cdef Block next
     cdef double loss, epoch_loss, norm = INFINITY, inv_n = 1.0 / L.n
     cdef bint stopped = False, diverged = False
     cdef int status = -1
@@ -418,8 +445,12 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
     while L.n_epochs < stop_at:
         if L.shuffle == ROWS:
             shuffle(L.order, L.n, &L.rng)
-        elif L.shuffle == BLOCKS:
-            shuffle_blocks(L.order, L.n, L.block, L.blocks, &L.rng)
+        elif L.shuffle == BLOCKS:  # the blocks' order, then the first block (see next_block)
+            for j in range(n_blocks):
+                L.blocks[j] = j
+            shuffle(L.blocks, n_blocks, &L.rng)
+            block_begin(&next, L.order, L.n, L.block, L.blocks, 0, 0)
+            block_end = next_block(L, &next, n_blocks)
         snapshot(L, params)  # the epoch's start
         epoch_loss = 0.0
         for j in range(L.n_free):
@@ -427,7 +458,13 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
         lo = 0
         while lo < L.n:
             m = L.batch_size if L.n - lo > L.batch_size else L.n - lo
+            if L.shuffle == BLOCKS:
+                while lo + m > block_end:
+                    block_end = next_block(L, &next, n_blocks)
             loss = evaluate(L, params, NULL if L.shuffle == IN_ORDER else L.order, lo, m)
+            if L.shuffle == BLOCKS and block_end < L.n:  # the next block, m rows' worth
+                block_steps(&next, L.order, m, &L.rng)
+                warm(L, &next, m)
             if not isfinite(loss):
                 diverged = True
                 break
@@ -436,6 +473,8 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
                 L.epoch_grad[j] += m * L.zgrad[j]
             take_step(L, params, L.first_epoch + L.n_epochs)
             lo += m
+        while block_end < L.n:  # (a diverged epoch) the rest of the blocks' draws
+            block_end = next_block(L, &next, n_blocks)
         if not diverged:
             epoch_loss /= L.n
             diverged = is_bad(L, epoch_loss, L.reference)

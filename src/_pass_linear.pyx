@@ -564,6 +564,10 @@ cdef class LinearObjective:
         self.n_threads = n_threads
         self.objective.sums = sums_double if X.dtype == np.float64 else sums_float
         self.objective.ctx = &self.data
+        self.objective.rows.X = <const char*>address(X)
+        self.objective.rows.row_bytes = X.strides[0]
+        self.objective.rows.y = <const char*>address(y)
+        self.objective.rows.sw = <const char*>self.data.work.sw
         self.objective.n_rows = n
         self.objective.n_params = d + 1
         self.objective.itemsize = X.dtype.itemsize

@@ -453,6 +453,10 @@ cdef class MLPObjective:
         self.data.sw = NULL if sample_weight is None else <const void*>address(sample_weight)
         self.objective.sums = sums_double if X.dtype == np.float64 else sums_float
         self.objective.ctx = &self.data
+        self.objective.rows.X = <const char*>address(X)
+        self.objective.rows.row_bytes = X.strides[0]
+        self.objective.rows.y = <const char*>address(y)
+        self.objective.rows.sw = <const char*>self.data.sw
         self.objective.n_rows = X.shape[0]
         self.objective.n_params = self.data.net.n_params
         self.objective.itemsize = X.dtype.itemsize

@@ -23,32 +23,58 @@ cdef inline uint64_t below(uint64_t x, uint64_t bound) noexcept nogil:
     return x % bound
 
 
-cdef inline void shuffle(Py_ssize_t* order, Py_ssize_t n, uint64_t* state) noexcept nogil:
+cdef inline Py_ssize_t shuffle_steps(Py_ssize_t* order, Py_ssize_t i, Py_ssize_t count,
+                                     uint64_t* state) noexcept nogil:
+    """Fisher-Yates's steps i, i - 1, ... on order[0 .. i] (at most ``count``, none below
+    1); returns the next step's i (0: done). ``shuffle`` is all of them from n - 1."""
     # The state lives in a local while the loop runs: through the pointer, which
     # may alias order, every draw waited on a store and a reload.
-    cdef Py_ssize_t i, j, tmp
+    cdef Py_ssize_t j, tmp, stop = i - count if i > count else 0
     cdef uint64_t local = state[0]
-    for i in range(n - 1, 0, -1):
+    while i > stop:
         j = <Py_ssize_t>below(splitmix64_next(&local), <uint64_t>(i + 1))
         tmp = order[i]
         order[i] = order[j]
         order[j] = tmp
+        i -= 1
     state[0] = local
+    return i
 
 
-cdef inline void shuffle_blocks(Py_ssize_t* order, Py_ssize_t n, Py_ssize_t block,
-                                Py_ssize_t* blocks, uint64_t* state) noexcept nogil:
-    # gdcore/_random.py's shuffle_blocks: order rewritten whole, the blocks (of
-    # ``block`` rows, the last one shorter) in a random order, then the rows within
-    # each; ``blocks`` is scratch for ceil(n / block) entries.
-    cdef Py_ssize_t k, i, lo, m, at = 0, n_blocks = (n + block - 1) // block
-    for k in range(n_blocks):
-        blocks[k] = k
-    shuffle(blocks, n_blocks, state)
-    for k in range(n_blocks):
-        lo = blocks[k] * block
-        m = block if n - lo > block else n - lo
-        for i in range(m):
-            order[at + i] = lo + i
-        shuffle(order + at, m, state)
-        at += m
+cdef inline void shuffle(Py_ssize_t* order, Py_ssize_t n, uint64_t* state) noexcept nogil:
+    shuffle_steps(order, n - 1, n, state)
+
+
+# gdcore/_random.py's shuffle_blocks: order rewritten whole, the blocks (of
+# ``block`` rows, the last one shorter) in a random order (``shuffle`` of their
+# numbers, into ``blocks``: scratch for ceil(n / block) entries), then the rows
+# within each block in turn. A Block is one of them on its way: its rows
+# written in place and its Fisher-Yates steps taken a few at a time, so that
+# an epoch can shuffle the next block while it reads the current one and draw
+# the same numbers, in the same order, as shuffle_blocks.
+
+cdef struct Block:
+    Py_ssize_t k       # blocks[k] is its number
+    Py_ssize_t at      # its first entry in the order
+    Py_ssize_t first   # its first row
+    Py_ssize_t m       # its rows
+    Py_ssize_t i       # its next Fisher-Yates step (0: shuffled)
+    Py_ssize_t warmed  # its rows asked into the cache (by the epoch loop)
+
+
+cdef inline void block_begin(Block* b, Py_ssize_t* order, Py_ssize_t n, Py_ssize_t block,
+                             const Py_ssize_t* blocks, Py_ssize_t k,
+                             Py_ssize_t at) noexcept nogil:
+    """Block blocks[k] at order[at ..], in row order, none of its steps taken."""
+    cdef Py_ssize_t r
+    b.k, b.at, b.first = k, at, blocks[k] * block
+    b.m = block if n - b.first > block else n - b.first
+    for r in range(b.m):
+        order[at + r] = b.first + r
+    b.i = b.m - 1 if b.m > 1 else 0
+    b.warmed = 0
+
+
+cdef inline void block_steps(Block* b, Py_ssize_t* order, Py_ssize_t count,
+                             uint64_t* state) noexcept nogil:
+    b.i = shuffle_steps(order + b.at, b.i, count, state)

@@ -122,6 +122,28 @@ def test_read_floor_rejects_an_order_that_is_not_of_the_rows(order):
         _dispatch.floor.read_floor(np.zeros((1001, 3)), 1, order.astype(np.intp))
 
 
+@pytest.mark.parametrize("kernel,prefetch", [("_floor", "prefetcht0"),
+                                              ("_pass_linear", "prefetcht0"),
+                                              ("_loop", "prefetcht1")])
+def test_the_built_kernels_keep_their_prefetches(kernel, prefetch):
+    """The mini-batch passes ask for rows ahead (prefetcht0) and the epoch loop warms
+    the next block of shuffle="blocks" (prefetcht1): instructions an optimiser is free
+    to delete (GCC 12 did, see src/_prefetch.h), so read them in the built modules."""
+    import platform
+    import shutil
+    import subprocess
+    if platform.machine() not in ("x86_64", "AMD64") or shutil.which("objdump") is None:
+        pytest.skip("reads x86-64 disassembly with objdump")
+    for variant in ("", "_v3", "_v4"):
+        try:
+            module = _dispatch.load(kernel, variant)
+        except ImportError:
+            continue  # a variant this build left out
+        text = subprocess.run(["objdump", "-d", module.__file__], capture_output=True,
+                              text=True, check=True).stdout
+        assert prefetch in text, (kernel + variant, prefetch)
+
+
 def test_dispatch_picks_a_variant_the_cpu_runs():
     assert VARIANTS[0] == "baseline"
     level = _util.cpu_level()

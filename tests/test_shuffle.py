@@ -123,6 +123,22 @@ def test_backends_take_the_same_orders_and_steps(shuffle):
         np.testing.assert_allclose(params, base_params, rtol=1e-10, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("shuffle", ["rows", "blocks"])
+def test_a_diverged_epoch_leaves_the_stream_where_the_reference_does(shuffle):
+    """The compiled loop shuffles each block of "blocks" during the batches of the one
+    before; an epoch that blows up part way still takes all its draws, as the
+    reference's shuffle at the epoch's start does."""
+    X, y = problem()
+    streams = {}
+    for backend in ("cython", "python"):
+        model = gdcore.LinearModel(5)
+        run = trainer(shuffle, backend, epochs=5, lr=1e100)._start(model, X, y)[1]  # inf at batch 3
+        result = run.advance(5)
+        assert result is not None and result.status == "diverged", backend
+        streams[backend] = run.stream[0]
+    assert streams["cython"] == streams["python"]
+
+
 def continued(how, shuffle, backend, X, y):
     """A 10-epoch fit in pieces: ten partial_fits, or warm-started fits of 4 and 6 epochs."""
     model = gdcore.LinearModel(5)
