@@ -17,13 +17,14 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _util, strategy
+from . import _util, continued, strategy
 from ._dispatch import pass_linear
 from ._random import POWER_SEED
 from ._validation import check_batch_size, seed_from
 from .curvature import POWER_RTOL
 from .errors import NotSupportedError
-from .loop import Fit, Objective, ReferenceRun, new_state
+from .continued import Stream
+from .loop import Fit, Objective, ReferenceRun
 
 #: Rows per partial sum of the compiled pass (src/_pass_linear.pyx's CHUNK).
 CHUNK = 4096
@@ -189,7 +190,7 @@ def start(trainer: Any, model: Any, data: Any, objective: Objective, where: str,
     if batch_size is not None:
         plan.settings = replace(plan.settings, shuffle=trainer.shuffle,
                                 block=data.blocked(batch_size, trainer.shuffle))
-    state = new_state(plan.settings, model.params)
-    fit = Fit(run(objective, model.params, state, plan.settings), model.params, state,
-              plan.settings)
+    stream = Stream.of(trainer._stream, model) if trainer.warm_start else None
+    settings, state = continued.start(stream, model, plan.settings, data.n_rows)
+    fit = Fit(run(objective, model.params, state, settings), model.params, state, settings)
     return plan, fit, (data, batch_size, data)

@@ -48,6 +48,8 @@ checks duality gaps with in-memory X; give an optimizer).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import math
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -391,6 +393,7 @@ class ChunkedRun(ReferenceRun):
                  settings: Settings) -> None:
         super().__init__(objective, params, state, settings)
         self.data = data
+        self.chunk_settings = replace(settings, order=None)  # each chunk shuffles its own
         b = settings.batch_size
         if b:  # batches never straddle chunks: a chunk's last may be short
             self.steps_per_epoch = float(sum(-(-m // b) for m in data.chunk_rows))
@@ -403,7 +406,7 @@ class ChunkedRun(ReferenceRun):
         loss_sum, grad_sum = 0.0, np.zeros(self.s.n_free)
         for i in chunks:
             params, state, seed, loss_sum, grad_sum, diverged = self.data.chunk_batches(
-                i, self.s, *loss, self.params, self.state.array, self.rng.state,
+                i, self.chunk_settings, *loss, self.params, self.state.array, self.rng.state,
                 self.n_epochs, self.steps_per_epoch, loss_sum, grad_sum)
             self.params[:] = params
             self.state.array[:] = state

@@ -152,8 +152,8 @@ class Trainer:
         The order of a mini-batch epoch's rows (full-batch fits ignore it).
         "rows" reshuffles every row each epoch: each batch is a uniform
         sample of the rows, but reads them at random (at 1,000,000 x 20 an
-        epoch of batch 32 takes about 9x a full-batch epoch; "blocks" 4.5x,
-        False 1.1x: ``gdcore bench --shuffle``). "blocks" cuts the rows
+        epoch of batch 32 takes about 9x a full-batch epoch; "blocks" 2.5x,
+        False 1.3x: ``gdcore bench --shuffle``). "blocks" cuts the rows
         into contiguous blocks of about 128 KiB of X (a whole number of
         batches), takes the blocks in a random order and shuffles the rows
         within each, so that a batch's rows come from one block (or two):

@@ -1,10 +1,10 @@
 /* Software prefetches that survive the optimiser.
  *
- * GCC (12, at -O1 and above) deletes a loop whose body only prefetches, and
- * the prefetches after it with it, once the loop is inlined: a prefetch has no
- * effect it must keep. The empty volatile asm in GD_PREFETCH is an effect, so
- * each one stays where it is written (checked in the built modules'
- * disassembly: tests/test_kernels.py). */
+ * GCC 12 (at -O1 and above) deleted every prefetch of gd_prefetch_listed
+ * once inlined: a loop whose body only prefetches, followed by another
+ * prefetch. A prefetch has no effect the compiler must keep; the empty
+ * volatile asm in GD_PREFETCH is one, so each prefetch stays where it is
+ * written. tests/test_kernels.py reads the built modules' disassembly. */
 #ifndef GDCORE_PREFETCH_H
 #define GDCORE_PREFETCH_H
 

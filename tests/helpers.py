@@ -236,3 +236,19 @@ def huber_minimum(X, y, epsilon: float, fit_intercept: bool = True):
         theta[-1] -= float(centre[:-1] @ theta[:-1])
         return theta[:-1], float(theta[-1])
     return theta, 0.0
+
+
+def assert_warm_start_continues(X, y, batch_size, shuffle) -> None:
+    """Fits of 4 then 6 epochs with warm_start=True take the steps of one fit of 10, bit
+    for bit: the optimizer state, step count and mini-batch random stream carried on."""
+    import gdcore
+    kw = dict(optimizer="momentum", lr=1e-4, tol=0.0, random_state=3, batch_size=batch_size,
+              shuffle=shuffle)
+    once = gdcore.LinearModel(X.shape[1])
+    gdcore.Trainer(epochs=10, **kw).fit(once, X, y)
+    model = gdcore.LinearModel(X.shape[1])
+    trainer = gdcore.Trainer(epochs=4, warm_start=True, **kw)
+    trainer.fit(model, X, y)
+    trainer.epochs = 6
+    trainer.fit(model, X, y)
+    np.testing.assert_array_equal(model.params, once.params)

@@ -22,6 +22,7 @@ import gdcore.loop  # noqa: E402
 from gdcore import precondition, strategy  # noqa: E402
 from gdcore.errors import NotSupportedError  # noqa: E402
 from child import run_child  # noqa: E402
+from helpers import assert_warm_start_continues  # noqa: E402
 
 ALIGNED, UNALIGNED = 8192, 5000
 N = 4096 * 3 + 123  # a short last chunk either way
@@ -313,6 +314,11 @@ def test_mini_batch_default_fit_bit_for_bit(client, monkeypatch, d):
     (m1, h1), (m2, h2) = mini_batch(X, y, MB_CHUNK, monkeypatch, shuffle="blocks")
     assert h2.lr == h1.lr
     np.testing.assert_array_equal(m2.params, m1.params)
+
+
+@pytest.mark.parametrize("batch,shuffle", [(None, False), (32, "blocks"), (32, False)])
+def test_warm_start_continues_as_one_fit(client, batch, shuffle):
+    assert_warm_start_continues(*on_cluster(*problem(20, n=MB_N), MB_CHUNK), batch, shuffle)
 
 
 class ChunkOrder(gdcore.loop.ReferenceRun):

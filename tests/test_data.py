@@ -16,6 +16,7 @@ import gdcore.data
 import gdcore.loop
 from gdcore.data import open_npy
 from gdcore.errors import NotSupportedError
+from helpers import assert_warm_start_continues
 
 
 #: A block of 2 runs of 4,096 rows of 20 float64 features (the tests' files span several).
@@ -170,6 +171,11 @@ def test_fit_errors(files, tmp_path):
         gdcore.Trainer().partial_fit(gdcore.LinearModel(3), Xf, yf)
     with pytest.raises(NotSupportedError, match="^optimizer"):
         gdcore.Trainer(loss=gdcore.MAELoss()).fit(gdcore.LinearModel(3), Xf, yf)
+
+
+@pytest.mark.parametrize("batch,shuffle", [(None, False), (32, "blocks"), (32, False)])
+def test_warm_start_continues_as_one_fit(files, small_blocks, batch, shuffle):
+    assert_warm_start_continues(*files(*problem(20_000 + 123, 20)), batch, shuffle)
 
 
 # -- mini-batches: blocks of the file in a random order (or in order), rows shuffled within
