@@ -414,9 +414,9 @@ cdef Py_ssize_t next_block(Loop* L, Block* b, Py_ssize_t n_blocks) noexcept nogi
     entries in the order.
 
     shuffle="blocks" spreads the shuffling and warming of each block over the
-    batches of the one before it, so the block is in the cache when its batches
-    run, and the work of the shuffle fills the time the core waits for memory.
-    The draws are shuffle_blocks's, in its order: block after block."""
+    batches of the one before it, so that the block is in L2 when its batches
+    run. The draws are those of gdcore/_random.py's shuffle_blocks, in its
+    order: the blocks' order, then block after block."""
     cdef Py_ssize_t end = b.at + b.m
     block_steps(b, L.order, b.m, &L.rng)
     warm(L, b, b.m)
@@ -430,7 +430,7 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
     reports as full_batch."""
     cdef Py_ssize_t lo, m, j, block_end = L.n
     cdef Py_ssize_t n_blocks = (L.n + L.block - 1) // L.block if L.block > 0 else 0
-    cdef Block next
+    cdef Block ahead  # shuffle="blocks": the block after the one being read
     cdef double loss, epoch_loss, norm = INFINITY, inv_n = 1.0 / L.n
     cdef bint stopped = False, diverged = False
     cdef int status = -1
@@ -449,8 +449,8 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             for j in range(n_blocks):
                 L.blocks[j] = j
             shuffle(L.blocks, n_blocks, &L.rng)
-            block_begin(&next, L.order, L.n, L.block, L.blocks, 0, 0)
-            block_end = next_block(L, &next, n_blocks)
+            block_begin(&ahead, L.order, L.n, L.block, L.blocks, 0, 0)
+            block_end = next_block(L, &ahead, n_blocks)
         snapshot(L, params)  # the epoch's start
         epoch_loss = 0.0
         for j in range(L.n_free):
@@ -460,11 +460,11 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             m = L.batch_size if L.n - lo > L.batch_size else L.n - lo
             if L.shuffle == BLOCKS:
                 while lo + m > block_end:
-                    block_end = next_block(L, &next, n_blocks)
+                    block_end = next_block(L, &ahead, n_blocks)
             loss = evaluate(L, params, NULL if L.shuffle == IN_ORDER else L.order, lo, m)
             if L.shuffle == BLOCKS and block_end < L.n:  # the next block, m rows' worth
-                block_steps(&next, L.order, m, &L.rng)
-                warm(L, &next, m)
+                block_steps(&ahead, L.order, m, &L.rng)
+                warm(L, &ahead, m)
             if not isfinite(loss):
                 diverged = True
                 break
@@ -474,7 +474,7 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             take_step(L, params, L.first_epoch + L.n_epochs)
             lo += m
         while block_end < L.n:  # (a diverged epoch) the rest of the blocks' draws
-            block_end = next_block(L, &next, n_blocks)
+            block_end = next_block(L, &ahead, n_blocks)
         if not diverged:
             epoch_loss /= L.n
             diverged = is_bad(L, epoch_loss, L.reference)
