@@ -5,11 +5,11 @@ A linear model's parameters are one flat vector ``[w_0 .. w_{d-1}, b]``; for
 rows i the pass returns sum_i term(r_i) and the gradient sums
 (sum_i slope_i x_i, sum_i slope_i), r_i = w . x_i + b - y_i, with term and
 slope from _loss.h. It is specialised by width (narrow rows as literals, a
-SIMD pass for 5 to 16 features, padded rows up to 64), by dtype (fused
-``floating``; sums in double whatever the data's type) and, through the
-module's three builds, by ISA: it runs at the speed the memory delivers X.
-The epoch loop (src/_loop.pyx) calls it through the Objective of
-``LinearObjective``; nothing here knows about optimizers or epochs.
+SIMD pass for 5 to 16 features and float rows of 17 to 24, padded rows up
+to 64), by dtype (fused ``floating``; sums in double whatever the data's
+type) and, through the module's three builds, by ISA: it runs at the speed
+the memory delivers X. The epoch loop (src/_loop.pyx) calls it through the
+Objective of ``LinearObjective``; nothing here knows about optimizers or epochs.
 
 Rows are summed in a fixed tree, whatever the thread count: runs of rows
 accumulate in the data's precision (up to SUB rows for float32, which keeps
@@ -236,6 +236,13 @@ cdef extern from "_simd.h" nogil:
                               const Py_ssize_t d, const float* w, float b, double* out,
                               Py_ssize_t n_listed,
                                const float* sw, int weighted)
+    enum:
+        GD_WIDE_FLOAT_MIN  # the float rows gd_wide_pass_float takes, as 3 chunks of 8
+        GD_WIDE_FLOAT_MAX
+    void gd_wide_pass_float(int kind, float e, const float* X, const float* y,
+                            const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
+                            Py_ssize_t d, const Py_ssize_t nc, const float* w, float b,
+                            double* out, Py_ssize_t n_listed, const float* sw, int weighted)
 
 
 cdef inline void narrow_pass(int kind, floating e, const floating* X, const floating* y,
@@ -291,9 +298,11 @@ cdef void span_pass(int kind, floating e, const floating* X, const floating* y,
     when not NULL, lists ``n_total`` of them: the mini-batch order), each row's
     terms times its weight sw[i] in the Weighted copy (``how`` is never read).
 
-    Contiguous rows of NARROW + 1 to PADDED features go through padded_pass
-    (measured faster there; narrower rows waste too many padded lanes), but
-    for the last few rows, whose padding would read past X. Narrow widths are
+    Contiguous float rows of 17 to 24 features take the SIMD gd_wide_pass_float
+    (8 rows at a time, see _simd.h); other rows of NARROW + 1 to PADDED features
+    go through padded_pass (measured faster there; narrower rows waste too many
+    padded lanes), but for the last few contiguous rows, whose padding would
+    read past X. Narrow widths are
     passed as literals, so the C compiler specialises each: one feature takes
     single_feature_pass, 2 to 4 the inline rows_pass (unrolled, accumulators
     in registers), 5 to NARROW the SIMD narrow_pass. Wider rows use the
@@ -317,7 +326,10 @@ cdef void span_pass(int kind, floating e, const floating* X, const floating* y,
                 break
     while lo < end:
         m = run if end - lo > run else end - lo
-        if lo < padded_end:
+        if floating is float and rows == NULL and GD_WIDE_FLOAT_MIN <= d <= GD_WIDE_FLOAT_MAX:
+            gd_wide_pass_float(kind, e, X, y, NULL, lo, m, d, 3, w, b, out, n_total, sw,
+                               weighted)
+        elif lo < padded_end:
             m = min(m, padded_end - lo)
             if width == 24:
                 padded_pass(kind, e, X, y, rows, lo, m, d, 24, w, b, out, n_total, sw, weighted)

@@ -64,7 +64,7 @@ def reference_sums(loss, X, y, params):
     return float(loss.terms(r).sum()), np.append(X64.T @ slope, slope.sum())
 
 
-WIDTHS = list(range(1, 17)) + [17, 20, 33, 40, 64, 65, 80]
+WIDTHS = list(range(1, 17)) + [17, 20, 24, 25, 33, 40, 64, 65, 80]
 
 
 HUBER = gdcore.HuberLoss(0.7)
@@ -78,9 +78,10 @@ SMOOTH = gdcore.losses.SmoothedMAE(0.4)
 def test_every_width_gives_the_reference_gradient(variant, d, n, dtype):
     """Every build, every code path: one feature (two interleaved halves), 2 to 4 (loops
     specialised at compile time), 5 to 16 (the SIMD pass of _simd.h, whose blocks of 2, 4
-    or 8 rows leave remainders for n = 1003, 9, 3), 17 to 64 (rows read padded to a
-    multiple of 8 values, but for the last rows, whose padding would run past X: hence
-    the tiny n) and wider (the generic loop)."""
+    or 8 rows leave remainders for n = 1003, 9, 3), 17 to 24 in float32 (its SIMD pass
+    of 8 rows at a time, three vectors of 8 values a row), 17 to 64 (rows read padded
+    to a multiple of 8 values, but for the last rows, whose padding would run past X:
+    hence the tiny n) and wider (the generic loop)."""
     module = _dispatch.load("_pass_linear", variant)
     rng = np.random.default_rng(d)
     X = rng.standard_normal((n, d)).astype(dtype)
@@ -157,7 +158,7 @@ def test_dispatch_rejects_an_unknown_forced_variant(monkeypatch):
         _dispatch.chosen("_pass_linear")
 
 
-@pytest.mark.parametrize("d", [5, 7, 10, 13, 16, 17, 20, 33, 64])
+@pytest.mark.parametrize("d", [5, 7, 10, 13, 16, 17, 20, 24, 33, 64])
 @pytest.mark.parametrize("n", [1, 2, 3, 50])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_rows_are_never_read_outside_X(d, n, dtype):
