@@ -21,6 +21,7 @@ from _rng cimport shuffle
 
 cdef enum:
     GRAM_ROWS = 4096  # rows per partial sum of centred_gram (gdcore/_runs.py's GRAM_ROWS)
+    TOP_COLUMNS = 64  # columns per pass of column_max
 
 
 def all_finite(const floating[::1] values):
@@ -89,6 +90,24 @@ def run_sums(const floating[:, ::1] X, const double[::1] big, const double[::1] 
     return out
 
 
+cdef void column_max(const floating[:, ::1] X, Py_ssize_t first, Py_ssize_t end,
+                     double* big) noexcept nogil:
+    """big[j] = the largest |X[i, j]| for columns first <= j < end (at most
+    TOP_COLUMNS), held in a local array meanwhile: one the compiler knows X does
+    not alias, so the loop over a row's columns vectorises."""
+    cdef double top[TOP_COLUMNS]
+    cdef Py_ssize_t i, j, width = end - first
+    cdef double v
+    for j in range(width):
+        top[j] = 0.0
+    for i in range(X.shape[0]):
+        for j in range(width):
+            v = fabs(X[i, first + j])
+            top[j] = v if v > top[j] else top[j]
+    for j in range(width):
+        big[first + j] = top[j]
+
+
 def column_scan(const floating[:, ::1] X, bint centre, bint squares=False, weights=None):
     """(big, mean, sq): each column's largest magnitude (1 for a column of zeros), if
     ``centre`` the mean of the column divided by it (else zeros), and if ``squares``
@@ -100,21 +119,19 @@ def column_scan(const floating[:, ::1] X, bint centre, bint squares=False, weigh
     they lie in memory (numpy's reductions along axis 0 take several times as
     long on a small X, and this runs before every standardised fit).
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], j
     big_out, mean_out, sq_out = np.zeros(d), np.zeros(d), np.zeros(d)
     cdef double[::1] big = big_out, mean = mean_out, sq = sq_out
     cdef double[::1] part = np.zeros(d), zero = np.zeros(d)
-    cdef double v
     cdef const double[::1] wv = weights
     cdef const double* sw = weights_of(weights, wv)
     if weights is not None and wv.shape[0] != n:
         raise ValueError("weights must have one value per row of X")
     with nogil:
-        for i in range(n):
-            for j in range(d):
-                v = fabs(X[i, j])
-                if v > big[j]:
-                    big[j] = v
+        j = 0
+        while j < d:
+            column_max(X, j, d if d < j + TOP_COLUMNS else j + TOP_COLUMNS, &big[0])
+            j += TOP_COLUMNS
         for j in range(d):
             if big[j] == 0:
                 big[j] = 1.0

@@ -241,12 +241,15 @@ def test_no_kernel_reads_past_X_y_or_the_row_order(tmp_path):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_column_scan_against_numpy(dtype):
+@pytest.mark.parametrize("d", [5, 64, 65, 150])
+def test_column_scan_against_numpy(dtype, d):
     """Standardising's scan: largest magnitudes (1 for zero columns), means and centred
-    sums of squares of the columns in units of those magnitudes, at any scale."""
+    sums of squares of the columns in units of those magnitudes, at any scale; the
+    magnitudes are taken 64 columns at a time (hence the widths)."""
     from gdcore import _util
     rng = np.random.default_rng(5)
-    X = rng.standard_normal((1000, 5)) * np.array([1.0, 1e-3, 1e3, 0.0, 1.0]) + [0, 0, 5, 0, 2]
+    X = (rng.standard_normal((1000, d)) * np.resize([1.0, 1e-3, 1e3, 0.0, 1.0], d)
+         + np.resize([0, 0, 5, 0, 2], d))
     scale = 1e300 if dtype == np.float64 else 1e30
     for Xs in (X, X * scale, X / scale):
         Xs = np.ascontiguousarray(Xs, dtype=dtype)
