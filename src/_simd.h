@@ -1,12 +1,14 @@
-/* SIMD pass over narrow rows, for _linear.pyx (see narrow_pass there).
+/* SIMD pass over narrow rows (and contiguous float rows of 17 to 24 values),
+ * for _pass_linear.pyx (see narrow_pass and span_pass there).
  *
  * Why C: a row of 5 to 16 features is too short for the compiler to
  * vectorise its dot product (GCC leaves it scalar), and vectorising across
  * rows needs a transpose that Cython cannot express. GCC/Clang vector
- * extensions can, portably: each ISA build of _linear (baseline, x86-64-v3,
- * x86-64-v4) compiles these lines to its own SIMD width, and a compiler
- * without the extensions gets GD_CHUNK and GD_LISTED = a huge number, so
- * _linear never calls them and keeps its scalar loop.
+ * extensions can, portably: each ISA build of _pass_linear (baseline,
+ * x86-64-v3, x86-64-v4) compiles these lines to its own SIMD width, and a
+ * compiler without the extensions gets GD_CHUNK, GD_LISTED and
+ * GD_WIDE_FLOAT_MIN = a huge number, so _pass_linear never calls them and
+ * keeps its scalar loops.
  *
  * The pass mirrors rows_pass: for each row i, r = x_i.w + b - y_i, then
  * out[:d] += slope(r) x_i, out[d] += slope(r), out[d+1] += term(r), with the
