@@ -302,11 +302,10 @@ cdef void span_pass(int kind, floating e, const floating* X, const floating* y,
     (8 rows at a time, see _simd.h); other rows of NARROW + 1 to PADDED features
     go through padded_pass (measured faster there; narrower rows waste too many
     padded lanes), but for the last few contiguous rows, whose padding would
-    read past X. Narrow widths are
-    passed as literals, so the C compiler specialises each: one feature takes
-    single_feature_pass, 2 to 4 the inline rows_pass (unrolled, accumulators
-    in registers), 5 to NARROW the SIMD narrow_pass. Wider rows use the
-    generic loop with ``scratch`` (d values).
+    read past X. Narrow widths are passed as literals, so the C compiler
+    specialises each: one feature takes single_feature_pass, 2 to 4 the inline
+    rows_pass (unrolled, accumulators in registers), 5 to NARROW the SIMD
+    narrow_pass. Wider rows use the generic loop with ``scratch`` (d values).
     """
     cdef floating acc[NARROW]
     cdef Py_ssize_t lo = first, end = first + n, m, k, width = 0, safe = 0, padded_end = first
