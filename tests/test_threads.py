@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -93,6 +94,16 @@ def native_threads():
     return set(os.listdir("/proc/self/task"))
 
 
+def ended(started, n_pool, seconds=5.0):
+    """How many of ``started`` have left /proc once at least ``n_pool`` have, or the
+    seconds run out: a thread leaves it a moment after pthread_join returns (the
+    kernel wakes the joiner as the thread exits, and removes the entry after)."""
+    deadline = time.monotonic() + seconds
+    while len(started - native_threads()) < n_pool and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return len(started - native_threads())
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux's /proc")
 def test_threads_end_with_their_objective():
     """Each objective's pool threads end with it (counted by id: a thread that another
@@ -106,7 +117,7 @@ def test_threads_end_with_their_objective():
         started, n_pool = native_threads() - before, objective.n_threads - 1
         assert len(started) >= n_pool
         del objective
-        assert len(started - native_threads()) >= n_pool  # the pool's threads ended
+        assert ended(started, n_pool) >= n_pool  # the pool's threads ended
 
 
 def run_python(code, cwd, **env):
