@@ -237,12 +237,12 @@ cdef extern from "_simd.h" nogil:
                               Py_ssize_t n_listed,
                                const float* sw, int weighted)
     enum:
-        GD_WIDE_FLOAT_MIN  # the float rows gd_wide_pass_float takes, as 3 chunks of 8
+        GD_WIDE_FLOAT_MIN  # the float rows gd_wide_pass_float takes
         GD_WIDE_FLOAT_MAX
     void gd_wide_pass_float(int kind, float e, const float* X, const float* y,
                             const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
-                            Py_ssize_t d, const Py_ssize_t nc, const float* w, float b,
-                            double* out, Py_ssize_t n_listed, const float* sw, int weighted)
+                            Py_ssize_t d, const float* w, float b, double* out,
+                            Py_ssize_t n_listed, const float* sw, int weighted)
 
 
 cdef inline void narrow_pass(int kind, floating e, const floating* X, const floating* y,
@@ -326,8 +326,7 @@ cdef void span_pass(int kind, floating e, const floating* X, const floating* y,
     while lo < end:
         m = run if end - lo > run else end - lo
         if floating is float and rows == NULL and GD_WIDE_FLOAT_MIN <= d <= GD_WIDE_FLOAT_MAX:
-            gd_wide_pass_float(kind, e, X, y, NULL, lo, m, d, 3, w, b, out, n_total, sw,
-                               weighted)
+            gd_wide_pass_float(kind, e, X, y, NULL, lo, m, d, w, b, out, n_total, sw, weighted)
         elif lo < padded_end:
             m = min(m, padded_end - lo)
             if width == 24:

@@ -338,12 +338,15 @@ GD_DEFINE_CHUNKED_PASS(gd_chunked_pass_float, float, GD_LANES_FLOAT, GD_CHUNK_FL
                        GD_K_FLOAT, GD_SETS_FLOAT, 0)
 GD_DEFINE_CHUNKED_PASS(gd_listed_chunks_double, double, GD_LISTED_DOUBLE, GD_LISTED_DOUBLE, 1, 2, 0)
 GD_DEFINE_CHUNKED_PASS(gd_listed_chunks_float, float, GD_LISTED_FLOAT, GD_LISTED_FLOAT, 1, 2, 0)
-#define GD_WIDE_FLOAT_MIN 17 /* the rows gd_wide_pass_float is called for (nc = 3) */
+#define GD_WIDE_FLOAT_MIN 17 /* the rows gd_wide_pass_float is called for: 3 chunks of 8 */
 #define GD_WIDE_FLOAT_MAX 24
-GD_DEFINE_CHUNKED_PASS(gd_wide_pass_float, float, 8, 8, 1, 2, 1)
+GD_DEFINE_CHUNKED_PASS(gd_wide_chunks_float, float, 8, 8, 1, 2, 1)
 
-/* Rows of d <= 16 values (d a literal), the chunk count derived from it. */
+/* Rows of d <= 16 values (d a literal), the chunk count derived from it; rows of
+   GD_WIDE_FLOAT_MIN to GD_WIDE_FLOAT_MAX floats in 3 chunks. */
 #define GD_CHUNKS_OF(d, C) (((d) + (C) - 1) / (C))
+#define gd_wide_pass_float(kind, e, X, y, rows, first, n, d, ...) \
+    gd_wide_chunks_float(kind, e, X, y, rows, first, n, d, 3, __VA_ARGS__)
 #define gd_narrow_pass_double(kind, e, X, y, rows, first, n, d, ...) \
     gd_chunked_pass_double(kind, e, X, y, rows, first, n, d, GD_CHUNKS_OF(d, GD_CHUNK_DOUBLE), __VA_ARGS__)
 #define gd_narrow_pass_float(kind, e, X, y, rows, first, n, d, ...) \
@@ -369,11 +372,7 @@ GD_DEFINE_STUB(gd_listed_pass_double, double)
 GD_DEFINE_STUB(gd_listed_pass_float, float)
 #define GD_WIDE_FLOAT_MIN 1000000
 #define GD_WIDE_FLOAT_MAX 0
-static inline void gd_wide_pass_float(int kind, float e, const float* X, const float* y,
-                                      const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
-                                      const Py_ssize_t d, const Py_ssize_t nc, const float* w,
-                                      float b, double* out, Py_ssize_t n_listed,
-                                      const float* sw, int weighted) {}
+GD_DEFINE_STUB(gd_wide_pass_float, float)
 
 #endif
 #endif

@@ -90,22 +90,24 @@ def run_sums(const floating[:, ::1] X, const double[::1] big, const double[::1] 
     return out
 
 
-cdef void column_max(const floating[:, ::1] X, Py_ssize_t first, Py_ssize_t end,
-                     double* big) noexcept nogil:
-    """big[j] = the largest |X[i, j]| for columns first <= j < end (at most
-    TOP_COLUMNS), held in a local array meanwhile: one the compiler knows X does
-    not alias, so the loop over a row's columns vectorises."""
+cdef void column_max(const floating[:, ::1] X, double* big) noexcept nogil:
+    """big[j] = the largest |X[i, j]|, TOP_COLUMNS columns at a time, each group's
+    held in a local array meanwhile: one the compiler knows X does not alias, so
+    the loop over a row's columns vectorises."""
     cdef double top[TOP_COLUMNS]
-    cdef Py_ssize_t i, j, width = end - first
+    cdef Py_ssize_t i, j, first = 0, width
     cdef double v
-    for j in range(width):
-        top[j] = 0.0
-    for i in range(X.shape[0]):
+    while first < X.shape[1]:
+        width = X.shape[1] - first if X.shape[1] - first < TOP_COLUMNS else TOP_COLUMNS
         for j in range(width):
-            v = fabs(X[i, first + j])
-            top[j] = v if v > top[j] else top[j]
-    for j in range(width):
-        big[first + j] = top[j]
+            top[j] = 0.0
+        for i in range(X.shape[0]):
+            for j in range(width):
+                v = fabs(X[i, first + j])
+                top[j] = v if v > top[j] else top[j]
+        for j in range(width):
+            big[first + j] = top[j]
+        first += TOP_COLUMNS
 
 
 def column_scan(const floating[:, ::1] X, bint centre, bint squares=False, weights=None):
@@ -128,10 +130,8 @@ def column_scan(const floating[:, ::1] X, bint centre, bint squares=False, weigh
     if weights is not None and wv.shape[0] != n:
         raise ValueError("weights must have one value per row of X")
     with nogil:
-        j = 0
-        while j < d:
-            column_max(X, j, d if d < j + TOP_COLUMNS else j + TOP_COLUMNS, &big[0])
-            j += TOP_COLUMNS
+        if d:
+            column_max(X, &big[0])
         for j in range(d):
             if big[j] == 0:
                 big[j] = 1.0
