@@ -65,7 +65,7 @@ DIRECTIVES = {
 # Compiled modules (src/<name>.pyx -> gdcore.<name>), and whether each is built
 # once per ISA variant.
 KERNELS = {"_pass_linear": True, "_floor": True, "_pass_mlp": True, "_loop": True,
-           "_util": False}
+           "_scan": True, "_util": False}
 
 # ISA variants: module suffix -> extra compiler flags.
 VARIANTS = {"": []}
@@ -96,7 +96,8 @@ INLINE_ALL = (["--param", "inline-unit-growth=1000", "--param", "large-function-
                "--param", "large-stack-frame-growth=10000"] if GCC_LIKE and not DEBUG else [])
 EXACT_STEPS = ["-ffp-contract=off"] if GCC_LIKE else []
 KERNEL_FLAGS = {"_pass_linear": REASSOCIATE + INLINE_ALL, "_floor": REASSOCIATE,
-                "_pass_mlp": [], "_loop": EXACT_STEPS, "_util": []}
+                "_pass_mlp": [], "_loop": EXACT_STEPS, "_scan": EXACT_STEPS,
+                "_util": []}
 JOBS = os.cpu_count() or 1
 
 

@@ -1,7 +1,8 @@
 """Pick, at import time, the fastest build of each kernel module this CPU runs.
 
 setup.py compiles the modules whose speed depends on the vector width (the
-linear and network passes, the read floor, the epoch loop) for the baseline x86-64 ISA
+linear and network passes, the read floor, the epoch loop, the scans of
+standardising) for the baseline x86-64 ISA
 and, where it can, for x86-64-v3 (AVX2/FMA) and x86-64-v4 (AVX-512):
 ``gdcore._pass_linear``, ``gdcore._pass_linear_v3``, ``gdcore._pass_linear_v4``.
 ``gdcore._util`` (one build) asks the CPU which it supports.
@@ -51,8 +52,9 @@ def load(kernel: str, variant: str = "") -> ModuleType:
     return importlib.import_module(f"gdcore.{kernel}{suffix}")
 
 
-#: The passes, the read floor and the epoch loop of the build this CPU runs best.
+#: The passes, the read floor, the epoch loop and the scans of the build this CPU runs best.
 pass_linear = load("_pass_linear")
 pass_mlp = load("_pass_mlp")
 floor = load("_floor")
 loop = load("_loop")
+scan = load("_scan")

@@ -3,7 +3,7 @@ every source of blocks of rows held elsewhere shares (gdcore/dask.py's shards on
 cluster, gdcore/data.py's blocks of a file).
 
 A full-batch pass adds one partial sum per run of ``CHUNK`` rows, in row order;
-``_util.column_scan`` one per run of ``RUN`` rows, ``_util.centred_gram`` one per
+``_scan.column_scan`` one per run of ``RUN`` rows, ``_scan.centred_gram`` one per
 run of ``GRAM_ROWS`` rows. A
 source that computes the same partials on its blocks and adds them in the same
 order gets the in-memory numbers bit for bit, as long as its blocks start on
@@ -17,8 +17,8 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _util, continued, strategy
-from ._dispatch import pass_linear
+from . import continued, strategy
+from ._dispatch import pass_linear, scan
 from ._random import POWER_SEED
 from ._validation import check_batch_size, seed_from
 from .curvature import POWER_RTOL
@@ -28,9 +28,9 @@ from .loop import Fit, Objective, ReferenceRun
 
 #: Rows per partial sum of the compiled pass (src/_pass_linear.pyx's CHUNK).
 CHUNK = 4096
-#: Rows per partial sum of _util.column_scan (src/_util.pyx).
+#: Rows per partial sum of _scan.column_scan (src/_scan.pyx's RUN).
 RUN = 256
-#: Rows per partial sum of _util.centred_gram (src/_util.pyx's GRAM_ROWS).
+#: Rows per partial sum of _scan.centred_gram (src/_scan.pyx's GRAM_ROWS).
 GRAM_ROWS = 4096
 #: Widths the pass reads as padded rows (src/_pass_linear.pyx: NARROW < d <= PADDED): all
 #: but the last row of X. A run of rows held apart gets a row of zeros after it, whose
@@ -46,8 +46,8 @@ def padded(d: int, last: bool) -> bool:
 
 def largest(X: np.ndarray) -> np.ndarray:
     """Each column's largest magnitude, 0 for a column of zeros (the caller takes the max
-    over blocks): _util.column_scan's, which reads X once without a temporary."""
-    big = _util.column_scan(X, False)[0]
+    over blocks): _scan.column_scan's powers of two, which reads X once without a temporary."""
+    big = scan.column_scan(X, False)[0]
     for j in np.flatnonzero(big == 1.0):  # 1: the largest magnitude, or a column of zeros
         if not X[:, j].any():
             big[j] = 0.0
@@ -56,16 +56,16 @@ def largest(X: np.ndarray) -> np.ndarray:
 
 def run_sums(data: np.ndarray, big: np.ndarray, shift: object, square: bool) -> np.ndarray:
     """Sums over each run of RUN rows of u = data / big - shift (or u^2), each added row
-    after row as _util.column_scan does: one row per run (the last may be shorter)."""
+    after row as _scan.column_scan does: one row per run (the last may be shorter)."""
     d = data.shape[1]
-    return _util.run_sums(np.ascontiguousarray(data), np.full(d, big, dtype=np.float64),
+    return scan.run_sums(np.ascontiguousarray(data), np.full(d, big, dtype=np.float64),
                           np.full(d, shift, dtype=np.float64), square)
 
 
 def centred_grams(X: np.ndarray, big: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """(runs, d, d): _util.centred_gram of each run of GRAM_ROWS rows of X, in row order:
+    """(runs, d, d): _scan.centred_gram of each run of GRAM_ROWS rows of X, in row order:
     the partial sums the whole X's centred Gram matrix adds."""
-    return np.array([_util.centred_gram(X[lo:lo + GRAM_ROWS], big, mean)
+    return np.array([scan.centred_gram(X[lo:lo + GRAM_ROWS], big, mean)
                      for lo in range(0, X.shape[0], GRAM_ROWS)])
 
 

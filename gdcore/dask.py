@@ -18,8 +18,8 @@ float64).
 
 The default fit's statistics are reduced over the chunks in the same order
 as in memory: the columns' largest magnitudes (a max), their means and the
-sums of squares (sums of runs of 256 rows, ``_util.column_scan``'s runs,
-added in row order), the centred Gram matrix (``_util.centred_gram``'s
+sums of squares (sums of runs of 256 rows, ``_scan.column_scan``'s runs,
+added in row order), the centred Gram matrix (``_scan.centred_gram``'s
 partial sums, one per run of 4,096 rows, computed on the workers at once
 and added in row order on the client). What is not
 equal bit for bit: the loss of predicting y's mean, the floor of the
@@ -117,7 +117,7 @@ class Shard:
 
     def run_sums(self, which: str, big: np.ndarray, shift: Any) -> np.ndarray:
         """Sums over each run of RUN rows of u = X / big - shift ("x"), or u^2 ("x2"),
-        or the same of y ("y", "y2"), each added row after row as _util.column_sums does."""
+        or the same of y ("y", "y2"), each added row after row as _scan.column_scan does."""
         data = self.y.reshape(-1, 1) if which[0] == "y" else self.X
         return run_sums(data, big, shift, which.endswith("2"))
 

@@ -25,6 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import _util
+from ._dispatch import scan
 from .loop import Precondition
 
 #: Up to this many features the centred Gram matrix (O(N d^2), BLAS) gives
@@ -143,8 +144,8 @@ def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False,
     """
     wide = X.shape[1] > GRAM_MAX_FEATURES
     # the columns divided by ``big`` lie in [-1, 1]; centred, less ``mean``
-    big, mean, squares = _util.column_scan(X, fit_intercept, squares=wide, weights=weights)
-    gram = None if wide else _util.centred_gram(X, big, mean, weights)
+    big, mean, squares = scan.column_scan(X, fit_intercept, squares=wide, weights=weights)
+    gram = None if wide else scan.centred_gram(X, big, mean, weights)
 
     def row_max(unit_scale: np.ndarray) -> float:
         return rows_max(X, fit_intercept, big, mean, unit_scale, weights)
@@ -169,8 +170,8 @@ def rows_max(X: np.ndarray, fit_intercept: bool, big: np.ndarray, mean: np.ndarr
 def from_scans(n: int, fit_intercept: bool, big: np.ndarray, mean: np.ndarray,
                squares: np.ndarray, gram: Optional[np.ndarray],
                row_max: Optional[Callable[[np.ndarray], float]] = None) -> Standardization:
-    """The Standardization of n rows from ``_util.column_scan``'s (big, mean, squares)
-    and ``_util.centred_gram``'s matrix (None for wide X), however they were summed:
+    """The Standardization of n rows from ``_scan.column_scan``'s (big, mean, squares)
+    and ``_scan.centred_gram``'s matrix (None for wide X), however they were summed:
     in memory, or chunk by chunk on a cluster (gdcore/dask.py). ``row_max`` maps the
     unit scales to max_i ||a_i||^2 (None: not measured)."""
     d = big.shape[0]

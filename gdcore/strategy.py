@@ -39,6 +39,7 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from . import _util, continued
+from ._dispatch import scan
 from ._validation import check_penalty
 from .continued import Stream
 from .curvature import auto_lr, needs_row_curvature
@@ -100,7 +101,7 @@ def _target_stats(y: np.ndarray, weights: Optional[np.ndarray] = None) -> Tuple[
     """(mean of y, a scale of y for tolerances: its standard deviation, or its magnitude
     if constant; weighted if ``weights``), computed without overflow or underflow
     whatever the scale."""
-    return target_stats_of(y.shape[0], *_util.column_scan(y.reshape(-1, 1), True, True,
+    return target_stats_of(y.shape[0], *scan.column_scan(y.reshape(-1, 1), True, True,
                                                           weights))
 
 

@@ -1,4 +1,4 @@
-# What every kernel module shares: how a run ends, and the objective interface.
+# What every compiled module shares: how a run ends, the objective interface, the rows' weights.
 #
 # An objective is any model's loss on its data, seen from the epoch loop
 # (src/_loop.pyx) as one function that returns additive sums over rows:
@@ -26,6 +26,11 @@ cdef inline void* address(object a) except? NULL:
     cdef void* data = view.buf
     PyBuffer_Release(&view)
     return data
+
+
+cdef inline const double* weights_of(object weights, const double[::1] view) except? NULL:
+    """The data of the rows' weights, NULL for None (unweighted)."""
+    return NULL if weights is None else &view[0]
 
 
 cdef extern from *:

@@ -240,48 +240,90 @@ def test_no_kernel_reads_past_X_y_or_the_row_order(tmp_path):
     assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
 
 
+SCANS = _dispatch.available("_scan")
+
+
+def power_of_two_below(top):
+    """column_scan's magnitudes, from the columns' largest |values| ``top``."""
+    exponent = np.frexp(top)[1] - 1
+    return np.where(top == 0, 1.0, np.ldexp(1.0, np.maximum(exponent, -1022)))
+
+
+@pytest.mark.parametrize("variant", SCANS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("d", [5, 64, 65, 150])
-def test_column_scan_against_numpy(dtype, d):
-    """Standardising's scan: largest magnitudes (1 for zero columns), means and centred
-    sums of squares of the columns in units of those magnitudes, at any scale; the
-    magnitudes are taken 64 columns at a time (hence the widths)."""
-    from gdcore import _util
+@pytest.mark.parametrize("d", [1, 5, 64, 65, 150])
+def test_column_scan_against_numpy(variant, dtype, d):
+    """Standardising's scan: the magnitudes (the power of two at or below each column's
+    largest |value|, 1 for zero columns), means and centred sums of squares of the
+    columns in units of those magnitudes, at any scale (subnormal data included); the
+    largest values are taken 64 columns at a time (hence the widths)."""
+    scan = _dispatch.load("_scan", variant)
     rng = np.random.default_rng(5)
     X = (rng.standard_normal((1000, d)) * np.resize([1.0, 1e-3, 1e3, 0.0, 1.0], d)
          + np.resize([0, 0, 5, 0, 2], d))
-    scale = 1e300 if dtype == np.float64 else 1e30
-    for Xs in (X, X * scale, X / scale):
+    factors = [1e300, 1e-300, 1e-315] if dtype == np.float64 else [1e30, 1e-30, 1e-40]
+    for Xs in (X, *(X * f for f in factors)):  # the last one subnormal
         Xs = np.ascontiguousarray(Xs, dtype=dtype)
-        big, mean, squares = _util.column_scan(Xs, True, True)
-        ref_big = np.abs(Xs.astype(np.float64)).max(axis=0)
-        ref_big[ref_big == 0] = 1.0
-        unit = Xs.astype(np.float64) / ref_big
-        np.testing.assert_array_equal(big, ref_big)
+        top = np.abs(Xs.astype(np.float64)).max(axis=0)
+        big, mean, squares = scan.column_scan(Xs, True, True)
+        np.testing.assert_array_equal(big, power_of_two_below(top))
+        assert np.all((top < 2 * big) & ((top >= big) | (top == 0) | (top < 2.0 ** -1022)))
+        unit = Xs.astype(np.float64) / big  # exact: big is a power of two
         np.testing.assert_allclose(mean, unit.mean(axis=0), rtol=1e-13, atol=1e-15)
         np.testing.assert_allclose(squares, ((unit - unit.mean(axis=0)) ** 2).sum(axis=0),
                                    rtol=1e-12, atol=1e-12)
-        _, no_mean, no_squares = _util.column_scan(Xs, False)
+        _, no_mean, no_squares = scan.column_scan(Xs, False)
         assert not no_mean.any() and not no_squares.any()
 
 
+@pytest.mark.parametrize("variant", SCANS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n, d", [(1, 1), (256, 3), (257, 7), (1000, 12), (9000, 5)])
-def test_centred_gram_against_numpy(dtype, n, d):
-    """The centred Gram matrix in units of the column_scan's magnitudes, over whole and
-    partial blocks of rows, symmetric to the last bit."""
-    from gdcore import _util
+@pytest.mark.parametrize("n, d", [(1, 1), (128, 3), (257, 7), (1000, 12), (4097, 20),
+                                  (9000, 5), (300, 37)])
+def test_centred_gram_against_numpy(variant, dtype, n, d):
+    """The centred Gram matrix in units of the column_scan's magnitudes, unweighted and
+    weighted, over whole and partial blocks of rows and tiles of columns, symmetric
+    to the last bit; magnitudes that are not powers of two are refused."""
+    scan = _dispatch.load("_scan", variant)
     rng = np.random.default_rng(n + d)
     X = np.ascontiguousarray(rng.standard_normal((n, d)) * np.logspace(-3, 3, d) + 7.0,
                              dtype=dtype)
-    big, mean, _ = _util.column_scan(X, True)
-    gram = _util.centred_gram(X, big, mean)
+    weights = rng.uniform(0.1, 2.0, n)
+    weights *= n / weights.sum()
+    big, mean, _ = scan.column_scan(X, True)
     U = X.astype(np.float64) / big - mean
-    ref = U.T @ U
-    np.testing.assert_allclose(gram, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
-    np.testing.assert_array_equal(gram, gram.T)
+    for w in (None, weights):
+        gram = scan.centred_gram(X, big, mean, w)
+        ref = U.T @ (U if w is None else U * w[:, None])
+        np.testing.assert_allclose(gram, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+        np.testing.assert_array_equal(gram, gram.T)
     with pytest.raises(ValueError, match="one value per column"):
-        _util.centred_gram(X, big[:-1], mean)
+        scan.centred_gram(X, big[:-1], mean)
+    with pytest.raises(ValueError, match="powers of two"):
+        scan.centred_gram(X, big * 1.5, mean)
+    with pytest.raises(ValueError, match="powers of two"):
+        scan.run_sums(X, big * 0.0, mean, False)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [1, 6, 20, 37])
+def test_every_scan_build_gives_the_same_bits(dtype, d):
+    """The scans sum in row order, one product and one addition a term, whatever the
+    vector width: every ISA build's magnitudes, means, squares and Gram matrix are
+    the baseline's to the last bit (weighted too)."""
+    rng = np.random.default_rng(d)
+    X = np.ascontiguousarray(rng.standard_normal((5000, d)) * 3 + 1, dtype=dtype)
+    w = rng.uniform(0.5, 1.5, 5000)
+    w *= 5000 / w.sum()
+    results = []
+    for variant in SCANS:
+        scan = _dispatch.load("_scan", variant)
+        big, mean, squares = scan.column_scan(X, True, True, w)
+        results.append((big, mean, squares, scan.centred_gram(X, big, mean, w),
+                        scan.run_sums(X, big, mean, True)))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -290,19 +332,20 @@ def test_partial_sums_of_rows_held_apart_add_up_to_the_whole(dtype, d):
     """The partials that blocks of rows held elsewhere compute (gdcore/_runs.py, the
     shards of gdcore/dask.py), added in row order, give the whole X's numbers bit for
     bit: column_scan's means, centred_gram's matrix and the pass's sums."""
-    from gdcore import _runs, _util
+    from gdcore import _runs
+    scan = _dispatch.scan
     rng = np.random.default_rng(d)
     n = 3 * 4096 + 77
     X = np.ascontiguousarray(rng.standard_normal((n, d)) * 3 + 1, dtype=dtype)
     y = np.ascontiguousarray(rng.standard_normal(n), dtype=dtype)
-    big, mean, _ = _util.column_scan(X, True)
+    big, mean, _ = scan.column_scan(X, True)
     parts = [_runs.run_sums(X[lo:lo + 8192], big, 0.0, False) for lo in (0, 8192)]
     np.testing.assert_array_equal(_runs.in_order(parts) / n, mean)
     gram = np.zeros((d, d))
     for lo in (0, 4096, 8192):
         for part in _runs.centred_grams(X[lo:lo + 4096 if lo < 8192 else n], big, mean):
             gram += part
-    np.testing.assert_array_equal(gram, _util.centred_gram(X, big, mean))
+    np.testing.assert_array_equal(gram, scan.centred_gram(X, big, mean))
     params = rng.standard_normal(d + 1).astype(dtype)
     objective = _dispatch.pass_linear.LinearObjective("mse", 0.0, X, y)
     loss, grad = objective.sums(params)
