@@ -1,7 +1,9 @@
 """``gdcore bench --dask``: fits of dask arrays on a 2-worker LocalCluster (loopback).
 
 Side by side in one run, at 1,000,000 x 20 (``--full``: 10,000,000 x 20 too),
-the data persisted on the workers in chunks of 131,072 rows (32 x 4,096):
+the data persisted on the workers in chunks of 131,072 rows (32 x 4,096),
+each chunk made on its worker (``map_blocks(np.copy)``), as a loader
+(``from_zarr``, ``read_parquet``) makes them:
 
 * time per full-batch epoch (plain steps, medians of 3 after a warm-up):
   gdcore in memory on one thread; gdcore on the cluster with each epoch's
@@ -10,7 +12,9 @@ the data persisted on the workers in chunks of 131,072 rows (32 x 4,096):
 * time to 1e-6 of the least-squares answer, ||beta - beta*|| <= 1e-6
   ||beta*|| over (w, b), beta* from ``numpy.linalg.lstsq`` in memory: gdcore's
   default fit on the cluster (the shards built, the statistics reduced, the
-  epochs: everything after ``persist``) and in memory; dask-glm's ``lbfgs``
+  epochs: everything after ``persist``) and in memory, and on the chunks as
+  ``from_array(X).persist()`` leaves them, sent from the client: most arrive
+  unaligned (not on an 8-byte boundary) and each fit copies those; dask-glm's ``lbfgs``
   and dask-ml's ``LinearRegression`` (admm, penalty 1e-12), each run with
   max_iter 1, 2, 4, ... until it gets there (the time of that run).
 
@@ -85,8 +89,8 @@ def measure(n: int, d: int, report: Callable[[str], None] = print) -> Dict[str, 
     from distributed import wait
     from .. import dask as gdask
     X, y = make_data(n, d)
-    Xd = da.from_array(X, chunks=(CHUNK_ROWS, -1)).persist()
-    yd = da.from_array(y, chunks=CHUNK_ROWS).persist()
+    Xd = da.from_array(X, chunks=(CHUNK_ROWS, -1)).map_blocks(np.copy).persist()
+    yd = da.from_array(y, chunks=CHUNK_ROWS).map_blocks(np.copy).persist()
     wait([Xd, yd])
     best = np.linalg.lstsq(np.column_stack([X, np.ones(n)]), y, rcond=None)[0]
     out: Dict[str, Any] = {"n": n, "d": d, "chunk_rows": CHUNK_ROWS, "epoch": {}, "solve": {}}
@@ -103,6 +107,14 @@ def measure(n: int, d: int, report: Callable[[str], None] = print) -> Dict[str, 
     solve["gdcore in memory"] = _gdcore_fit(X, y, best)
     solve["gdcore dask"] = _gdcore_fit(Xd, yd, best)
     report(f"  default fit: dask {solve['gdcore dask']['seconds']:.3f} s")
+    sent = [da.from_array(X, chunks=(CHUNK_ROWS, -1)).persist(),
+            da.from_array(y, chunks=CHUNK_ROWS).persist()]
+    wait(sent)
+    aligned = sent[0].map_blocks(lambda b: np.array([[b.flags.aligned]]), chunks=(1, 1),
+                                 dtype=bool).compute()
+    out["sent chunks unaligned"] = f"{int((~aligned).sum())} of {aligned.size}"
+    solve["gdcore dask, chunks sent by the client"] = _gdcore_fit(sent[0], sent[1], best)
+    del sent
     X1 = da.hstack([Xd, da.ones((n, 1), chunks=(CHUNK_ROWS, 1))]).rechunk({1: -1}).persist()
     wait(X1)
     if installed("dask_glm"):
@@ -140,6 +152,8 @@ def table(results: List[Dict[str, Any]]) -> str:
             lines.append(f"  {name:<36} {seconds * 1e3:9.2f} {seconds / base:12.2f}x")
         lines.append(f"  {'time to 1e-6 of least squares':<36} {'s':>9} {'vs gdcore dask':>14} "
                      f"{'error':>8} {'iterations':>10}")
+        if "sent chunks unaligned" in r:
+            lines.append(f"  (chunks sent by the client: {r['sent chunks unaligned']} unaligned)")
         ours = r["solve"]["gdcore dask"]["seconds"]
         for name, s in r["solve"].items():
             missed = "  not reached: a lower bound" if s["error"] > TARGET else ""
