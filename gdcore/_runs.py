@@ -45,10 +45,11 @@ def padded(d: int, last: bool) -> bool:
 
 
 def largest(X: np.ndarray) -> np.ndarray:
-    """Each column's largest magnitude, 0 for a column of zeros (the caller takes the max
-    over blocks): _scan.column_scan's powers of two, which reads X once without a temporary."""
+    """Each column's magnitude, _scan.column_scan's power of two at or below its largest
+    |value| (0 for a column of zeros; the caller takes the max over blocks): one read of
+    X without a temporary."""
     big = scan.column_scan(X, False)[0]
-    for j in np.flatnonzero(big == 1.0):  # 1: the largest magnitude, or a column of zeros
+    for j in np.flatnonzero(big == 1.0):  # 1: a largest |value| in [1, 2), or a column of zeros
         if not X[:, j].any():
             big[j] = 0.0
     return big

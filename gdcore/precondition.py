@@ -28,7 +28,7 @@ from . import _util
 from ._dispatch import scan
 from .loop import Precondition
 
-#: Up to this many features the centred Gram matrix (O(N d^2), BLAS) gives
+#: Up to this many features the centred Gram matrix (O(N d^2), src/_gram.h) gives
 #: the exact curvature range; beyond, only the scales are measured.
 GRAM_MAX_FEATURES = 256
 
@@ -143,7 +143,7 @@ def standardize(X: np.ndarray, fit_intercept: bool, rows: bool = False,
     more for ``row_max`` when ``rows`` (mini-batch steps).
     """
     wide = X.shape[1] > GRAM_MAX_FEATURES
-    # the columns divided by ``big`` lie in [-1, 1]; centred, less ``mean``
+    # the columns divided by ``big`` (powers of two) lie in (-2, 2); centred, less ``mean``
     big, mean, squares = scan.column_scan(X, fit_intercept, squares=wide, weights=weights)
     gram = None if wide else scan.centred_gram(X, big, mean, weights)
 

@@ -5,10 +5,11 @@
 ``run_sums`` its sums run by run, ``centred_gram`` the centred Gram matrix.
 Every value is taken in units of its column's magnitude ``big``, a power of
 two: multiplying by its reciprocal is exact, so nothing overflows or
-underflows at any scale and no rounding is added. Sums go in row order, one
-product and one addition a term (built with -ffp-contract=off), so each ISA
-build gives the same bits and runs of rows held apart (gdcore/_runs.py)
-add up to the same numbers.
+underflows at any scale and no rounding is added. Sums go in a fixed order
+(row order; a single column as four interleaved sums), one product and one
+addition a term (built with -ffp-contract=off), so each ISA build gives the
+same bits and runs of rows held apart (gdcore/_runs.py) add up to the same
+numbers.
 """
 
 import numpy as np
@@ -52,21 +53,25 @@ cdef inline void run_sum(const floating[:, ::1] X, const double* inv, const doub
                          bint square, Py_ssize_t lo, double* part,
                          const double* sw) noexcept nogil:
     """part[j] = sum of u_ij (or u_ij^2), u_ij = X[i, j] * inv[j] - shift[j], over the
-    run of RUN rows from ``lo`` in row order, each term times row i's weight sw[i]
-    unless sw is NULL."""
-    cdef Py_ssize_t d = X.shape[1], i, j
-    cdef double u, wi = 1.0, total = 0.0
-    if d == 1:  # one column (y): the same sum, kept in a register
-        for i in range(lo, min(lo + RUN, X.shape[0])):
+    run of RUN rows from ``lo`` in row order (one column: four sums of every fourth
+    row, then added), each term times row i's weight sw[i] unless sw is NULL."""
+    cdef Py_ssize_t d = X.shape[1], hi = min(lo + RUN, X.shape[0]), i, j, k
+    cdef double u, wi = 1.0
+    cdef double t[4]
+    if d == 1:  # one column (y): row lo + 4q + k into t[k], t added at the end (one sum
+        # would make each addition wait for the one before)
+        t[0] = t[1] = t[2] = t[3] = 0.0
+        for i in range(lo, hi):
+            k = (i - lo) & 3
             if sw != NULL:
                 wi = sw[i]
             u = X[i, 0] * inv[0] - shift[0]
-            total += wi * (u * u if square else u)
-        part[0] = total
+            t[k] += wi * (u * u if square else u)
+        part[0] = (t[0] + t[1]) + (t[2] + t[3])
         return
     for j in range(d):
         part[j] = 0.0
-    for i in range(lo, min(lo + RUN, X.shape[0])):
+    for i in range(lo, hi):
         if sw != NULL:
             wi = sw[i]
         for j in range(d):
@@ -111,6 +116,13 @@ cdef void column_max(const floating[:, ::1] X, double* big) noexcept nogil:
     cdef double top[TOP_COLUMNS]
     cdef Py_ssize_t i, j, first = 0, width
     cdef double v
+    if X.shape[1] == 1:  # one column (y): four maxima, of rows 4q + k, so they overlap
+        top[0] = top[1] = top[2] = top[3] = 0.0
+        for i in range(X.shape[0]):
+            v = fabs(X[i, 0])
+            top[i & 3] = v if v > top[i & 3] else top[i & 3]
+        big[0] = max(max(top[0], top[1]), max(top[2], top[3]))
+        return
     while first < X.shape[1]:
         width = X.shape[1] - first if X.shape[1] - first < TOP_COLUMNS else TOP_COLUMNS
         for j in range(width):
