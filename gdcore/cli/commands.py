@@ -18,8 +18,9 @@ from ..history import INTERRUPTED, History
 from ..models import LinearModel, Model
 from ..persist import read as read_model
 from .inputs import (Dataset, UsageError, add_data_options, add_fit_options,
-                     check_input, check_output, check_range, columns, fits_in_memory,
-                     load_dataset, load_dataset_on_disk, loss_from, read_csv, trainer_from)
+                     check_input, check_output, check_range, columns, fits_in_memory, is_npy,
+                     load_dataset, load_dataset_on_disk, load_npy_dataset, loss_from,
+                     npy_columns, npy_header, read_csv, read_npy, trainer_from, CHUNK_ROWS)
 
 
 def plotting(path: str, option: str) -> ModuleType:
@@ -43,6 +44,11 @@ def fit_dataset(args: argparse.Namespace, record_path: bool = False,
     """
     if not args.target:
         raise UsageError("--target COLUMN is required")
+    if is_npy(args.data):
+        with tempfile.TemporaryDirectory(prefix="gdcore-npy-") as folder:
+            ds = load_npy_dataset(args.data, args.target, args.features, folder, args.dtype,
+                                  in_memory=bool(one_feature or record_path))
+            return fit_read(args, ds, record_path, one_feature)
     if one_feature or record_path or fits_in_memory(args.data):
         return fit_read(args, load_dataset(args.data, args.target, args.features),
                              record_path, one_feature)
@@ -77,8 +83,8 @@ def fit_read(args: argparse.Namespace, ds: Dataset, record_path: bool,
     except NotSupportedError as exc:
         if not on_disk:
             raise
-        raise UsageError(f"{exc} (the CSV is larger than memory: it is fitted from disk)") \
-            from None
+        raise UsageError(f"{exc} ({args.data!r} is larger than memory: it is fitted from "
+                         f"disk)") from None
     except FitInterrupted as exc:  # Ctrl-C: the model holds the last finished epoch
         history = exc.history
     return ds, model, history
@@ -216,7 +222,9 @@ def add_order_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_fit(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", metavar="DATA.csv", help="CSV file with a header row")
+    p.add_argument("data", metavar="DATA.csv",
+                   help="CSV file with a header row, or a .npy file (its columns named 0, 1, "
+                        "...)")
     add_data_options(p, required=True)
     add_fit_options(p)
     add_order_option(p)
@@ -260,7 +268,8 @@ def run_fit(args: argparse.Namespace) -> int:
 def add_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help="a model saved by `gdcore fit`")
     p.add_argument("data", metavar="DATA.csv",
-                   help="CSV file with a header row holding the model's feature columns")
+                   help="CSV file with a header row holding the model's feature columns, or "
+                        "a .npy file")
     p.add_argument("-o", "--output", metavar="OUT.csv",
                    help="where to write the predictions (default: standard output)")
 
@@ -298,19 +307,30 @@ def run_predict(args: argparse.Namespace) -> int:
     target = meta.get("target", "")
     if not isinstance(target, str):
         raise UsageError(f"MODEL {args.model!r}: its saved target name is not a string")
-    header, data = read_csv(args.data)
+    npy = is_npy(args.data)
+    if npy:  # mapped, read in blocks below: the file may be larger than memory
+        data = read_npy(args.data, "DATA")
+        header = npy_header(data)
+    else:
+        header, data = read_csv(args.data)
     if names is not None:
-        X = columns(header, data, names, args.data)
+        columns(header, np.empty((0, len(header))), names, args.data)  # all exist
+        picked = [header.index(c) for c in names]
     elif data.shape[1] == model.n_features:
-        X, names = data, header
+        picked, names = list(range(data.shape[1])), header
     else:
         raise UsageError(f"the model has {model.n_features} features but {args.data!r} "
                          f"has {data.shape[1]} columns")
-    check_range(X, model.dtype.name, names, args.data)
-    try:
-        pred = model.predict(X)
-    except ValueError as exc:  # the predictions overflow
-        raise UsageError(str(exc)) from None
+    parts = []
+    for lo in range(0, data.shape[0], CHUNK_ROWS):
+        X = (npy_columns(data[lo:lo + CHUNK_ROWS], picked, args.data, header, lo) if npy
+             else np.ascontiguousarray(data[lo:lo + CHUNK_ROWS, picked]))
+        check_range(X, model.dtype.name, names, args.data, first_row=lo)
+        try:
+            parts.append(model.predict(X))
+        except ValueError as exc:  # the predictions overflow
+            raise UsageError(str(exc)) from None
+    pred = np.concatenate(parts)
     rows = [[f"{target}_predicted" if target else "prediction"]] + [[repr(float(v))] for v in pred]
     if args.output is None:
         csv.writer(sys.stdout, lineterminator="\n").writerows(rows)

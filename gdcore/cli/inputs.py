@@ -222,18 +222,21 @@ def load_dataset(path: str, target: str, features: Optional[str]) -> Dataset:
     return Dataset(columns(header, data, names, path), y, names, target)
 
 
-def _selected(header: List[str], target: str, features: Optional[str], path: str) -> List[str]:
-    """The feature columns --features names (default: all but the target), checked."""
+def _selected(header: List[str], target: Optional[str], features: Optional[str],
+              path: str) -> List[str]:
+    """The feature columns --features names (default: all but the target, if it is one of
+    the columns: ``target`` None when y is a file of its own), checked."""
     names = ([c.strip() for c in features.split(",") if c.strip()] if features
              else [c for c in header if c != target])
-    if target in names:
+    if target is not None and target in names:
         raise UsageError(f"--features must not include the target column {target!r}")
     dupes = sorted(n for n, k in Counter(names).items() if k > 1)
     if dupes:
         raise UsageError(f"--features names a column twice: {_names(dupes)}")
     if not names:
         raise UsageError(f"{path!r} has no feature column besides the target {target!r}")
-    columns(header, np.empty((0, len(header))), [target] + names, path)  # all exist
+    columns(header, np.empty((0, len(header))), ([] if target is None else [target]) + names,
+            path)  # all exist
     return names
 
 
@@ -293,6 +296,123 @@ def load_dataset_on_disk(path: str, target: str, features: Optional[str],
     if done == 0:
         raise UsageError(f"{path!r} has a header row but no data rows")
     return Dataset(open_npy(paths[0]), open_npy(paths[1]), names, target)
+
+
+# ------------------------------------------------------------------ .npy files --
+
+#: The first bytes of every .npy file (np.lib.format's magic string).
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def is_npy(path: str) -> bool:
+    """Whether ``path`` is a .npy file (by its first bytes, whatever its name); never
+    opens anything but a regular file (a FIFO would block)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as f:
+            return f.read(len(NPY_MAGIC)) == NPY_MAGIC
+    except (OSError, ValueError):
+        return False
+
+
+def read_npy(path: str, name: str) -> np.ndarray:
+    """The array of a .npy file, mapped (read as it is used), as rows: a 1-D array is one
+    column; a UsageError for anything but a non-empty 1-D or 2-D array of real numbers."""
+    check_input(path, name)
+    try:
+        a = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise UsageError(f"cannot read {name} {path!r} as a .npy file: {_reason(exc)}") \
+            from None
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
+        raise UsageError(f"{name} {path!r} holds {getattr(a, 'dtype', type(a).__name__)} "
+                         f"values: expected real numbers")
+    if a.ndim not in (1, 2) or a.size == 0:
+        raise UsageError(f"{name} {path!r} holds an array of shape {a.shape}: expected a "
+                         f"non-empty 1-D or 2-D array")
+    return a.reshape(-1, 1) if a.ndim == 1 else a
+
+
+def npy_header(data: np.ndarray) -> List[str]:
+    """The column names of a .npy file's rows: their numbers, 0, 1, ..."""
+    return [str(j) for j in range(data.shape[1])]
+
+
+def npy_columns(data: np.ndarray, picked: Sequence[int], path: str, header: Sequence[str],
+                first_row: int = 0) -> np.ndarray:
+    """Columns ``picked`` of rows of a .npy file, in memory, in this machine's byte order:
+    float32 stays float32, other numbers become float64; a UsageError naming the first
+    value that is not finite."""
+    part = np.asarray(data[:, list(picked)])
+    single = part.dtype.kind == "f" and part.dtype.itemsize == 4
+    part = np.ascontiguousarray(part, np.float32 if single else np.float64)  # native order
+    if not _util.all_finite(part.reshape(-1)):
+        i, j = np.argwhere(~np.isfinite(part))[0]
+        raise UsageError(f"{path!r}, row {first_row + i}, column {header[picked[j]]!r}: "
+                         f"not a finite number: {float(part[i, j])!r}")
+    return part
+
+
+def load_npy_dataset(path: str, target: str, features: Optional[str], folder: str,
+                     dtype: str, in_memory: bool) -> Dataset:
+    """load_dataset for a .npy DATA, its columns named by number (0, 1, ...). y is the .npy
+    file ``target`` names (1-D, one value a row; X's columns are the features) or, when
+    ``target`` is a number, that column of DATA. In memory if it fits (or ``in_memory``);
+    else streamed from disk (gdcore.data.open_npy): the files themselves when they are
+    what the fit reads, else the columns picked, written to .npy files in ``folder``."""
+    from ..data import NpyWriter, _available_memory, open_npy
+    data = read_npy(path, "DATA")
+    header = npy_header(data)
+    y_file = None
+    if target.isdigit():
+        if target not in header:
+            raise UsageError(f"--target {target}: {path!r} has columns 0 to {len(header) - 1}")
+        target_name = target
+    else:  # y in a .npy file of its own
+        if not os.path.lexists(target):
+            raise UsageError(f"--target {target!r}: for a .npy DATA, name y by its column "
+                             f"number (0 to {len(header) - 1}) or give a .npy file of y; "
+                             f"there is no file {target!r}")
+        y_file = read_npy(target, "--target")
+        if y_file.shape[1] != 1:
+            raise UsageError(f"--target {target!r} holds an array of shape {y_file.shape}: "
+                             f"y must be 1-D (a column number of DATA is a whole number)")
+        if y_file.shape[0] != data.shape[0]:
+            raise UsageError(f"--target {target!r} has {y_file.shape[0]} values but DATA "
+                             f"{path!r} has {data.shape[0]} rows")
+        target_name = os.path.splitext(os.path.basename(target))[0] or "y"
+    names = _selected(header, target if y_file is None else None, features, path)
+    picked = [int(n) for n in names]
+    rows = data.shape[0]
+    y_source, y_column = (data, int(target)) if y_file is None else (y_file, 0)
+    if in_memory or rows * (len(picked) + 1) * 8 <= ON_DISK_SHARE * _available_memory():
+        X = npy_columns(data, picked, path, header)
+        y = npy_columns(y_source, [y_column], path if y_file is None else target,
+                        header if y_file is None else ["0"])[:, 0]
+        return Dataset(X, y, names, target_name)
+    direct = (y_file is not None and picked == list(range(data.shape[1]))
+              and all(a.dtype.kind == "f" and a.dtype.itemsize in (4, 8) and a.dtype.isnative
+                      and a.flags.c_contiguous for a in (data, y_file)))
+    if direct:  # the files as they are, read in blocks by the fit
+        try:
+            return Dataset(open_npy(path), open_npy(target), names, target_name)
+        except (ValueError, TypeError, OSError) as exc:
+            raise UsageError(str(exc)) from None
+    paths = os.path.join(folder, "X.npy"), os.path.join(folder, "y.npy")
+    try:
+        with NpyWriter(paths[0], len(picked)) as X_out, NpyWriter(paths[1]) as y_out:
+            for lo in range(0, rows, CHUNK_ROWS):
+                block = npy_columns(data[lo:lo + CHUNK_ROWS], picked, path, header, lo)
+                check_range(block, dtype, names, path, first_row=lo)
+                X_out.write(block)
+                y_out.write(npy_columns(y_source[lo:lo + CHUNK_ROWS], [y_column],
+                                        path if y_file is None else target,
+                                        header if y_file is None else ["0"], lo)[:, 0])
+    except OSError as exc:
+        raise UsageError(f"cannot write the .npy files of {path!r} to {folder!r}: "
+                         f"{_reason(exc)}") from None
+    return Dataset(open_npy(paths[0]), open_npy(paths[1]), names, target_name)
 
 
 def _find_mistake(path: str, header: List[str], done: int) -> None:
@@ -384,7 +504,8 @@ def _fraction(text: str) -> float:
 
 def add_data_options(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--target", metavar="COLUMN", required=required,
-                   help="the column to predict" + ("" if required else " (required but for bench)"))
+                   help="the column to predict; for a .npy DATA, its number or a .npy file of "
+                        "y" + ("" if required else " (required but for bench)"))
     p.add_argument("--features", metavar="A,B,...",
                    help="comma-separated feature columns (default: every other column)")
 
