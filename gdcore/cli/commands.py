@@ -353,7 +353,7 @@ def add_plot(p: argparse.ArgumentParser) -> None:
                         "path: gradient-descent path over the contours of L(w, b) (one "
                         "feature); bench: time per epoch against N from benchmark JSON")
     p.add_argument("data", metavar="INPUT",
-                   help="DATA.csv (loss, fit, path) or RESULTS.json (bench)")
+                   help="DATA.csv or a .npy file (loss, fit, path) or RESULTS.json (bench)")
     p.add_argument("-o", "--output", metavar="OUT.png", required=True, help="the PNG to write")
     add_data_options(p, required=False)
     add_fit_options(p)
