@@ -3,7 +3,9 @@
 Side by side in one run, at 1,000,000 x 20 (``--full``: 10,000,000 x 20 too),
 the data persisted on the workers in chunks of 131,072 rows (32 x 4,096),
 each chunk made on its worker (``map_blocks(np.copy)``), as a loader
-(``from_zarr``, ``read_parquet``) makes them:
+(``from_zarr``, ``read_parquet``) makes them, chunk i (of X and y) on worker
+i mod 2: the rows spread evenly (dask's own placement can leave one worker
+five chunks of eight, and every epoch waits on the busiest worker):
 
 * time per full-batch epoch (plain steps, medians of 3 after a warm-up):
   gdcore in memory on one thread; gdcore on the cluster with each epoch's
@@ -84,16 +86,33 @@ def _gdcore_fit(X: Any, y: Any, best: np.ndarray) -> Dict[str, Any]:
             "iterations": history.n_epochs}
 
 
+def _spread(make: Callable[[], Any]) -> Any:
+    """The dask array ``make()`` builds, persisted with chunk i on worker i mod (the number
+    of workers)."""
+    import dask
+    from distributed import get_client
+    workers = sorted(get_client().scheduler_info()["workers"])
+    with dask.annotate(workers=lambda key: [workers[key[1] % len(workers)]],
+                       allow_other_workers=False):
+        array = make()
+    return array.persist(optimize_graph=False)  # (optimizing would drop the annotations)
+
+
 def measure(n: int, d: int, report: Callable[[str], None] = print) -> Dict[str, Any]:
     import dask.array as da
     from distributed import wait
     from .. import dask as gdask
     X, y = make_data(n, d)
-    Xd = da.from_array(X, chunks=(CHUNK_ROWS, -1)).map_blocks(np.copy).persist()
-    yd = da.from_array(y, chunks=CHUNK_ROWS).map_blocks(np.copy).persist()
+    Xd = _spread(lambda: da.from_array(X, chunks=(CHUNK_ROWS, -1)).map_blocks(np.copy))
+    yd = _spread(lambda: da.from_array(y, chunks=CHUNK_ROWS).map_blocks(np.copy))
     wait([Xd, yd])
+    from distributed import futures_of, get_client
+    held: Dict[str, int] = {}
+    for workers in get_client().who_has(futures_of(Xd)).values():
+        held[workers[0]] = held.get(workers[0], 0) + 1
     best = np.linalg.lstsq(np.column_stack([X, np.ones(n)]), y, rcond=None)[0]
-    out: Dict[str, Any] = {"n": n, "d": d, "chunk_rows": CHUNK_ROWS, "epoch": {}, "solve": {}}
+    out: Dict[str, Any] = {"n": n, "d": d, "chunk_rows": CHUNK_ROWS, "epoch": {}, "solve": {},
+                           "chunks per worker": sorted(held.values())}
     epoch, solve = out["epoch"], out["solve"]
     epoch["gdcore in memory, 1 thread"] = _per_epoch(gdcore_epochs(X, y))
     report(f"  {n:,} x {d}: in memory {epoch['gdcore in memory, 1 thread'] * 1e3:.2f} ms")
@@ -145,7 +164,9 @@ def measure(n: int, d: int, report: Callable[[str], None] = print) -> Dict[str, 
 def table(results: List[Dict[str, Any]]) -> str:
     lines = []
     for r in results:
-        lines.append(f"{r['n']:,} x {r['d']}, chunks of {r['chunk_rows']:,} rows")
+        spread = ", ".join(map(str, r.get("chunks per worker", [])))
+        lines.append(f"{r['n']:,} x {r['d']}, chunks of {r['chunk_rows']:,} rows "
+                     f"(per worker: {spread})")
         lines.append(f"  {'time per full-batch epoch':<36} {'ms':>9} {'vs in memory':>13}")
         base = r["epoch"]["gdcore in memory, 1 thread"]
         for name, seconds in r["epoch"].items():
