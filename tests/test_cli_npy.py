@@ -132,6 +132,37 @@ def test_mistakes_in_npy_files_are_named(files, capsys):
     assert "has no column '7'" in capsys.readouterr().err
 
 
+def test_numbers_beyond_float32_are_named(files, monkeypatch, capsys):
+    X, y = np.load(files / "X.npy"), np.load(files / "y.npy")
+    X[17, 1] = 1e39
+    np.save(files / "huge_X.npy", X)
+    y[23] = -1e39
+    np.save(files / "huge_y.npy", y)
+    for data, target, where in [(files / "huge_X.npy", files / "y.npy", "huge_X.npy', row 17, "
+                                 "column '1': 1e+39"),
+                                (files / "X.npy", files / "huge_y.npy", "huge_y.npy', row 23, "
+                                 "column 'huge_y': -1e+39")]:
+        assert fit(data, target, files / "m.npz", "--dtype", "float32") == 2
+        assert where in capsys.readouterr().err
+    monkeypatch.setattr(inputs, "ON_DISK_SHARE", 0.0)  # columns written out: checked per block
+    monkeypatch.setattr(inputs, "CHUNK_ROWS", 10)
+    np.save(files / "huge_Xy.npy", np.column_stack([X, y]))
+    assert fit(files / "huge_Xy.npy", "3", files / "m.npz", "--dtype", "float32") == 2
+    assert "huge_Xy.npy', row 17, column '1': 1e+39" in capsys.readouterr().err
+    assert fit(files / "X.npy", files / "y.npy", files / "m.npz") == 0
+    capsys.readouterr()
+    assert main(["predict", str(files / "m.npz"), str(files / "huge_X.npy")]) == 0  # float64
+
+
+def test_nan_in_a_file_of_y_is_named(files, capsys):
+    y = np.load(files / "y.npy")
+    y[99] = np.nan
+    np.save(files / "nan_y.npy", y)
+    assert fit(files / "X.npy", files / "nan_y.npy", files / "m.npz") == 2
+    assert "nan_y.npy', row 99, column 'nan_y': not a finite number: nan" in \
+        capsys.readouterr().err
+
+
 def test_nan_in_a_streamed_file_is_named(files, monkeypatch, capsys):
     X = np.load(files / "X.npy")
     X[7000, 2] = np.inf

@@ -68,8 +68,9 @@ def fit_read(args: argparse.Namespace, ds: Dataset, record_path: bool,
         raise UsageError(f"--batch-size {args.batch_size} is larger than the number of "
                          f"rows ({len(ds.y)})")
     if not on_disk:  # (files: checked as they were written)
-        check_range(ds.X, args.dtype, ds.features, args.data)
-        check_range(ds.y[:, None], args.dtype, [ds.target], args.data)
+        check_range(ds.X, args.dtype, ds.features, args.data, npy=ds.npy)
+        check_range(ds.y[:, None], args.dtype, [ds.target], ds.y_path or args.data,
+                    npy=ds.npy)
     try:
         model = LinearModel(ds.X.shape[1], dtype=args.dtype,
                             fit_intercept=not args.no_intercept)
@@ -325,7 +326,7 @@ def run_predict(args: argparse.Namespace) -> int:
     for lo in range(0, data.shape[0], CHUNK_ROWS):
         X = (npy_columns(data[lo:lo + CHUNK_ROWS], picked, args.data, header, lo) if npy
              else np.ascontiguousarray(data[lo:lo + CHUNK_ROWS, picked]))
-        check_range(X, model.dtype.name, names, args.data, first_row=lo)
+        check_range(X, model.dtype.name, names, args.data, first_row=lo, npy=npy)
         try:
             parts.append(model.predict(X))
         except ValueError as exc:  # the predictions overflow

@@ -213,6 +213,8 @@ class Dataset:
     y: Any
     features: List[str]
     target: str
+    npy: bool = False  # read from .npy files (rows counted from 0 in messages)
+    y_path: Optional[str] = None  # y's own file, if not DATA
 
 
 def load_dataset(path: str, target: str, features: Optional[str]) -> Dataset:
@@ -386,17 +388,18 @@ def load_npy_dataset(path: str, target: str, features: Optional[str], folder: st
     picked = [int(n) for n in names]
     rows = data.shape[0]
     y_source, y_column = (data, int(target)) if y_file is None else (y_file, 0)
+    y_path = None if y_file is None else target
     if in_memory or rows * (len(picked) + 1) * 8 <= ON_DISK_SHARE * _available_memory():
         X = npy_columns(data, picked, path, header)
         y = npy_columns(y_source, [y_column], path if y_file is None else target,
-                        header if y_file is None else ["0"])[:, 0]
-        return Dataset(X, y, names, target_name)
+                        header if y_file is None else [target_name])[:, 0]
+        return Dataset(X, y, names, target_name, True, y_path)
     direct = (y_file is not None and picked == list(range(data.shape[1]))
               and all(a.dtype.kind == "f" and a.dtype.itemsize in (4, 8) and a.dtype.isnative
                       and a.flags.c_contiguous for a in (data, y_file)))
     if direct:  # the files as they are, read in blocks by the fit
         try:
-            return Dataset(open_npy(path), open_npy(target), names, target_name)
+            return Dataset(open_npy(path), open_npy(target), names, target_name, True, y_path)
         except (ValueError, TypeError, OSError) as exc:
             raise UsageError(str(exc)) from None
     paths = os.path.join(folder, "X.npy"), os.path.join(folder, "y.npy")
@@ -404,15 +407,15 @@ def load_npy_dataset(path: str, target: str, features: Optional[str], folder: st
         with NpyWriter(paths[0], len(picked)) as X_out, NpyWriter(paths[1]) as y_out:
             for lo in range(0, rows, CHUNK_ROWS):
                 block = npy_columns(data[lo:lo + CHUNK_ROWS], picked, path, header, lo)
-                check_range(block, dtype, names, path, first_row=lo)
+                check_range(block, dtype, names, path, first_row=lo, npy=True)
                 X_out.write(block)
                 y_out.write(npy_columns(y_source[lo:lo + CHUNK_ROWS], [y_column],
                                         path if y_file is None else target,
-                                        header if y_file is None else ["0"], lo)[:, 0])
+                                        header if y_file is None else [target_name], lo)[:, 0])
     except OSError as exc:
         raise UsageError(f"cannot write the .npy files of {path!r} to {folder!r}: "
                          f"{_reason(exc)}") from None
-    return Dataset(open_npy(paths[0]), open_npy(paths[1]), names, target_name)
+    return Dataset(open_npy(paths[0]), open_npy(paths[1]), names, target_name, True, y_path)
 
 
 def _find_mistake(path: str, header: List[str], done: int) -> None:
@@ -432,13 +435,15 @@ def _find_mistake(path: str, header: List[str], done: int) -> None:
 
 
 def check_range(X: np.ndarray, dtype: str, names: Sequence[str], path: str,
-                first_row: int = 0) -> None:
-    """Numbers beyond float32's range would become infinite in a float32 model: say which."""
+                first_row: int = 0, npy: bool = False) -> None:
+    """Numbers beyond float32's range would become infinite in a float32 model: say which
+    (where: a CSV's data row counted from 1, a .npy's row from 0, as NumPy indexes it)."""
     limit = np.finfo(dtype).max
     beyond = np.argwhere(np.abs(X) > limit)
     if len(beyond):
         i, j = beyond[0]
-        raise UsageError(f"{path!r}, data row {first_row + i + 1}, column {names[j]!r}: "
+        row = f"row {first_row + i}" if npy else f"data row {first_row + i + 1}"
+        raise UsageError(f"{path!r}, {row}, column {names[j]!r}: "
                          f"{X[i, j]:g} is beyond the range of {dtype} (+-{limit:.4g}); use "
                          f"--dtype float64 or rescale the data")
 
