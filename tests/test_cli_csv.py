@@ -121,7 +121,8 @@ def test_errors_of_a_csv_fitted_from_disk(big_csv, tmp_path, monkeypatch, capsys
     monkeypatch.setattr(inputs, "ON_DISK_SHARE", 0.0)
     monkeypatch.setattr(inputs, "CHUNK_ROWS", 3000)
     lines = big_csv.read_text().splitlines()
-    for row, cell, message in [(7001, "nan", "data row 7001, column 'b': not a finite number"),
+    for row, cell, message in [(7001, "nan", "data row 7001, column 'b': not a finite number: "
+                                             "'nan'\n"),
                                (4001, "two", "data row 4001, column 'b': not a finite "
                                              "number: 'two'"),
                                (5001, "1,2", "Expected 4 fields in line 5002, saw 5"),

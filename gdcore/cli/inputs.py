@@ -280,8 +280,9 @@ def load_dataset_on_disk(path: str, target: str, features: Optional[str],
                 data = chunk.to_numpy(dtype=np.float64)
                 if not _util.all_finite(data.reshape(-1)):
                     i, j = np.argwhere(~np.isfinite(data))[0]
+                    value = str(float(data[i, j]))
                     raise UsageError(f"{path!r}, data row {done + i + 1}, column "
-                                     f"{header[j]!r}: not a finite number: {data[i, j]!r}")
+                                     f"{header[j]!r}: not a finite number: {value!r}")
                 check_range(data, dtype, header, path, first_row=done)
                 X.write(data[:, picked])
                 y.write(data[:, at])
