@@ -73,6 +73,19 @@ def test_npy_larger_than_memory_is_fitted_from_disk(files, tmp_path, monkeypatch
                "--optimizer", "sgd", "--lr", "1e-6", "--epochs", "2") == 0
 
 
+def test_a_1d_x_and_a_column_y(files, monkeypatch, capsys):
+    np.save(files / "x.npy", np.load(files / "X.npy")[:, 2].copy())  # one feature
+    np.save(files / "y_column.npy", np.load(files / "y.npy")[:, None])  # y as (n, 1)
+    for data, target in ((files / "x.npy", files / "y.npy"),
+                         (files / "X.npy", files / "y_column.npy")):
+        monkeypatch.setattr(inputs, "ON_DISK_SHARE", 0.25)
+        assert fit(data, target, files / "memory.npz") == 0
+        monkeypatch.setattr(inputs, "ON_DISK_SHARE", 0.0)  # streamed: copied as rows
+        assert fit(data, target, files / "disk.npz") == 0
+        assert np.array_equal(params(files / "memory.npz"), params(files / "disk.npz"))
+    assert params(files / "disk.npz").shape == (4,)
+
+
 def test_predict_of_npy_rows(files, monkeypatch, capsys):
     assert fit(files / "Xy.npy", "3", files / "m.npz", "--features", "2,0") == 0
     capsys.readouterr()

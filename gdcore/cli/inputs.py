@@ -398,11 +398,13 @@ def load_npy_dataset(path: str, target: str, features: Optional[str], folder: st
     direct = (y_file is not None and picked == list(range(data.shape[1]))
               and all(a.dtype.kind == "f" and a.dtype.itemsize in (4, 8) and a.dtype.isnative
                       and a.flags.c_contiguous for a in (data, y_file)))
-    if direct:  # the files as they are, read in blocks by the fit
+    if direct:  # the files as they are, read in blocks by the fit (else copied as rows)
         try:
-            return Dataset(open_npy(path), open_npy(target), names, target_name, True, y_path)
+            X_file, y_file_open = open_npy(path), open_npy(target)
         except (ValueError, TypeError, OSError) as exc:
             raise UsageError(str(exc)) from None
+        if (X_file.ndim, y_file_open.ndim) == (2, 1):
+            return Dataset(X_file, y_file_open, names, target_name, True, y_path)
     paths = os.path.join(folder, "X.npy"), os.path.join(folder, "y.npy")
     try:
         with NpyWriter(paths[0], len(picked)) as X_out, NpyWriter(paths[1]) as y_out:
