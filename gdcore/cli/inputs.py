@@ -390,10 +390,10 @@ def load_npy_dataset(path: str, target: str, features: Optional[str], folder: st
     rows = data.shape[0]
     y_source, y_column = (data, int(target)) if y_file is None else (y_file, 0)
     y_path = None if y_file is None else target
+    y_header = header if y_file is None else [target_name]
     if in_memory or rows * (len(picked) + 1) * 8 <= ON_DISK_SHARE * _available_memory():
         X = npy_columns(data, picked, path, header)
-        y = npy_columns(y_source, [y_column], path if y_file is None else target,
-                        header if y_file is None else [target_name])[:, 0]
+        y = npy_columns(y_source, [y_column], y_path or path, y_header)[:, 0]
         return Dataset(X, y, names, target_name, True, y_path)
     direct = (y_file is not None and picked == list(range(data.shape[1]))
               and all(a.dtype.kind == "f" and a.dtype.itemsize in (4, 8) and a.dtype.isnative
@@ -413,8 +413,7 @@ def load_npy_dataset(path: str, target: str, features: Optional[str], folder: st
                 check_range(block, dtype, names, path, first_row=lo, npy=True)
                 X_out.write(block)
                 y_out.write(npy_columns(y_source[lo:lo + CHUNK_ROWS], [y_column],
-                                        path if y_file is None else target,
-                                        header if y_file is None else [target_name], lo)[:, 0])
+                                        y_path or path, y_header, lo)[:, 0])
     except OSError as exc:
         raise UsageError(f"cannot write the .npy files of {path!r} to {folder!r}: "
                          f"{_reason(exc)}") from None
