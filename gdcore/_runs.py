@@ -24,7 +24,7 @@ from ._validation import check_batch_size, seed_from
 from .curvature import POWER_RTOL
 from .errors import NotSupportedError
 from .continued import Stream
-from .loop import Fit, Objective, ReferenceRun
+from .loop import Fit, ReferenceRun
 
 #: Rows per partial sum of the compiled pass (src/_pass_linear.pyx's CHUNK).
 CHUNK = 4096
@@ -123,17 +123,18 @@ class Batch:
             if pad:
                 self.X[m] = 0.0
                 self.y[m] = params[-1]
-            return self._objective(m + pad).sums(params)
+            return self.objective(m + pad).sums(params)
         if last < 0:
-            return self._objective(self.X.shape[0]).batch_sums(params, self.listed, 0, m)
+            return self.objective(self.X.shape[0]).batch_sums(params, self.listed, 0, m)
         swap = [last, m - 1]  # X's last row to the end of the buffer, listed where it was
         self.X[swap] = self.X[swap[::-1]]
         self.y[swap] = self.y[swap[::-1]]
         listed = np.arange(m, dtype=np.intp)
         listed[swap] = listed[swap[::-1]]
-        return self._objective(m).batch_sums(params, listed, 0, m)
+        return self.objective(m).batch_sums(params, listed, 0, m)
 
-    def _objective(self, m: int) -> Any:
+    def objective(self, m: int) -> Any:
+        """The LinearObjective over the buffer's first ``m`` rows."""
         if m not in self.objectives:
             self.objectives[m] = pass_linear.LinearObjective(self.kind, self.param, self.X[:m],
                                                              self.y[:m], 1)
@@ -173,12 +174,12 @@ def refuse(trainer: Any, model: Any, where: str) -> None:
                                 "use shuffle='blocks' or shuffle=False")
 
 
-def start(trainer: Any, model: Any, data: Any, objective: Objective, where: str,
+def start(trainer: Any, model: Any, data: Any, objective: Any, where: str,
           run: Callable[..., Any] = ReferenceRun) -> Tuple[Any, Any, Any]:
     """Trainer._start of a linear model on ``data`` held elsewhere, which measures itself
-    (``strategy.setup``'s measure) and whose rows ``objective`` sums: (setup, run,
-    (data, batch_size, data)), the epochs run by ``run`` (gdcore.loop.ReferenceRun's
-    signature). Mini-batches take their blocks from ``data.blocked(batch_size, shuffle)``
+    (``strategy.setup``'s measure): (setup, run, (data, batch_size, data)), the epochs
+    run by ``run(objective, params, state, settings)`` (gdcore.loop.ReferenceRun's
+    signature: ``objective`` sums the rows). Mini-batches take their blocks from ``data.blocked(batch_size, shuffle)``
     (the rows per block of shuffle="blocks")."""
     batch_size = check_batch_size(trainer.batch_size, data.n_rows)
     measured: Any = data  # the data, as setup's X and y (it reads their shape and dtype)

@@ -28,13 +28,18 @@ batches the buffer holds (``FileData.blocked``), each block read into it once
 per epoch. ``shuffle="blocks"`` takes the blocks in a random order and each
 block's rows in a random order (``gdcore._random.shuffle_blocks`` with the
 file's block: a batch holds rows of one block, two past the short last one);
-``shuffle=False`` reads the rows in order. The epochs are ReferenceRun's, each
-batch copied into a buffer and summed as the compiled loop sums it
-(``_runs.Batch``): the fit equals the in-memory fit with the same blocks bit
-for bit (``shuffle=False``: the in-memory fit itself), and the default fit's
-step measures the rows' curvature over the blocks as memory does. Memory: the
-buffer, a batch, and the row order (8 bytes a row). ``shuffle="rows"`` would
-read the disk at random: refused, by name.
+``shuffle=False`` reads the rows in order. The epochs are the compiled loop's
+(``FileData.objective``, a ``BlockObjective``): a batch within the block in
+memory is copied into a batch buffer and summed there in C (``_runs.Batch``'s
+buffer and objectives, which sum it as the in-memory pass sums those rows);
+the full passes, and a batch that needs the next block read (or holds X's
+last row), call back here with the GIL, a few times an epoch. The fit equals
+the in-memory fit with the same blocks bit for bit (``shuffle=False``: the
+in-memory fit itself), and the default fit's step measures the rows'
+curvature over the blocks as memory does. Memory: the buffer, a batch, and
+the row order (8 bytes a row). ``shuffle="rows"`` would read the disk at
+random: refused, by name. What a read raises (a disk error, a second Ctrl-C)
+ends the loop and is raised from the fit.
 
 Not on files (a ``gdcore.errors.NotSupportedError`` names the argument):
 ``shuffle="rows"``, networks, early stopping, ``partial_fit``, and the default
@@ -54,6 +59,7 @@ from ._dispatch import pass_linear
 from ._runs import (CHUNK, Batch, add_centred_gram, largest, padded, row_curvature,
                     run_sums, where_last)
 from ._validation import as_features, as_target, physical_memory
+from .backends.compiled import compiled_run
 from .curvature import gram_blas, lambda_max_of_gram
 from .errors import NotSupportedError
 from .linalg import predictions
@@ -551,6 +557,25 @@ class FileData:
             at += take
         return self.batch.sums(params, where_last(rows, self.n_rows))
 
+    def held(self) -> Tuple[int, int]:
+        """(first row, rows) of the block in (bx, by): (0, 0) if none."""
+        if self.loaded < 0:
+            return 0, 0
+        start = self.loaded * self.block
+        return start, min(self.block, self.n_rows - start)
+
+    def objective(self) -> Any:
+        """The compiled loop's objective (set up after ``blocked``, if mini-batches): a
+        batch in the block in memory is summed in C, anything else calls back ``sums``
+        or ``batch_sums``."""
+        batch = self.batch or Batch(1, self.shape[1], self.dtype, self.loss.kind,
+                                    self.loss.param, False)
+        size = batch.X.shape[0] - 1
+        pad = int(padded(self.shape[1], False))
+        return pass_linear.BlockObjective(
+            self, self.bx, self.by, batch.X, batch.y, batch.objective(size + 1),
+            batch.objective(size + pad) if batch.in_order else None, pad)
+
     def _last(self, s: int, m: int) -> Any:
         if self.last_objective is None:
             self.last_objective = pass_linear.LinearObjective(
@@ -563,20 +588,6 @@ def _added(total: np.ndarray, parts: np.ndarray) -> np.ndarray:
     return np.add.accumulate(np.concatenate([total[None], parts]), axis=0)[-1]
 
 
-class FileObjective:
-    """``gdcore.loop.Objective`` of a linear model on FileData: one read of the file a call."""
-
-    def __init__(self, data: FileData) -> None:
-        self.data = data
-        self.n_rows, self.n_params = data.n_rows, data.shape[1] + 1
-
-    def sums(self, params: np.ndarray,
-             rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
-        if rows is None:
-            return self.data.sums(params)
-        return self.data.batch_sums(params, rows)
-
-
 def start(trainer: Any, model: Any, X: Any, y: Any,
           block_bytes: Optional[int] = None) -> Tuple[Any, Any, Any]:
     """Trainer._start for files: (setup, run, (data, batch_size, data))."""
@@ -584,7 +595,12 @@ def start(trainer: Any, model: Any, X: Any, y: Any,
     data = FileData(X, y, model.dtype, trainer.loss, block_bytes)
     model._check_features(data)
     data.check()
-    return _runs.start(trainer, model, data, FileObjective(data), ".npy files")
+    return _runs.start(trainer, model, data, data, ".npy files", run=_compiled)
+
+
+def _compiled(data: FileData, params: np.ndarray, state: Any, settings: Any) -> Any:
+    """The compiled epoch loop over the file's blocks (``FileData.objective``)."""
+    return compiled_run(data.objective(), params, state, settings)
 
 
 def estimator_data(estimator: Any, X: NpyFile, y: Any) -> Tuple[NpyFile, np.ndarray]:

@@ -48,7 +48,8 @@ ctypedef double (*SumsFunction)(void* ctx, const void* params, const Py_ssize_t*
 cdef struct Rows:
     # Where row i of an objective's data lies: X + i * row_bytes (row_bytes bytes),
     # its target at y + i * itemsize, its weight at sw + i * itemsize (sw may be
-    # NULL). The epoch loop asks for rows it will read soon (warm_rows).
+    # NULL; X is NULL for data not in memory). The epoch loop asks for rows it will
+    # read soon (warm_rows).
     const char* X
     Py_ssize_t row_bytes
     const char* y
@@ -67,6 +68,8 @@ cdef struct Objective:
 cdef inline void warm_rows(const Objective* obj, Py_ssize_t first, Py_ssize_t n) noexcept nogil:
     """Rows first .. first+n-1 of the objective's data asked into the cache."""
     cdef Py_ssize_t size = obj.itemsize
+    if obj.rows.X == NULL:
+        return
     warm_bytes(obj.rows.X + first * obj.rows.row_bytes, n * obj.rows.row_bytes)
     warm_bytes(obj.rows.y + first * size, n * size)
     if obj.rows.sw != NULL:

@@ -554,7 +554,9 @@ def _schedule(dict s):
 cdef class Run:
     """A fit in the compiled loop; the state the loop resumes from lives here.
 
-    ``objective`` has ``capsule()`` (a pass module's objective); ``params``
+    ``objective`` has ``capsule()`` (a pass module's objective) and, if its
+    sums call back into Python, ``reraise()``: what they raised, raised once the
+    loop has returned (their loss NaN ended it); ``params``
     is the model's flat parameter array (updated in place, its dtype the
     objective's); ``state`` the optimizer state, one float64 array laid out
     as [coordinates (preconditioned fits)] [n_slots vectors of n_free]
@@ -568,7 +570,7 @@ cdef class Run:
     cdef Loop L
     cdef object objective, params, state, saved_state, saved_params, grad, zgrad
     cdef object epoch_grad, errors, history, path, order, precondition, error_map
-    cdef object penalty, subgrad, blocks
+    cdef object penalty, subgrad, blocks, reraise
     cdef readonly Py_ssize_t n_slots
     cdef bint is_double
 
@@ -601,6 +603,7 @@ cdef class Run:
                 and state.shape[0] == n_coords + n_slots * n_free + N_COUNTERS):
             raise ValueError("state must be a float64 array laid out as the Run's docstring says")
         self.objective, self.params, self.state = objective, params, state
+        self.reraise = getattr(objective, "reraise", None)
         self.is_double = params.dtype == np.float64
         self.n_slots = n_slots
         self.L.obj = obj
@@ -746,6 +749,8 @@ cdef class Run:
                     status = run_loop(&self.L, <double*>params, stop_at)
                 else:
                     status = run_loop(&self.L, <float*>params, stop_at)
+            if self.reraise is not None:
+                self.reraise()
             if status != PAUSED:
                 return STATUS[status], self.L.final_loss, self.L.final_norm
             if self.L.n_epochs == target:
@@ -777,6 +782,8 @@ cdef class Run:
                 loss = evaluate(&self.L, <double*>params, NULL, 0, self.L.n)
             else:
                 loss = evaluate(&self.L, <float*>params, NULL, 0, self.L.n)
+        if self.reraise is not None:
+            self.reraise()
         if self.is_double:
             return (loss, grad_norm(&self.L, <double*>params),
                     fit_measure(&self.L, <double*>params, self.L.zgrad))

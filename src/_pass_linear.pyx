@@ -23,10 +23,11 @@ descheduled thread never stalls the pass), so the result is bit-identical for
 
 import numpy as np
 
-from cpython.pycapsule cimport PyCapsule_New
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_New
 from cython cimport floating
-from libc.math cimport fabs, sqrt
+from libc.math cimport NAN, fabs, sqrt
 from libc.stdint cimport uint64_t
+from libc.string cimport memcpy, memset
 
 from _common cimport address, OBJECTIVE_CAPSULE, Objective
 from _loss cimport MSE, loss_code, loss_slope, loss_term
@@ -647,6 +648,166 @@ cdef class LinearObjective:
         with nogil:
             loss = self.objective.sums(self.objective.ctx, pp, listed, first, m, out)
         return loss, grad
+
+
+cdef struct HeldBlock:
+    # Rows start .. start+m-1 (m = 0: none) of data of n rows of d values, in memory at
+    # X and y, and the mini-batch buffer (``size`` rows and one more) its rows are copied
+    # to, with the objectives that sum the buffer.
+    const char* X
+    const char* y
+    Py_ssize_t start, m, n, d, itemsize, row_bytes, size
+    char* batch_X
+    char* batch_y
+    const Objective* shuffled   # over the buffer's size + 1 rows, listed by `listed`
+    const Py_ssize_t* listed    # 0, 1, .. size
+    const Objective* in_order   # over its first size + pad rows: a whole batch in order
+    Py_ssize_t pad
+    void* owner                 # the BlockObjective (borrowed): the calls back
+
+
+cdef inline bint holds(const HeldBlock* h, const Py_ssize_t* rows, Py_ssize_t first,
+                       Py_ssize_t n) noexcept nogil:
+    """Whether a mini-batch of rows[first ..] (rows in order if NULL) is summed from the
+    block: all of them in it, and none the data's last row (read unpadded)."""
+    cdef Py_ssize_t k, i
+    if n > h.size or (rows == NULL and (n != h.size or h.in_order == NULL)):
+        return False
+    for k in range(first, first + n):
+        i = rows[k] if rows != NULL else k
+        if i < h.start or i >= h.start + h.m or i == h.n - 1:
+            return False
+    return True
+
+
+cdef double block_sums(void* ctx, const void* params, const Py_ssize_t* rows,
+                       Py_ssize_t first, Py_ssize_t n, double* grad) noexcept nogil:
+    """A mini-batch within the block: its rows copied into the buffer and summed there
+    (as gdcore/_runs.py's Batch sums them); anything else called back with the GIL."""
+    cdef HeldBlock* h = <HeldBlock*>ctx
+    cdef Py_ssize_t k, i
+    if not holds(h, rows, first, n):
+        with gil:
+            return (<BlockObjective>h.owner).called_back(params, rows, first, n, grad)
+    for k in range(n):
+        i = (rows[first + k] if rows != NULL else first + k) - h.start
+        memcpy(h.batch_X + k * h.row_bytes, h.X + i * h.row_bytes, h.row_bytes)
+        memcpy(h.batch_y + k * h.itemsize, h.y + i * h.itemsize, h.itemsize)
+    if rows != NULL:
+        return h.shuffled.sums(h.shuffled.ctx, params, h.listed, 0, n, grad)
+    if h.pad:  # a row of zeros after the batch, its terms 0 (target = the intercept)
+        memset(h.batch_X + n * h.row_bytes, 0, h.row_bytes)
+        memcpy(h.batch_y + n * h.itemsize, <const char*>params + h.d * h.itemsize, h.itemsize)
+    return h.in_order.sums(h.in_order.ctx, params, NULL, 0, n + h.pad, grad)
+
+
+cdef const Objective* objective_of(LinearObjective objective) except NULL:
+    return <const Objective*>PyCapsule_GetPointer(objective.capsule(), OBJECTIVE_CAPSULE)
+
+
+cdef class BlockObjective:
+    """The loss of a linear model on rows held elsewhere and read block by block into
+    memory (gdcore/data.py's FileData: ``source``), for the epoch loop.
+
+    A mini-batch whose rows all lie in the block in memory (``X`` and ``y``:
+    ``source.held()``, (first row, rows), tells which) is copied into the
+    batch buffer (``batch_X``, ``batch_y``: gdcore/_runs.py's Batch) and summed
+    there by ``shuffled`` (listed rows) or ``in_order`` (a whole batch of
+    ``size`` rows in order, ``pad`` rows of zeros after it; None: called back),
+    LinearObjectives over that buffer, all in C. Anything else calls ``source``
+    back in Python, with the GIL: a full pass (``source.sums(params)``), or a
+    batch in the next block, across two or with the data's last row
+    (``source.batch_sums(params, rows)``, which reads the block). What a call
+    back raises ends the loop (its loss is NaN) and is raised by ``reraise()``,
+    which the loop calls on its return.
+    """
+
+    cdef Objective objective
+    cdef HeldBlock held
+    cdef object source, X, y, batch_X, batch_y, shuffled, in_order, listed, params
+    cdef object error
+    cdef readonly object dtype
+
+    def __cinit__(self, source, X, y, batch_X, batch_y, LinearObjective shuffled,
+                  LinearObjective in_order=None, Py_ssize_t pad=0):
+        cdef Py_ssize_t n = source.n_rows, size = batch_X.shape[0] - 1
+        arrays = (X, y, batch_X, batch_y)
+        if not (all(isinstance(a, np.ndarray) and a.flags.c_contiguous
+                    and a.dtype == shuffled.dtype for a in arrays)
+                and X.ndim == batch_X.ndim == 2 and y.ndim == batch_y.ndim == 1
+                and X.shape[1] == batch_X.shape[1] and X.shape[0] == y.shape[0]
+                and batch_X.shape[0] == batch_y.shape[0] >= 2 and batch_X.flags.writeable
+                and batch_y.flags.writeable and 0 <= pad <= 1):
+            raise ValueError("BlockObjective needs C-contiguous X, y and a batch buffer of "
+                             "two rows or more, of the objectives' dtype")
+        if not (shuffled.data.X == address(batch_X) and shuffled.data.n == size + 1
+                and (in_order is None or (in_order.data.X == address(batch_X)
+                                          and in_order.data.n == size + pad))):
+            raise ValueError("BlockObjective's objectives must sum the batch buffer: all its "
+                             "rows (shuffled), its first size + pad (in_order)")
+        self.source, self.X, self.y, self.batch_X, self.batch_y = source, X, y, batch_X, batch_y
+        self.shuffled, self.in_order, self.dtype = shuffled, in_order, shuffled.dtype
+        self.listed = np.arange(size + 1, dtype=np.intp)
+        self.params = np.empty(X.shape[1] + 1, dtype=self.dtype)
+        self.error = None
+        self.held.X, self.held.y = <const char*>address(X), <const char*>address(y)
+        self.held.start = self.held.m = 0
+        self.held.n, self.held.d, self.held.size = n, X.shape[1], size
+        self.held.itemsize, self.held.row_bytes = X.dtype.itemsize, X.strides[0]
+        self.held.batch_X = <char*>address(batch_X)
+        self.held.batch_y = <char*>address(batch_y)
+        self.held.shuffled = objective_of(shuffled)
+        self.held.listed = <const Py_ssize_t*>address(self.listed)
+        self.held.in_order = NULL if in_order is None else objective_of(in_order)
+        self.held.pad = pad
+        self.held.owner = <void*>self
+        self.objective.sums = block_sums
+        self.objective.ctx = &self.held
+        self.objective.rows.X = NULL  # not in memory: nothing for the loop to warm
+        self.objective.rows.row_bytes = X.strides[0]
+        self.objective.rows.y = self.objective.rows.sw = NULL
+        self.objective.n_rows = n
+        self.objective.n_params = X.shape[1] + 1
+        self.objective.itemsize = X.dtype.itemsize
+
+    def capsule(self):
+        """The Objective, for the epoch loop (valid while this object lives)."""
+        return PyCapsule_New(&self.objective, OBJECTIVE_CAPSULE, NULL)
+
+    def reraise(self):
+        """Raise what a call back raised (once)."""
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
+
+    cdef double called_back(self, const void* params, const Py_ssize_t* rows,
+                            Py_ssize_t first, Py_ssize_t n, double* grad) noexcept:
+        cdef Py_ssize_t k
+        cdef double[::1] g
+        if self.error is not None:
+            return NAN
+        try:
+            memcpy(address(self.params), params, self.params.nbytes)
+            if rows == NULL and first == 0 and n == self.held.n:
+                loss, sums = self.source.sums(self.params.copy())
+            else:
+                listed = (np.arange(first, first + n) if rows == NULL
+                          else np.array(<Py_ssize_t[:first + n]><Py_ssize_t*>rows)[first:])
+                loss, sums = self.source.batch_sums(self.params.copy(), listed)
+            start, m = self.source.held()
+            if not (0 <= m <= self.X.shape[0] and 0 <= start and start + m <= self.held.n):
+                raise ValueError(f"the block held, {m} rows from row {start}, does not fit "
+                                 f"the buffer of {self.X.shape[0]} rows or the data")
+            self.held.start, self.held.m = start, m
+            if grad != NULL:
+                g = np.ascontiguousarray(sums, dtype=np.float64)
+                for k in range(self.held.d + 1):
+                    grad[k] = g[k]
+            return loss
+        except BaseException as error:
+            self.error = error
+            self.held.m = 0
+            return NAN
 
 
 def predict(const floating[:, ::1] X, const floating[::1] params, floating[::1] out):

@@ -292,6 +292,72 @@ def test_mini_batch_refusals(files):
         gdcore.Trainer(batch_size=2_000, shuffle="blocks").fit(gdcore.LinearModel(3), Xf, yf)
 
 
+
+def test_mini_batches_within_a_block_are_summed_in_the_compiled_loop(files, monkeypatch,
+                                                                     small_blocks):
+    """Python is called back for the full passes and for a batch that needs a block read
+    (or holds X's last row): a few times an epoch, not once a batch."""
+    X, y = problem(30_000 + 123, 20)  # 4 blocks of 8,192 rows, the last short
+    Xf, yf = files(X, y)
+    calls = {"sums": 0, "batch_sums": 0}
+    for name in calls:
+        method = getattr(gdcore.data.FileData, name)
+        monkeypatch.setattr(gdcore.data.FileData, name,
+                            lambda self, *a, _m=method, _n=name: calls.update(
+                                {_n: calls[_n] + 1}) or _m(self, *a))
+    for shuffle in ("blocks", False):
+        calls.update(sums=0, batch_sums=0)
+        gdcore.Trainer(optimizer="sgd", lr=1e-4, batch_size=32, shuffle=shuffle, epochs=3,
+                       tol=0.0, random_state=1).fit(gdcore.LinearModel(20), Xf, yf)
+        assert calls["sums"] == 2  # the loss at the start, the gradient at the end
+        # each block's first batch, one batch across two blocks past the short one, X's
+        # last row, in each of 3 epochs (of 942 batches)
+        assert 3 * 4 <= calls["batch_sums"] <= 3 * (2 * 4 + 1), (shuffle, calls)
+
+
+@pytest.mark.parametrize("batch,method,error", [
+    (None, "sums", OSError(5, "Input/output error")),
+    (32, "_load", OSError(5, "Input/output error")),
+    (32, "_load", KeyboardInterrupt())])
+def test_a_failure_while_reading_is_raised(files, monkeypatch, small_blocks, batch, method,
+                                           error):
+    """What the file's reads raise inside the compiled loop's epochs (a disk error, Ctrl-C)
+    ends the fit and is raised as it is: not a divergence, not a fitted model."""
+    X, y = problem(30_000 + 123, 20)
+    Xf, yf = files(X, y)
+    original, calls = getattr(gdcore.data.FileData, method), []
+
+    def failing(self, *args):
+        calls.append(1)
+        if len(calls) == 6:  # in the second epoch (a mini-batch fit's, or a full pass)
+            raise error
+        return original(self, *args)
+    monkeypatch.setattr(gdcore.data.FileData, method, failing)
+    trainer = gdcore.Trainer(optimizer="sgd", lr=1e-4, batch_size=batch, shuffle="blocks",
+                             epochs=10, tol=0.0)
+    with pytest.raises(type(error)) as raised:
+        trainer.fit(gdcore.LinearModel(20), Xf, yf)
+    assert raised.value is error and len(calls) == 6  # no read after it
+    monkeypatch.setattr(gdcore.data.FileData, method, original)
+    model = gdcore.LinearModel(20)
+    assert trainer.fit(model, Xf, yf).n_epochs == 10 and np.isfinite(model.params).all()
+
+
+def test_block_objective_refuses_objectives_of_another_buffer():
+    from gdcore._dispatch import pass_linear
+    X, y, batch_X, batch_y = np.zeros((10, 3)), np.zeros(10), np.zeros((5, 3)), np.zeros(5)
+    source = type("Source", (), {"n_rows": 100})()
+    ok = pass_linear.LinearObjective("mse", 0.0, batch_X, batch_y)
+    pass_linear.BlockObjective(source, X, y, batch_X, batch_y, ok)
+    for shuffled, in_order in [
+            (pass_linear.LinearObjective("mse", 0.0, batch_X.copy(), batch_y), None),
+            (pass_linear.LinearObjective("mse", 0.0, batch_X[:4], batch_y[:4]), None),
+            (ok, pass_linear.LinearObjective("mse", 0.0, batch_X.copy(), batch_y))]:
+        with pytest.raises(ValueError, match="must sum the batch buffer"):
+            pass_linear.BlockObjective(source, X, y, batch_X, batch_y, shuffled, in_order)
+    with pytest.raises(ValueError, match="of the objectives' dtype"):
+        pass_linear.BlockObjective(source, X.astype(np.float32), y, batch_X, batch_y, ok)
+
 RSS_CHILD = textwrap.dedent("""
     import sys, numpy as np, gdcore, gdcore.data
     from gdcore.data import open_npy
@@ -343,6 +409,7 @@ def test_disk_benchmark_tiny(tmp_path, capsys):
                      folder=str(tmp_path), epochs=2) == 0
     out = capsys.readouterr().out
     assert "epoch / dd" in out and "peak resident memory" in out
+    assert "gdcore batch-32 epoch 2 (X, y)" in out and "batch-32 epoch / dd" in out
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("gdcore-disk-")]  # deleted
     assert disk.main(size_gb=1e6, folder=str(tmp_path)) == 1  # more than the disk holds
     assert "do not fit" in capsys.readouterr().err

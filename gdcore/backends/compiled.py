@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -53,22 +53,27 @@ class CompiledBackend:
         return pass_linear.curvature(X, fit_intercept, POWER_MAX_ITER, POWER_RTOL, POWER_SEED)
 
     def start(self, objective, params: np.ndarray, state: State, settings: Settings) -> Fit:
-        pre, pen = settings.precondition, settings.penalty
-        run = loop.Run(
-            objective, params, state.array,
-            optimizer=settings.optimizer.settings(settings.lr),
-            schedule=settings.schedule.settings(settings.schedule_horizon),
-            n_slots=len(settings.optimizer.slots),
-            precondition=None if pre is None else pre.kernel(),
-            n_free=settings.n_free, epochs=settings.epochs,
-            batch_size=settings.batch_size or 0, seed=settings.seed,
-            abs_tol=settings.stop.abs_tol, rel_tol=settings.stop.rel_tol,
-            rel_len=settings.stop.rel_len, patience=settings.stop.patience,
-            blowup=settings.blowup, blowup_floor=settings.blowup_floor,
-            record_path=settings.record_path, max_records=settings.max_records,
-            error_map=settings.stop.error_map, coords_abs_tol=settings.stop.coords_abs_tol,
-            penalty=None if pen is None else (pen.l2, pen.l1, pen.l2_coords, pen.l1_coords,
-                                              pen.in_gradient),
-            first_epoch=settings.first_epoch, order=settings.order,
-            shuffle=settings.shuffle, block=settings.block)
-        return Fit(run, params, state, settings)
+        return Fit(compiled_run(objective, params, state, settings), params, state, settings)
+
+
+def compiled_run(objective, params: np.ndarray, state: State, settings: Settings) -> Any:
+    """The compiled epoch loop over ``objective`` (one with ``capsule()``), from the run's
+    settings (gdcore.loop.ReferenceRun's signature)."""
+    pre, pen = settings.precondition, settings.penalty
+    return loop.Run(
+        objective, params, state.array,
+        optimizer=settings.optimizer.settings(settings.lr),
+        schedule=settings.schedule.settings(settings.schedule_horizon),
+        n_slots=len(settings.optimizer.slots),
+        precondition=None if pre is None else pre.kernel(),
+        n_free=settings.n_free, epochs=settings.epochs,
+        batch_size=settings.batch_size or 0, seed=settings.seed,
+        abs_tol=settings.stop.abs_tol, rel_tol=settings.stop.rel_tol,
+        rel_len=settings.stop.rel_len, patience=settings.stop.patience,
+        blowup=settings.blowup, blowup_floor=settings.blowup_floor,
+        record_path=settings.record_path, max_records=settings.max_records,
+        error_map=settings.stop.error_map, coords_abs_tol=settings.stop.coords_abs_tol,
+        penalty=None if pen is None else (pen.l2, pen.l1, pen.l2_coords, pen.l1_coords,
+                                          pen.in_gradient),
+        first_epoch=settings.first_epoch, order=settings.order,
+        shuffle=settings.shuffle, block=settings.block)

@@ -1,10 +1,11 @@
-"""``gdcore bench --disk``: full-batch epochs of a .npy file larger than memory, against dd.
+"""``gdcore bench --disk``: epochs of a .npy file larger than memory, against dd.
 
 Writes X (20 float64 features) and y as .npy files of ``size`` GB in all
 (default 1.5x this machine's memory, so that the page cache cannot hold
 them), then, in one run: ``dd if=X.npy of=/dev/null bs=16M``, the epochs of
-a fit of ``gdcore.data.open_npy`` files in a separate process (its peak
-resident memory, VmHWM, is the fit's alone), and dd again. Each read starts
+a full-batch fit of ``gdcore.data.open_npy`` files in a separate process (its
+peak resident memory, VmHWM, is the fit's alone), those of a batch-32 fit
+(``shuffle="blocks"``: the blocks read in a random order), and dd again. Each read starts
 with the file dropped from the page cache (``posix_fadvise(DONTNEED)``; the
 caches cannot be dropped for the whole machine without root). Targets: an
 epoch reads at least 80 % of dd's bytes per second, in under 1 GB of
@@ -31,6 +32,8 @@ from . import environment
 
 D = 20
 EPOCHS = 3
+#: The mini-batch fit's batch size.
+BATCH = 32
 #: Free space the files leave on the disk, at least.
 MARGIN = 2 << 30
 #: Bytes written per call (one random block, written again and again: the content does
@@ -45,7 +48,9 @@ stamps = []
 def tick(epoch, loss, model):
     stamps.append(time.perf_counter())
 X, y = open_npy(sys.argv[1]), open_npy(sys.argv[2])
-trainer = gdcore.Trainer(lr=1e-3, epochs=int(sys.argv[3]), tol=0.0)
+batch = None if sys.argv[4] == "full" else int(sys.argv[4])
+trainer = gdcore.Trainer(lr=1e-3, epochs=int(sys.argv[3]), tol=0.0, batch_size=batch,
+                         shuffle="blocks")
 start = time.perf_counter()
 trainer.fit(gdcore.LinearModel(X.shape[1]), X, y, callback=tick)
 hwm = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
@@ -94,13 +99,15 @@ def dd(path: str) -> float:
     return os.path.getsize(path) / (time.perf_counter() - start)
 
 
-def fit(files: Dict[str, Any], epochs: int) -> Dict[str, Any]:
-    """The epochs of a fit of the files in a fresh process: bytes per second of each
-    (X and y read), and the process's peak resident memory."""
+def fit(files: Dict[str, Any], epochs: int, batch: Optional[int] = None) -> Dict[str, Any]:
+    """The epochs of a fit of the files (full batch, or batches of ``batch`` rows) in a
+    fresh process: bytes per second of each (X and y read), and the process's peak
+    resident memory."""
     for name in ("X", "y"):
         uncache(files[name])
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = subprocess.run([sys.executable, "-c", FIT_CHILD, files["X"], files["y"], str(epochs)],
+    out = subprocess.run([sys.executable, "-c", FIT_CHILD, files["X"], files["y"], str(epochs),
+                          "full" if batch is None else str(batch)],
                          check=True, capture_output=True, text=True, cwd=root)
     r = json.loads(out.stdout.strip().splitlines()[-1])
     read = os.path.getsize(files["X"]) + os.path.getsize(files["y"])
@@ -134,6 +141,7 @@ def main(size_gb: Optional[float] = None, json_path: Optional[str] = None,
         # callbacks come after epochs 1 .. E - 1 of E (the last one ends with one more
         # pass, measuring its gradient): epochs 2 .. epochs + 1 are timed, one pass each
         result = fit(files, epochs + 2)
+        mini = fit(files, epochs + 2, BATCH)
         after = dd(files["X"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -148,8 +156,13 @@ def main(size_gb: Optional[float] = None, json_path: Optional[str] = None,
     print(f"{'dd bs=16M of X, after the fit':<34} {after / 1e9:8.2f}")
     for k, s in enumerate(speeds, start=2):
         print(f"{f'gdcore full-batch epoch {k} (X, y)':<34} {s / 1e9:8.2f}")
+    for k, s in enumerate(mini["epoch_bytes_per_s"], start=2):
+        print(f"{f'gdcore batch-{BATCH} epoch {k} (X, y)':<34} {s / 1e9:8.2f}")
+    mini_ratio = statistics.median(mini["epoch_bytes_per_s"]) / reference
     print(f"\nepoch / dd: {ratio:.2f} (target >= 0.80)   peak resident memory of the fit: "
           f"{rss / 2**20:.0f} MB (target < 1024 MB)")
+    print(f"batch-{BATCH} epoch / dd: {mini_ratio:.2f}   peak resident memory: "
+          f"{mini['peak_rss'] / 2**20:.0f} MB")
     if size <= _available() // 2:
         print("(files this small stay in the page cache: the epochs after the first read "
               "memory, not the disk)")
@@ -159,6 +172,8 @@ def main(size_gb: Optional[float] = None, json_path: Optional[str] = None,
         with open(json_path, "w") as f:
             json.dump({"environment": env, "size": size, "n": files["n"], "d": files["d"],
                        "dd_before": before, "dd_after": after, "epochs": speeds,
-                       "ratio": ratio, "peak_rss": rss}, f, indent=2)
+                       "ratio": ratio, "peak_rss": rss,
+                       "batch_epochs": mini["epoch_bytes_per_s"], "batch_ratio": mini_ratio,
+                       "batch_peak_rss": mini["peak_rss"]}, f, indent=2)
         print(f"wrote {json_path}")
     return 0

@@ -149,9 +149,9 @@ def add_bench(p: argparse.ArgumentParser) -> None:
                         "and to 1e-6 against in memory, dask-glm and dask-ml, 1,000,000 x 20 "
                         "(with --full: 10,000,000 x 20 too; needs gdcore[dask])")
     p.add_argument("--disk", action="store_true",
-                   help="instead, full-batch epochs of a .npy file larger than memory "
-                        "(gdcore.data.open_npy) against dd's read of it, and the fit's peak "
-                        "resident memory; writes the file, then deletes it")
+                   help="instead, full-batch and batch-32 epochs of a .npy file larger "
+                        "than memory (gdcore.data.open_npy) against dd's read of it, and the "
+                        "fits' peak resident memory; writes the file, then deletes it")
     p.add_argument("--size", type=float, metavar="GB",
                    help="with --disk: the files' size (default 1.5x this machine's memory)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
