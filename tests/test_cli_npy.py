@@ -162,6 +162,13 @@ def test_numbers_beyond_float32_are_named(files, monkeypatch, capsys):
     np.save(files / "huge_Xy.npy", np.column_stack([X, y]))
     assert fit(files / "huge_Xy.npy", "3", files / "m.npz", "--dtype", "float32") == 2
     assert "huge_Xy.npy', row 17, column '1': 1e+39" in capsys.readouterr().err
+    np.save(files / "huge_Xy.npy", np.column_stack([np.load(files / "X.npy"), y]))
+    for data, target, extra, where in [
+            (files / "huge_Xy.npy", "3", [], "huge_Xy.npy', row 23, column '3': -1e+39"),
+            (files / "X.npy", files / "huge_y.npy", ["--features", "0,2"],
+             "huge_y.npy', row 23, column 'huge_y': -1e+39")]:  # y's blocks, as written
+        assert fit(data, target, files / "m.npz", "--dtype", "float32", *extra) == 2
+        assert where in capsys.readouterr().err
     assert fit(files / "X.npy", files / "y.npy", files / "m.npz") == 0
     capsys.readouterr()
     assert main(["predict", str(files / "m.npz"), str(files / "huge_X.npy")]) == 0  # float64

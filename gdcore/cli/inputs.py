@@ -412,8 +412,11 @@ def load_npy_dataset(path: str, target: str, features: Optional[str], folder: st
                 block = npy_columns(data[lo:lo + CHUNK_ROWS], picked, path, header, lo)
                 check_range(block, dtype, names, path, first_row=lo, npy=True)
                 X_out.write(block)
-                y_out.write(npy_columns(y_source[lo:lo + CHUNK_ROWS], [y_column],
-                                        y_path or path, y_header, lo)[:, 0])
+                y_block = npy_columns(y_source[lo:lo + CHUNK_ROWS], [y_column],
+                                      y_path or path, y_header, lo)
+                check_range(y_block, dtype, [target_name], y_path or path, first_row=lo,
+                            npy=True)
+                y_out.write(y_block[:, 0])
     except OSError as exc:
         raise UsageError(f"cannot write the .npy files of {path!r} to {folder!r}: "
                          f"{_reason(exc)}") from None
