@@ -141,19 +141,38 @@ class Batch:
         return self.objectives[m]
 
 
+def block_objective(source: Any, X: np.ndarray, y: np.ndarray, batch: Batch) -> Any:
+    """The compiled loop's objective of mini-batches read from (X, y), the block of
+    ``source``'s rows in memory, copied into ``batch`` and summed as it sums them
+    (``_pass_linear.BlockObjective``: ``source`` has n_rows, held(), batch_sums and
+    sums)."""
+    size = batch.X.shape[0] - 1
+    pad = int(padded(batch.d, False))
+    return pass_linear.BlockObjective(source, X, y, batch.X, batch.y, batch.objective(size + 1),
+                                      batch.objective(size + pad) if batch.in_order else None,
+                                      pad)
+
+
 class HeldRows:
-    """``gdcore.loop.Objective`` of a linear model's mini-batches on (X, y) in memory (a
-    shard's chunk), through a Batch: ``last`` says whether X's last row is the data's."""
+    """The mini-batches of a linear model on (X, y) in memory (a shard's chunk), through a
+    Batch: ``last`` says whether X's last row is the data's. As a block_objective source:
+    the whole chunk is the block held."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, batch: Batch, last: bool) -> None:
         self.X, self.y, self.batch, self.last = X, y, batch, last
-        self.n_rows, self.n_params = X.shape[0], X.shape[1] + 1
+        self.n_rows = X.shape[0]
+        self.objective = block_objective(self, X, y, batch)
 
-    def sums(self, params: np.ndarray,
-             rows: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
-        assert rows is not None, "mini-batches only"
+    def held(self) -> Tuple[int, int]:
+        return 0, self.n_rows
+
+    def batch_sums(self, params: np.ndarray, rows: np.ndarray) -> Tuple[float, np.ndarray]:
         self.batch.add(self.X, self.y, rows)
         return self.batch.sums(params, where_last(rows, self.n_rows) if self.last else -1)
+
+    def sums(self, params: np.ndarray) -> Tuple[float, np.ndarray]:
+        """All the rows as one batch in order (a chunk no longer than a batch)."""
+        return self.batch_sums(params, np.arange(self.n_rows))
 
 
 def where_last(rows: np.ndarray, n: int) -> int:

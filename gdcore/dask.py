@@ -33,13 +33,13 @@ Mini-batches (``batch_size``) are sequential SGD over the chunks
 random order drawn from the run's stream (``shuffle="blocks"``) or in row
 order (``False``); the worker holding a chunk takes its rows in a random order
 (the stream's next draws) or in order, in batches that never straddle chunks
-(a chunk's last may be short), one step each (``ReferenceRun.batches`` there),
-and sends the parameters, optimizer state, stream and the epoch's sums back:
-one round trip per chunk per epoch, the steps one machine would take in that
-order. With chunks of whole batches that is the in-memory fit whose
-``shuffle="blocks"`` blocks are the chunks, bit for bit (the default step's
-rows' curvature included: the largest of the chunks'). ``shuffle="rows"``
-would mix every chunk into every batch: refused, by name.
+(a chunk's last may be short), one step each (the compiled loop's
+``Run.batches`` there), and sends the parameters, optimizer state, stream and
+the epoch's sums back: one round trip per chunk per epoch, the steps one
+machine would take in that order. With chunks of whole batches that is the
+in-memory fit whose ``shuffle="blocks"`` blocks are the chunks, bit for bit
+(the default step's rows' curvature included: the largest of the chunks').
+``shuffle="rows"`` would mix every chunk into every batch: refused, by name.
 
 Not on a cluster (a ``gdcore.errors.NotSupportedError`` names the argument):
 ``shuffle="rows"``, networks, and the default MAE fit (its smoothing path
@@ -63,6 +63,7 @@ from ._validation import as_features, as_target, on_cluster
 from .curvature import lambda_max_of_gram
 from .errors import NotSupportedError
 from .linalg import predictions
+from .backends.compiled import compiled_run
 from .loop import ReferenceRun, Settings, new_state
 from .losses import Loss
 from .optim import State
@@ -159,24 +160,26 @@ class Shard:
                                                 bool]:
         """The chunk's part of a mini-batch epoch: its rows (shuffled from the random
         stream at ``seed`` for shuffle="blocks", else in order) in batches, one step each
-        (``ReferenceRun.batches`` over them, the epoch's ``steps`` for the schedule), from
-        ``params`` and the optimizer ``state`` array. Returns them stepped, the stream's
-        state, the epoch's sums so far and whether a batch's loss was not finite."""
+        (the compiled loop's ``Run.batches``, ``ReferenceRun.batches`` in C, the epoch's
+        ``steps`` for the schedule), from ``params`` and the optimizer ``state`` array.
+        Returns them stepped, the stream's state, the epoch's sums so far and whether a
+        batch's loss was not finite."""
         assert settings.batch_size is not None
-        key = (settings.batch_size, settings.shuffle is False, kind, param)
+        size = min(settings.batch_size, self.n)  # a chunk shorter than a batch: one batch
+        key = (size, settings.shuffle is False, kind, param)
         if getattr(self, "batch_key", None) != key:  # kept from chunk to chunk of a fit
             self.batch_key = key
-            self.batch = Batch(settings.batch_size, self.d, self.X.dtype, kind, param,
-                               settings.shuffle is False)
+            self.held = HeldRows(self.X, self.y, Batch(size, self.d, self.X.dtype, kind, param,
+                                                       settings.shuffle is False), self.last)
         rng = SplitMix64(seed)
         order = shuffled(self.n, rng) if settings.shuffle == "blocks" else np.arange(self.n)
         params = np.array(params)
         run_state = new_state(settings, params)
         run_state.array[:] = state
-        run = ReferenceRun(HeldRows(self.X, self.y, self.batch, self.last), params, run_state,
-                           settings)
+        run = compiled_run(self.held.objective, params, run_state,
+                           replace(settings, batch_size=size))
         run.steps_per_epoch = steps
-        loss_sum, grad_sum, diverged = run.batches(order, epoch, loss_sum, np.array(grad_sum))
+        loss_sum, grad_sum, diverged = run.batches(order, epoch, loss_sum, grad_sum)
         return params, run_state.array, rng.state, loss_sum, grad_sum, diverged
 
     def rows(self) -> np.ndarray:

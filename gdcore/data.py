@@ -570,11 +570,7 @@ class FileData:
         or ``batch_sums``."""
         batch = self.batch or Batch(1, self.shape[1], self.dtype, self.loss.kind,
                                     self.loss.param, False)
-        size = batch.X.shape[0] - 1
-        pad = int(padded(self.shape[1], False))
-        return pass_linear.BlockObjective(
-            self, self.bx, self.by, batch.X, batch.y, batch.objective(size + 1),
-            batch.objective(size + pad) if batch.in_order else None, pad)
+        return _runs.block_objective(self, self.bx, self.by, batch)
 
     def _last(self, s: int, m: int) -> Any:
         if self.last_objective is None:

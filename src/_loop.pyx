@@ -425,6 +425,36 @@ cdef Py_ssize_t next_block(Loop* L, Block* b, Py_ssize_t n_blocks) noexcept nogi
     return end
 
 
+cdef inline void add_batch(Loop* L, Py_ssize_t m, double loss, double* loss_sum,
+                           double* grad_sum) noexcept nogil:
+    """A batch of m rows' mean loss and gradient (in coordinates) added m times to an
+    epoch's sums."""
+    cdef Py_ssize_t j
+    loss_sum[0] += m * loss
+    for j in range(L.n_free):
+        grad_sum[j] += m * L.zgrad[j]
+
+
+cdef bint batches(Loop* L, floating* params, const Py_ssize_t* rows, Py_ssize_t n,
+                  Py_ssize_t epoch, double* loss_sum, double* grad_sum) noexcept nogil:
+    """One step on each run of L.batch_size of rows[0 .. n-1] (the last may be shorter)
+    in epoch ``epoch``, each batch added to the sums; True (and no step on it) at a batch
+    whose loss is not finite. Part of an epoch whose order is run elsewhere (a chunk's
+    rows on a cluster's worker: gdcore/dask.py). Rows in order (shuffle=False) are
+    summed as contiguous rows, as mini_batch sums them."""
+    cdef Py_ssize_t lo = 0, m
+    cdef double loss
+    while lo < n:
+        m = L.batch_size if n - lo > L.batch_size else n - lo
+        loss = evaluate(L, params, NULL if L.shuffle == IN_ORDER else rows, lo, m)
+        if not isfinite(loss):
+            return True
+        add_batch(L, m, loss, loss_sum, grad_sum)
+        take_step(L, params, L.first_epoch + epoch)
+        lo += m
+    return False
+
+
 cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogil:
     """Mini-batch epochs over rows reshuffled every epoch (L.shuffle says how); stops and
     reports as full_batch."""
@@ -468,9 +498,7 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             if not isfinite(loss):
                 diverged = True
                 break
-            epoch_loss += m * loss
-            for j in range(L.n_free):
-                L.epoch_grad[j] += m * L.zgrad[j]
+            add_batch(L, m, loss, &epoch_loss, L.epoch_grad)
             take_step(L, params, L.first_epoch + L.n_epochs)
             lo += m
         while block_end < L.n:  # (a diverged epoch) the rest of the blocks' draws
@@ -789,6 +817,48 @@ cdef class Run:
                     fit_measure(&self.L, <double*>params, self.L.zgrad))
         return (loss, grad_norm(&self.L, <float*>params),
                 fit_measure(&self.L, <float*>params, self.L.zgrad))
+
+    def batches(self, rows, Py_ssize_t epoch, double loss_sum, grad_sum):
+        """gdcore.loop.ReferenceRun.batches in C: a step on each batch of ``rows`` (an
+        order of the objective's n rows) in epoch ``epoch``; (loss_sum, grad_sum) plus
+        each batch's rows times its mean loss and gradient, and whether a batch's loss
+        was not finite."""
+        cdef Py_ssize_t n = self.L.n
+        cdef bint diverged
+        cdef void* params = <void*>address(self.params)
+        if self.L.batch_size == 0:
+            raise ValueError("batches needs a mini-batch Run (batch_size >= 1)")
+        if not (isinstance(rows, np.ndarray) and rows.dtype == np.intp and rows.ndim == 1
+                and rows.flags.c_contiguous and rows.shape[0] == n
+                and rows.min() >= 0 and rows.max() < n):
+            raise ValueError(f"rows must be a C-contiguous intp array of the {n} rows")
+        if self.L.shuffle == IN_ORDER and not np.array_equal(rows, np.arange(n)):
+            raise ValueError("rows must be in order (0 .. n-1) in a Run of shuffle=False")
+        sums = np.array(grad_sum, dtype=np.float64)
+        if sums.shape != (self.L.n_free,):
+            raise ValueError(f"grad_sum must have {self.L.n_free} values")
+        cdef double* g = <double*>address(sums) if self.L.n_free else NULL
+        cdef const Py_ssize_t* listed = <const Py_ssize_t*>address(rows)
+        with nogil:
+            if self.is_double:
+                diverged = batches(&self.L, <double*>params, listed, n, epoch, &loss_sum, g)
+            else:
+                diverged = batches(&self.L, <float*>params, listed, n, epoch, &loss_sum, g)
+        if self.reraise is not None:
+            self.reraise()
+        return loss_sum, sums, bool(diverged)
+
+    @property
+    def steps_per_epoch(self):
+        """Steps an epoch takes, as the schedule counts them (an epoch of several
+        chunks' batches counts them all)."""
+        return self.L.steps_per_epoch
+
+    @steps_per_epoch.setter
+    def steps_per_epoch(self, double steps):
+        if not steps >= 1.0:
+            raise ValueError("steps_per_epoch must be at least 1")
+        self.L.steps_per_epoch = steps
 
     def converged_at(self, double norm):
         """Whether the stopping rule holds at ``norm`` (evaluate()'s third value)."""

@@ -792,7 +792,7 @@ cdef class BlockObjective:
                 loss, sums = self.source.sums(self.params.copy())
             else:
                 listed = (np.arange(first, first + n) if rows == NULL
-                          else np.array(<Py_ssize_t[:first + n]><Py_ssize_t*>rows)[first:])
+                          else np.array(<Py_ssize_t[:n]><Py_ssize_t*>(rows + first)))
                 loss, sums = self.source.batch_sums(self.params.copy(), listed)
             start, m = self.source.held()
             if not (0 <= m <= self.X.shape[0] and 0 <= start and start + m <= self.held.n):

@@ -135,3 +135,56 @@ def test_mini_batch_epoch_loss_is_row_weighted_mean():
         assert hist.loss[0] == pytest.approx(total / 5, rel=1e-14), name
         assert model.w[0] == pytest.approx(w, rel=1e-14), name
         assert model.b == pytest.approx(b, rel=1e-14), name
+
+
+class _Rows:
+    """The reference loop's objective over a LinearObjective's rows, a batch of rows in
+    order summed as the compiled loop sums it (``in_order``): as contiguous rows (one
+    partial: batches under 4,096 rows)."""
+
+    def __init__(self, objective, n, p, in_order):
+        self.objective, self.n_rows, self.n_params = objective, n, p
+        self.in_order = in_order
+
+    def sums(self, params, rows=None):
+        if not self.in_order:
+            return self.objective.sums(params, rows)
+        part = self.objective.chunk_sums(params, int(rows[0]), len(rows))[0]
+        return part[-1], part[:-1]
+
+
+@pytest.mark.parametrize("shuffle", ["rows", False])
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_compiled_batches_are_the_reference_batches(shuffle, optimizer):
+    """Run.batches (a chunk's part of an epoch, on a cluster's worker) takes
+    ReferenceRun.batches' steps bit for bit, and adds the same sums."""
+    from gdcore._dispatch import pass_linear
+    from gdcore.backends.compiled import compiled_run
+    from gdcore.loop import ReferenceRun, new_state
+    n, d = 203, 5
+    X, y, _, _ = make_problem(n, d, 7, noise=0.4)
+    plan, _, _ = gdcore.Trainer(batch_size=16, shuffle=shuffle, random_state=3, epochs=3,
+                                optimizer=optimizer, lr=0.01, tol=0.0)._start(
+        gdcore.LinearModel(d), X, y)
+    settings = plan.settings
+    objective = pass_linear.LinearObjective("mse", 0.0, X, y, 1)
+    order = np.random.default_rng(0).permutation(n) if shuffle else np.arange(n)
+    results = []
+    for make, source in ((compiled_run, objective),
+                         (ReferenceRun, _Rows(objective, n, d + 1, not shuffle))):
+        params = gdcore.LinearModel(d).params
+        state = new_state(settings, params)
+        run = make(source, params, state, settings)
+        run.steps_per_epoch = 40.0
+        loss, grad, diverged = run.batches(order, 2, 1.5, np.ones(settings.n_free))
+        results.append((params, state.array, loss, grad, diverged))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    assert not results[0][4] and not np.array_equal(results[0][0], gdcore.LinearModel(d).params)
+    run = compiled_run(objective, params, new_state(settings, params), settings)
+    for bad in (order[:-1], order.astype(np.int32), np.full(n, n, dtype=np.intp),
+                *([] if shuffle else [order[::-1].copy()])):
+        with pytest.raises(ValueError, match="rows must be"):
+            run.batches(bad, 0, 0.0, np.zeros(settings.n_free))
+    with pytest.raises(ValueError, match="grad_sum"):
+        run.batches(order, 0, 0.0, np.zeros(settings.n_free + 1))

@@ -306,6 +306,18 @@ def test_mini_batch_equals_in_memory_blocks_bit_for_bit(client, monkeypatch, d, 
     assert_same(*mini_batch(X, y, MB_CHUNK, monkeypatch, shuffle=shuffle, **kw))
 
 
+@pytest.mark.parametrize("d", [3, 20])
+def test_batches_of_whole_chunks_in_order(client, d):
+    """Batches as long as the chunks (the last chunk shorter than a batch), in order: each
+    chunk one batch summed as contiguous rows, as in memory."""
+    X, y = problem(d, n=10 * 1000 + 500)
+    (m1, h1), (m2, h2) = both(gdcore.Trainer(batch_size=1000, shuffle=False, epochs=3,
+                                             tol=0.0, optimizer="momentum", lr=1e-4),
+                              X, y, 1000)
+    np.testing.assert_array_equal(m2.params, m1.params)
+    np.testing.assert_array_equal(h2.loss, h1.loss)
+
+
 @pytest.mark.parametrize("d", [5, 20])
 def test_mini_batch_default_fit_bit_for_bit(client, monkeypatch, d):
     """The default mini-batch fit: its step from the rows' curvature, the largest over
@@ -459,6 +471,11 @@ def test_the_benchmark_spreads_chunks_evenly(client):
     np.testing.assert_array_equal(Xd.compute(), X)
     result = {"n": 20480, "d": 3, "chunk_rows": 4096, "chunks per worker": [2, 3],
               "epoch": {"gdcore in memory, 1 thread": 1e-3, "gdcore dask (actors)": 2e-3},
+              "batch epoch": {"gdcore in memory, 1 thread": 1e-2, "gdcore dask": 3e-2},
               "solve": {"gdcore dask": {"seconds": 0.1, "error": 1e-7, "iterations": 4}}}
-    assert cluster.table([result]).splitlines()[0] == (
-        "20,480 x 3, chunks of 4,096 rows (per worker: 2, 3)")
+    lines = cluster.table([result]).splitlines()
+    assert lines[0] == "20,480 x 3, chunks of 4,096 rows (per worker: 2, 3)"
+    assert lines[4].split() == ["time", "per", "batch-32", "epoch", "(blocks)", "ms", "vs",
+                                "in", "memory"]
+    assert lines[5].split()[-2:] == ["10.00", "1.00x"]
+    assert lines[6].split() == ["gdcore", "dask", "30.00", "3.00x"]

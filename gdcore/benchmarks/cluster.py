@@ -11,6 +11,9 @@ five chunks of eight, and every epoch waits on the busiest worker):
   gdcore in memory on one thread; gdcore on the cluster with each epoch's
   round trip made by actors (the default) and by futures through the
   scheduler; dask-glm's ``gradient_descent`` per iteration;
+* time per batch-32 epoch (``shuffle="blocks"``, plain steps): in memory (its
+  own blocks, which the L2 cache holds) and on the cluster (each chunk's
+  batches on its worker, one round trip per chunk);
 * time to 1e-6 of the least-squares answer, ||beta - beta*|| <= 1e-6
   ||beta*|| over (w, b), beta* from ``numpy.linalg.lstsq`` in memory: gdcore's
   default fit on the cluster (the shards built, the statistics reduced, the
@@ -38,6 +41,7 @@ from . import environment, installed
 from .epochs import gdcore_epochs, make_data
 
 SIZES = [(1_000_000, 20)]
+BATCH = 32
 FULL_SIZES = SIZES + [(10_000_000, 20)]
 CHUNK_ROWS = 32 * 4096
 TARGET = 1e-6
@@ -111,9 +115,10 @@ def measure(n: int, d: int, report: Callable[[str], None] = print) -> Dict[str, 
     for workers in get_client().who_has(futures_of(Xd)).values():
         held[workers[0]] = held.get(workers[0], 0) + 1
     best = np.linalg.lstsq(np.column_stack([X, np.ones(n)]), y, rcond=None)[0]
-    out: Dict[str, Any] = {"n": n, "d": d, "chunk_rows": CHUNK_ROWS, "epoch": {}, "solve": {},
+    out: Dict[str, Any] = {"n": n, "d": d, "chunk_rows": CHUNK_ROWS, "epoch": {},
+                           "batch epoch": {}, "solve": {},
                            "chunks per worker": sorted(held.values())}
-    epoch, solve = out["epoch"], out["solve"]
+    epoch, batch, solve = out["epoch"], out["batch epoch"], out["solve"]
     epoch["gdcore in memory, 1 thread"] = _per_epoch(gdcore_epochs(X, y))
     report(f"  {n:,} x {d}: in memory {epoch['gdcore in memory, 1 thread'] * 1e3:.2f} ms")
     for via in ("actors", "futures"):
@@ -123,6 +128,9 @@ def measure(n: int, d: int, report: Callable[[str], None] = print) -> Dict[str, 
         finally:
             gdask.ROUND_TRIP = "actors"
         report(f"  dask ({via}) {epoch[f'gdcore dask ({via})'] * 1e3:.2f} ms")
+    for name, data in (("gdcore in memory, 1 thread", (X, y)), ("gdcore dask", (Xd, yd))):
+        batch[name] = _per_epoch(gdcore_epochs(*data, batch_size=BATCH, shuffle="blocks"))
+        report(f"  batch {BATCH}: {name} {batch[name] * 1e3:.2f} ms")
     solve["gdcore in memory"] = _gdcore_fit(X, y, best)
     solve["gdcore dask"] = _gdcore_fit(Xd, yd, best)
     report(f"  default fit: dask {solve['gdcore dask']['seconds']:.3f} s")
@@ -171,6 +179,12 @@ def table(results: List[Dict[str, Any]]) -> str:
         base = r["epoch"]["gdcore in memory, 1 thread"]
         for name, seconds in r["epoch"].items():
             lines.append(f"  {name:<36} {seconds * 1e3:9.2f} {seconds / base:12.2f}x")
+        if r.get("batch epoch"):
+            lines.append(f"  {f'time per batch-{BATCH} epoch (blocks)':<36} {'ms':>9} "
+                         f"{'vs in memory':>13}")
+            base = r["batch epoch"]["gdcore in memory, 1 thread"]
+            for name, seconds in r["batch epoch"].items():
+                lines.append(f"  {name:<36} {seconds * 1e3:9.2f} {seconds / base:12.2f}x")
         lines.append(f"  {'time to 1e-6 of least squares':<36} {'s':>9} {'vs gdcore dask':>14} "
                      f"{'error':>8} {'iterations':>10}")
         if "sent chunks unaligned" in r:
