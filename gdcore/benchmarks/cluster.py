@@ -128,8 +128,8 @@ def measure(n: int, d: int, report: Callable[[str], None] = print) -> Dict[str, 
         finally:
             gdask.ROUND_TRIP = "actors"
         report(f"  dask ({via}) {epoch[f'gdcore dask ({via})'] * 1e3:.2f} ms")
-    for name, data in (("gdcore in memory, 1 thread", (X, y)), ("gdcore dask", (Xd, yd))):
-        batch[name] = _per_epoch(gdcore_epochs(*data, batch_size=BATCH, shuffle="blocks"))
+    for name, Xs, ys in (("gdcore in memory, 1 thread", X, y), ("gdcore dask", Xd, yd)):
+        batch[name] = _per_epoch(gdcore_epochs(Xs, ys, batch_size=BATCH, shuffle="blocks"))
         report(f"  batch {BATCH}: {name} {batch[name] * 1e3:.2f} ms")
     solve["gdcore in memory"] = _gdcore_fit(X, y, best)
     solve["gdcore dask"] = _gdcore_fit(Xd, yd, best)
