@@ -166,7 +166,8 @@ class HeldRows:
     def held(self) -> Tuple[int, int]:
         return 0, self.n_rows
 
-    def batch_sums(self, params: np.ndarray, rows: np.ndarray) -> Tuple[float, np.ndarray]:
+    def batch_sums(self, params: np.ndarray, rows: np.ndarray,
+                   after: int = -1) -> Tuple[float, np.ndarray]:
         self.batch.add(self.X, self.y, rows)
         return self.batch.sums(params, where_last(rows, self.n_rows) if self.last else -1)
 

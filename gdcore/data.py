@@ -259,9 +259,10 @@ class _Reader:
         return self.name if self.file is None else f"{self.name} ({self.file.path!r})"
 
     def read(self, start: int, views: List[np.ndarray], staging: Optional[np.ndarray],
-             ahead: int) -> None:
+             ahead: Tuple[int, int] = (0, 0)) -> None:
         """Fill ``views`` (each a run of rows) with the rows from ``start`` on; then ask the
-        kernel to read the next ``ahead`` rows (and drop these from its cache if large)."""
+        kernel to read the ``ahead`` = (first, count) rows the fit reads next (and drop
+        these from its cache if large)."""
         count = sum(len(v) for v in views)
         if self.file is None:
             assert self.array is not None
@@ -283,9 +284,9 @@ class _Reader:
                 at += len(v)
         if _FADVISE:
             length = count * self.row_bytes
-            if ahead:
-                os.posix_fadvise(self.fd, offset + length, ahead * self.row_bytes,
-                                 os.POSIX_FADV_WILLNEED)
+            if ahead[1] > 0:
+                os.posix_fadvise(self.fd, self.file.offset + ahead[0] * self.row_bytes,
+                                 ahead[1] * self.row_bytes, os.POSIX_FADV_WILLNEED)
             if self.drop:
                 os.posix_fadvise(self.fd, offset, length, os.POSIX_FADV_DONTNEED)
 
@@ -388,7 +389,7 @@ class FileData:
             count = min(step, self.n_rows - start)
             runs = [(s, start + s * self.run, min(self.run, count - s * self.run))
                     for s in range(-(-count // self.run))]
-            ahead = min(step, self.n_rows - start - count)
+            ahead = (start + count, min(step, self.n_rows - start - count))
             for reader, buffer in zip(self.readers, (self.X, self.y)):
                 if reader.name in which:
                     reader.read(start, [buffer[s, :m] for s, _, m in runs], self.staging, ahead)
@@ -530,26 +531,33 @@ class FileData:
         self.loaded = -1
         return self.block
 
-    def _load(self, k: int) -> int:
-        """Read block k into (bx, by); its rows."""
+    def _load(self, k: int, after: int = -1) -> int:
+        """Read block k into (bx, by), asking for the block read next (in order, or the
+        one holding row ``after``); its rows."""
         start = k * self.block
         m = min(self.block, self.n_rows - start)
-        ahead = min(self.block, self.n_rows - start - m) if self.in_order else 0
+        if self.in_order:
+            j = k + 1
+        else:
+            j = after // self.block if after >= 0 else k
+        ahead = (j * self.block, min(self.block, self.n_rows - j * self.block))
         for reader, buffer in zip(self.readers, (self.bx, self.by)):
-            reader.read(start, [buffer[:m]], self.staging, ahead)
+            reader.read(start, [buffer[:m]], self.staging, ahead if j != k else (0, 0))
         self.loaded = k
         return m
 
-    def batch_sums(self, params: np.ndarray, rows: np.ndarray) -> Tuple[float, np.ndarray]:
+    def batch_sums(self, params: np.ndarray, rows: np.ndarray,
+                   after: int = -1) -> Tuple[float, np.ndarray]:
         """(loss sum, gradient sums) over the listed rows, read from the block loaded (the
         next block read when they go on past it: once per epoch each, in the order of
-        shuffle="blocks" or False)."""
+        shuffle="blocks" or False; ``after``, a row of the block after it, asked for)."""
         assert self.batch is not None
         at, count = 0, len(rows)
         while at < count:
             k = int(rows[at]) // self.block
             start = k * self.block
-            m = self._load(k) if k != self.loaded else min(self.block, self.n_rows - start)
+            m = self._load(k, after) if k != self.loaded else min(self.block,
+                                                                   self.n_rows - start)
             local = rows[at:] - start
             outside = np.flatnonzero((local < 0) | (local >= m))
             take = int(outside[0]) if outside.size else count - at
@@ -633,7 +641,7 @@ def estimator_predict(estimator: Any, X: NpyFile) -> np.ndarray:
     try:
         for start in range(0, n, rows):
             m = min(rows, n - start)
-            reader.read(start, [block[:m]], staging, min(rows, n - start - m))
+            reader.read(start, [block[:m]], staging, (start + m, min(rows, n - start - m)))
             if not _util.all_finite(block[:m].reshape(-1)):
                 raise ValueError(f"{reader.where()} contains NaN or infinite values (rows "
                                  f"{start} to {start + m - 1})")

@@ -717,7 +717,8 @@ cdef class BlockObjective:
     LinearObjectives over that buffer, all in C. Anything else calls ``source``
     back in Python, with the GIL: a full pass (``source.sums(params)``), or a
     batch in the next block, across two or with the data's last row
-    (``source.batch_sums(params, rows)``, which reads the block). What a call
+    (``source.batch_sums(params, rows, after)``, which reads the block, and may
+    ask for the one holding row ``after``: listed a block on, -1 if none). What a call
     back raises ends the loop (its loss is NaN) and is raised by ``reraise()``,
     which the loop calls on its return.
     """
@@ -782,7 +783,7 @@ cdef class BlockObjective:
 
     cdef double called_back(self, const void* params, const Py_ssize_t* rows,
                             Py_ssize_t first, Py_ssize_t n, double* grad) noexcept:
-        cdef Py_ssize_t k
+        cdef Py_ssize_t k, ahead, after
         cdef double[::1] g
         if self.error is not None:
             return NAN
@@ -793,7 +794,10 @@ cdef class BlockObjective:
             else:
                 listed = (np.arange(first, first + n) if rows == NULL
                           else np.array(<Py_ssize_t[:n]><Py_ssize_t*>(rows + first)))
-                loss, sums = self.source.batch_sums(self.params.copy(), listed)
+                # a row of the block after the one these rows start (a batch one block on)
+                ahead = first + self.X.shape[0] + n - 1
+                after = -1 if rows == NULL or ahead >= self.held.n else rows[ahead]
+                loss, sums = self.source.batch_sums(self.params.copy(), listed, after)
             start, m = self.source.held()
             if not (0 <= m <= self.X.shape[0] and 0 <= start and start + m <= self.held.n):
                 raise ValueError(f"the block held, {m} rows from row {start}, does not fit "

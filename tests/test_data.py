@@ -238,13 +238,32 @@ def test_mini_batch_larger_than_the_buffer(files, monkeypatch):
 
 def test_mini_batch_reads_each_block_once_per_epoch(files, monkeypatch, small_blocks):
     """Every row once per epoch, each block read once (in a new order each epoch), one
-    block's buffer; reproducible from random_state."""
+    block's buffer, the kernel asked for the block read next; reproducible from
+    random_state."""
     X, y = problem(30_000 + 123, 20)
     Xf, yf = files(X, y)
-    loads = []
-    load = gdcore.data.FileData._load
+    events = []
+    load, read = gdcore.data.FileData._load, gdcore.data._Reader.read
     monkeypatch.setattr(gdcore.data.FileData, "_load",
-                        lambda self, k: loads.append(k) or load(self, k))
+                        lambda self, k, *a: events.append(("load", k)) or load(self, k, *a))
+    monkeypatch.setattr(gdcore.data._Reader, "read",
+                        lambda self, start, views, staging, ahead=(0, 0): (
+                            events.append(("read", ahead)) if self.name == "X" else None)
+                        or read(self, start, views, staging, ahead))
+    gdcore.Trainer(batch_size=32, shuffle="blocks", random_state=5, epochs=3, tol=0.0).fit(
+        gdcore.LinearModel(20), Xf, yf)
+    block = 8192  # the most whole batches of 32 in 2 runs of 4,096 rows
+    loads = [k for what, k in events if what == "load"]
+    asked = [events[i + 1][1] for i, (what, _) in enumerate(events) if what == "load"]
+    assert len(loads) == 12
+    for e in range(3):
+        order = loads[4 * e:4 * e + 4]
+        # each block but the epoch's last asks for the next (the next epoch's is not drawn)
+        assert asked[4 * e:4 * e + 3] == [(k * block, min(block, 30_123 - k * block))
+                                          for k in order[1:]], (order, asked)
+    loads = []
+    monkeypatch.setattr(gdcore.data.FileData, "_load",
+                        lambda self, k, *a: loads.append(k) or load(self, k, *a))
     fits = []
     for seed in (5, 5, 6):
         loads.clear()
