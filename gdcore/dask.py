@@ -60,10 +60,10 @@ from . import _runs, _util, strategy
 from ._dispatch import pass_linear
 from ._random import SplitMix64, shuffle, shuffled
 from ._validation import as_features, as_target, on_cluster
+from .backends.compiled import compiled_run
 from .curvature import lambda_max_of_gram
 from .errors import NotSupportedError
 from .linalg import predictions
-from .backends.compiled import compiled_run
 from .loop import ReferenceRun, Settings, new_state
 from .losses import Loss
 from .optim import State
