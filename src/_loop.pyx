@@ -579,6 +579,12 @@ def _schedule(dict s):
     return out
 
 
+def _doubles(a):
+    """``a`` as float64 values the loop may load: C order and aligned (an array that
+    arrived in a message, on a cluster's worker, can start at any byte)."""
+    return np.require(a, dtype=np.float64, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
 cdef class Run:
     """A fit in the compiled loop; the state the loop resumes from lives here.
 
@@ -614,11 +620,11 @@ cdef class Run:
                                                                  OBJECTIVE_CAPSULE)
         cdef Py_ssize_t p = obj.n_params, n = obj.n_rows, k, n_coords
         if not (isinstance(params, np.ndarray) and params.ndim == 1 and params.shape[0] == p
-                and params.flags.c_contiguous and params.flags.writeable
+                and params.flags.c_contiguous and params.flags.writeable and params.flags.aligned
                 and params.dtype.itemsize == obj.itemsize
                 and params.dtype in (np.float32, np.float64)):
-            raise ValueError(f"params must be a writeable C-contiguous float array of {p} "
-                             "values of the objective's dtype")
+            raise ValueError(f"params must be a writeable, aligned C-contiguous float array "
+                             f"of {p} values of the objective's dtype")
         if not 0 <= n_free <= p or not 0 <= rel_len <= n_free or not 0 <= n_slots <= 3:
             raise ValueError("n_free, rel_len or n_slots out of range")
         if epochs < 0 or batch_size < 0 or batch_size > n:
@@ -627,9 +633,10 @@ cdef class Run:
             raise ValueError("max_records must be even and at least 2")
         n_coords = n_free if precondition is not None else 0
         if not (isinstance(state, np.ndarray) and state.dtype == np.float64 and state.ndim == 1
-                and state.flags.c_contiguous
+                and state.flags.c_contiguous and state.flags.aligned
                 and state.shape[0] == n_coords + n_slots * n_free + N_COUNTERS):
-            raise ValueError("state must be a float64 array laid out as the Run's docstring says")
+            raise ValueError("state must be an aligned float64 array laid out as the Run's "
+                             "docstring says")
         self.objective, self.params, self.state = objective, params, state
         self.reraise = getattr(objective, "reraise", None)
         self.is_double = params.dtype == np.float64
@@ -642,7 +649,7 @@ cdef class Run:
         self.L.stop.blowup_floor = blowup_floor
         self.L.stop.error_map = NULL
         if error_map is not None:
-            self.error_map = np.ascontiguousarray(error_map, dtype=np.float64)
+            self.error_map = _doubles(error_map)
             if self.error_map.shape != (2 * n_free, n_free) or precondition is None:
                 raise ValueError("error_map must be 2 n_free x n_free, for a preconditioned fit")
             self.L.stop.error_map = <const double*>address(self.error_map)
@@ -655,7 +662,7 @@ cdef class Run:
         self.L.pre.d = p - 1
         if precondition is not None:
             scale, shift, shift_over_scale, intercept = precondition
-            self.precondition = [np.ascontiguousarray(a, dtype=np.float64)
+            self.precondition = [_doubles(a)
                                  for a in (scale, shift, shift_over_scale)]
             if any(a.shape != (p - 1,) for a in self.precondition):
                 raise ValueError("precondition arrays must have one value per feature")
@@ -669,7 +676,7 @@ cdef class Run:
         self.L.opt.l1 = self.L.opt.l2 = NULL
         if penalty is not None:
             l2, l1, l2_coords, l1_coords, in_gradient = penalty
-            self.penalty = [np.ascontiguousarray(a, dtype=np.float64)
+            self.penalty = [_doubles(a)
                             for a in (l2, l1, l2_coords, l1_coords)]
             if ([a.shape for a in self.penalty] != [(p,), (p,), (n_free,), (n_free,)]):
                 raise ValueError("penalty must be (l2, l1) with one value per parameter and "
@@ -829,7 +836,7 @@ cdef class Run:
         if self.L.batch_size == 0:
             raise ValueError("batches needs a mini-batch Run (batch_size >= 1)")
         if not (isinstance(rows, np.ndarray) and rows.dtype == np.intp and rows.ndim == 1
-                and rows.flags.c_contiguous and rows.shape[0] == n
+                and rows.flags.c_contiguous and rows.flags.aligned and rows.shape[0] == n
                 and rows.min() >= 0 and rows.max() < n):
             raise ValueError(f"rows must be a C-contiguous intp array of the {n} rows")
         if self.L.shuffle == IN_ORDER and not np.array_equal(rows, np.arange(n)):

@@ -7,6 +7,8 @@ and Fisher-Yates), so agreement cannot come from a shared mistake.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -188,3 +190,50 @@ def test_compiled_batches_are_the_reference_batches(shuffle, optimizer):
             run.batches(bad, 0, 0.0, np.zeros(settings.n_free))
     with pytest.raises(ValueError, match="grad_sum"):
         run.batches(order, 0, 0.0, np.zeros(settings.n_free + 1))
+
+
+def _unaligned(a):
+    """A copy of ``a`` starting one byte into its buffer (as arrays arrive in messages)."""
+    a = np.asarray(a)
+    out = np.frombuffer(np.zeros(a.nbytes + 1, np.uint8).data, dtype=a.dtype, count=a.size,
+                        offset=1).reshape(a.shape)
+    out[...] = a
+    assert not out.flags.aligned
+    return out
+
+
+def test_the_compiled_loop_takes_settings_that_arrived_unaligned():
+    """On a cluster's worker the settings' arrays arrive in message buffers, at any byte:
+    the Run loads aligned copies of the preconditioner's (the sanitizer build checks the
+    loads), and refuses unaligned parameters or state, which it would write."""
+    import types
+    from gdcore.backends.compiled import compiled_run
+    from gdcore.loop import new_state
+    from gdcore._dispatch import pass_linear
+    X, y, _, _ = make_problem(203, 5, 7, noise=0.4)
+    plan, _, _ = gdcore.Trainer(batch_size=16, random_state=3, epochs=3, tol=0.0)._start(
+        gdcore.LinearModel(5), X, y)
+    settings = plan.settings
+    assert settings.precondition is not None
+    scale, shift, over, intercept = settings.precondition.kernel()
+    moved = dataclasses.replace(settings, precondition=types.SimpleNamespace(
+        kernel=lambda: (_unaligned(scale), _unaligned(shift), _unaligned(over), intercept)))
+    objective = pass_linear.LinearObjective("mse", 0.0, X, y, 1)
+    order = np.random.default_rng(0).permutation(203)
+    results = []
+    for s in (settings, moved):
+        params = gdcore.LinearModel(5).params
+        state = new_state(settings, params)
+        run = compiled_run(objective, params, state, s)
+        results.append((run.batches(order, 0, 0.0, np.zeros(s.n_free)), params))
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    assert results[0][0][0] == results[1][0][0]
+    plain = dataclasses.replace(settings, precondition=None)
+    params = gdcore.LinearModel(5).params
+    state = new_state(plain, params)
+    compiled_run(objective, params, state, plain)  # aligned: taken
+    with pytest.raises(ValueError, match="params must be a writeable, aligned"):
+        compiled_run(objective, _unaligned(params), state, plain)
+    state.array = _unaligned(state.array)  # (compiled_run passes the array alone)
+    with pytest.raises(ValueError, match="state must be an aligned"):
+        compiled_run(objective, params, state, plain)
