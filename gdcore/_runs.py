@@ -199,8 +199,8 @@ def start(trainer: Any, model: Any, data: Any, objective: Any, where: str,
     """Trainer._start of a linear model on ``data`` held elsewhere, which measures itself
     (``strategy.setup``'s measure): (setup, run, (data, batch_size, data)), the epochs
     run by ``run(objective, params, state, settings)`` (gdcore.loop.ReferenceRun's
-    signature: ``objective`` sums the rows). Mini-batches take their blocks from ``data.blocked(batch_size, shuffle)``
-    (the rows per block of shuffle="blocks")."""
+    signature: ``objective`` sums the rows). Mini-batches take their blocks from
+    ``data.blocked(batch_size, shuffle)`` (the rows per block of shuffle="blocks")."""
     batch_size = check_batch_size(trainer.batch_size, data.n_rows)
     measured: Any = data  # the data, as setup's X and y (it reads their shape and dtype)
     plan = strategy.setup(trainer, model, data, measured, measured, batch_size,
