@@ -87,7 +87,8 @@ class Stream:
         self.n_free, self.precondition = settings.n_free, settings.precondition
         self.epochs += result.n_epochs
         self.rng, order = fit.stream
-        self.order = order if settings.batch_size and order.shape[0] == n_rows else None
+        self.order = (order if settings.batch_size and order is not None
+                      and order.shape[0] == n_rows else None)
         self.params = fit.params.copy()
 
 

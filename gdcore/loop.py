@@ -315,7 +315,7 @@ class ReferenceRun:
         if settings.shuffle == "blocks" and settings.batch_size and settings.block < 1:
             raise ValueError("shuffle='blocks' needs block >= 1 rows")
         self.order = np.arange(self.n) if settings.batch_size else np.arange(1)
-        if settings.order is not None and settings.shuffle is not False:
+        if settings.order is not None and settings.shuffle == "rows" and settings.batch_size:
             self.order[:] = settings.order
         self.steps_per_epoch = (1.0 if not settings.batch_size
                                 else float(-(-self.n // settings.batch_size)))
@@ -342,10 +342,12 @@ class ReferenceRun:
         return self.losses[-1]
 
     @property
-    def stream(self) -> Tuple[int, np.ndarray]:
+    def stream(self) -> Tuple[int, Optional[np.ndarray]]:
         """(random state, row order): what a continued fit starts its mini-batches from
-        (the run's own order array, not a copy: read it once the run has ended)."""
-        return self.rng.state, self.order
+        (the run's own order array, not a copy: read it once the run has ended). The
+        order is None but for shuffle="rows", whose epochs reshuffle it."""
+        carried = self.s.shuffle == "rows" and self.s.batch_size
+        return self.rng.state, self.order if carried else None
 
     def records(self) -> Tuple[np.ndarray, Optional[np.ndarray], int]:
         """(losses, path or None, stride): epochs 0, stride, 2 stride, ... below n_epochs."""
@@ -627,7 +629,7 @@ class Fit:
         return int(self.run.n_epochs)
 
     @property
-    def stream(self) -> Tuple[int, np.ndarray]:
+    def stream(self) -> Tuple[int, Optional[np.ndarray]]:
         return self.run.stream
 
     @property

@@ -6,7 +6,9 @@
 #     loss_sum = sums(ctx, params, rows, first, n, grad)
 #
 # over rows first .. first+n-1 (rows == NULL) or rows[first .. first+n-1]
-# (a mini-batch of the order ``rows``, which lists all ``n_rows`` rows), at
+# (a mini-batch of the order ``rows``; its entries hold row numbers for 64
+# rows, a block and a batch past the batch, or to n_rows: a pass may read the
+# rows listed ahead; a "blocks" order is a window, see _loop.pyx's next_block), at
 # ``params`` (``n_params`` values of the model's dtype). It returns the sum
 # of the loss terms and writes the sums of their gradients into ``grad``
 # (``n_params`` doubles, overwritten), unless ``grad`` is NULL: then the

@@ -24,7 +24,7 @@ from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from libc.math cimport INFINITY, NAN, fabs, isfinite, sqrt
 from libc.stdint cimport uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memmove
 
 from _common cimport address, OBJECTIVE_CAPSULE, Objective, warm_rows
 from _optim cimport (ACCELERATED, ADAGRAD, ADAM, COSINE, CONSTANT, EXPONENTIAL,
@@ -56,6 +56,15 @@ SCHEDULES = {"constant": CONSTANT, "inverse_scaling": INVERSE_SCALING,
 COUNTERS = ("step", "momentum_t", "lr_factor", "plateau_best", "plateau_bad",
             "plateau_cooldown", "beta1_power", "beta2_power")
 assert len(COUNTERS) == N_COUNTERS
+
+# shuffle="blocks" keeps a window of its order (next_block): WINDOW_BLOCKS runs of a
+# block and a batch, plus WINDOW_AHEAD entries for the rows a pass asks for ahead
+# (GD_AHEAD, _simd.h); its entries move to the front when a block would end within
+# WINDOW_MARGIN runs of its end.
+cdef enum:
+    WINDOW_BLOCKS = 8
+    WINDOW_MARGIN = 2
+    WINDOW_AHEAD = 64
 
 
 cdef struct Stop:
@@ -123,7 +132,9 @@ cdef struct Loop:
     void* path           # capacity x p parameters, or NULL
     Py_ssize_t capacity, max_records, n_records, stride, next_record, n_epochs, path_itemsize
     double first_loss, last_loss, previous_loss
-    Py_ssize_t* order
+    Py_ssize_t* order    # ROWS: the epoch's order; BLOCKS: its entries from position base on
+    Py_ssize_t base      # (a window: see next_block)
+    Py_ssize_t window    # the entries L.order holds
     uint64_t rng
     Order shuffle
     Py_ssize_t block     # rows per block (BLOCKS)
@@ -409,20 +420,29 @@ cdef void warm(Loop* L, Block* b, Py_ssize_t rows) noexcept nogil:
     b.warmed += max(rows, 0)
 
 
-cdef Py_ssize_t next_block(Loop* L, Block* b, Py_ssize_t n_blocks) noexcept nogil:
-    """Block b finished (shuffled and warmed), the next one begun; the end of b's
-    entries in the order.
+cdef Py_ssize_t next_block(Loop* L, Block* b, Py_ssize_t n_blocks, Py_ssize_t lo) noexcept nogil:
+    """Block b finished (shuffled and warmed), the next one begun; the position in the
+    epoch's order where b ends.
 
     shuffle="blocks" spreads the shuffling and warming of each block over the
     batches of the one before it, so that the block is in L2 when its batches
     run. The draws are those of gdcore/_random.py's shuffle_blocks, in its
-    order: the blocks' order, then block after block."""
-    cdef Py_ssize_t end = b.at + b.m
+    order: the blocks' order, then block after block.
+
+    L.order holds a window of the order, L.window entries from position L.base
+    (a few blocks, not a row's entry per row of the data): when the next block
+    would end too near its end, the entries from the batch at position ``lo`` on
+    move to its front. Every entry a pass reads (its batch, the rows it asks
+    for ahead, a block on for a file's reads) then lies in the window."""
+    cdef Py_ssize_t end = b.at + b.m, keep = lo - L.base
     block_steps(b, L.order, b.m, &L.rng)
     warm(L, b, b.m)
     if b.k + 1 < n_blocks:
+        if end + WINDOW_MARGIN * (L.block + L.batch_size) > L.window and keep > 0:
+            memmove(L.order, L.order + keep, (end - keep) * sizeof(Py_ssize_t))
+            L.base, end = lo, end - keep
         block_begin(b, L.order, L.n, L.block, L.blocks, b.k + 1, end)
-    return end
+    return L.base + end
 
 
 cdef inline void add_batch(Loop* L, Py_ssize_t m, double loss, double* loss_sum,
@@ -479,8 +499,9 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             for j in range(n_blocks):
                 L.blocks[j] = j
             shuffle(L.blocks, n_blocks, &L.rng)
+            L.base = 0
             block_begin(&ahead, L.order, L.n, L.block, L.blocks, 0, 0)
-            block_end = next_block(L, &ahead, n_blocks)
+            block_end = next_block(L, &ahead, n_blocks, 0)
         snapshot(L, params)  # the epoch's start
         epoch_loss = 0.0
         for j in range(L.n_free):
@@ -490,8 +511,11 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             m = L.batch_size if L.n - lo > L.batch_size else L.n - lo
             if L.shuffle == BLOCKS:
                 while lo + m > block_end:
-                    block_end = next_block(L, &ahead, n_blocks)
-            loss = evaluate(L, params, NULL if L.shuffle == IN_ORDER else L.order, lo, m)
+                    block_end = next_block(L, &ahead, n_blocks, lo)
+            if L.shuffle == IN_ORDER:
+                loss = evaluate(L, params, NULL, lo, m)
+            else:
+                loss = evaluate(L, params, L.order, lo - L.base, m)
             if L.shuffle == BLOCKS and block_end < L.n:  # the next block, m rows' worth
                 block_steps(&ahead, L.order, m, &L.rng)
                 warm(L, &ahead, m)
@@ -502,7 +526,7 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             take_step(L, params, L.first_epoch + L.n_epochs)
             lo += m
         while block_end < L.n:  # (a diverged epoch) the rest of the blocks' draws
-            block_end = next_block(L, &ahead, n_blocks)
+            block_end = next_block(L, &ahead, n_blocks, lo)
         if not diverged:
             epoch_loss /= L.n
             diverged = is_bad(L, epoch_loss, L.reference)
@@ -720,15 +744,6 @@ cdef class Run:
         self.L.stride = 1
         self.L.next_record = 0
         self.L.first_loss = self.L.last_loss = self.L.previous_loss = NAN
-        self.order = np.arange(n if batch_size else 1, dtype=np.intp)
-        if order is not None:  # a continued fit's row order (the mini-batch stream)
-            if not (isinstance(order, np.ndarray) and order.shape == self.order.shape
-                    and np.array_equal(np.sort(order), self.order)):
-                raise ValueError("order must be a permutation of the rows")
-            self.order[:] = order
-        if shuffle is False:
-            self.order[:] = np.arange(self.order.shape[0])  # whatever a continued fit carried
-        self.L.order = <Py_ssize_t*>address(self.order)
         if shuffle is False:
             self.L.shuffle = IN_ORDER
         elif shuffle == "rows":
@@ -740,6 +755,23 @@ cdef class Run:
         if self.L.shuffle == BLOCKS and batch_size and block < 1:
             raise ValueError("shuffle='blocks' needs block >= 1 rows")
         self.L.block = block
+        # the row order: whole for "rows" (each epoch reshuffles the last one), a window
+        # of a few blocks for "blocks" (each epoch draws its own: see next_block), none in
+        # order
+        self.L.window = 1
+        if batch_size and self.L.shuffle == ROWS:
+            self.L.window = n
+        elif batch_size and self.L.shuffle == BLOCKS:
+            self.L.window = min(n, WINDOW_BLOCKS * (block + batch_size) + WINDOW_AHEAD)
+        self.order = np.arange(self.L.window, dtype=np.intp)
+        if order is not None and self.L.shuffle == ROWS and batch_size:
+            # a continued fit's row order (the mini-batch stream)
+            if not (isinstance(order, np.ndarray) and order.shape == self.order.shape
+                    and np.array_equal(np.sort(order), self.order)):
+                raise ValueError("order must be a permutation of the rows")
+            self.order[:] = order
+        self.L.order = <Py_ssize_t*>address(self.order)
+        self.L.base = 0
         self.blocks = np.empty(max((n + block - 1) // block, 1) if block > 0 else 1, dtype=np.intp)
         self.L.blocks = <Py_ssize_t*>address(self.blocks)
         self.L.rng = seed
@@ -764,8 +796,10 @@ cdef class Run:
     @property
     def stream(self):
         """(random state, row order): what a continued fit starts its mini-batches from
-        (the run's own order array, not a copy: read it once the run has ended)."""
-        return int(self.L.rng), self.order
+        (the run's own order array, not a copy: read it once the run has ended). The
+        order is None but for shuffle="rows", whose epochs reshuffle it."""
+        carried = self.L.shuffle == ROWS and self.L.batch_size > 0
+        return int(self.L.rng), self.order if carried else None
 
     @property
     def last_loss(self):

@@ -296,7 +296,7 @@ cdef void span_pass(int kind, floating e, const floating* X, const floating* y,
                     const floating* w, floating b, floating* scratch, double* out,
                     Py_ssize_t n_total, const floating* sw, Weighting* how) noexcept nogil:
     """rows_pass over runs of rows of X (which has ``n_total`` rows; ``rows``,
-    when not NULL, lists ``n_total`` of them: the mini-batch order), each row's
+    when not NULL, is the mini-batch order: see _common.pxd), each row's
     terms times its weight sw[i] in the Weighted copy (``how`` is never read).
 
     Contiguous float rows of 17 to 24 features take the SIMD gd_wide_pass_float

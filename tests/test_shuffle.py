@@ -34,16 +34,68 @@ def trainer(shuffle, backend="cython", seed=7, epochs=5, **kwargs):
 
 
 def orders(shuffle, backend="cython", seed=7, epochs=5, X=None, y=None):
-    """The row order of each epoch of a fit (read from its stream between epochs), and
-    its parameters at the end."""
+    """The row order of each epoch of a fit, and its parameters at the end. The order is
+    read from the run between epochs: from its stream for "rows", from the Python loop's
+    order otherwise; the compiled loop keeps a window of a "blocks" order, so its batches
+    are recorded by a run of the same settings (recorded_orders)."""
     X, y = problem() if X is None else (X, y)
     model = gdcore.LinearModel(X.shape[1])
-    run = trainer(shuffle, backend, seed, epochs)._start(model, X, y)[1]
+    setup, run, _ = trainer(shuffle, backend, seed, epochs)._start(model, X, y)
+    if backend == "cython" and shuffle != "rows":
+        seen = recorded_orders(setup.settings, X, y, epochs)[0]
+        run.advance(epochs)
+        return seen, model.params.copy()
     seen = []
     for _ in range(epochs):
         run.advance(1)
-        seen.append(run.stream[1].copy())
+        seen.append((run.stream[1] if shuffle == "rows" else run.run.order).copy())
     return seen, model.params.copy()
+
+
+class Recorder:
+    """A source of rows that holds none in memory: the compiled loop's BlockObjective
+    calls it back for every batch, which it records and sums."""
+
+    def __init__(self, X, y):
+        from gdcore._dispatch import pass_linear
+        self.objective = pass_linear.LinearObjective("mse", 0.0, X, y, 1)
+        self.n_rows, self.batches = X.shape[0], []
+
+    def held(self):
+        return 0, 0
+
+    def batch_sums(self, params, rows, after=-1):
+        self.batches.append(np.array(rows))
+        return self.objective.sums(params, rows)
+
+    def sums(self, params, rows=None):  # (also the reference loop's objective)
+        if rows is not None:
+            self.batches.append(np.array(rows))
+        return self.objective.sums(params, rows)
+
+
+def recorded_orders(settings, X, y, epochs, run=None):
+    """The rows each epoch of a compiled run (or of ``run``, the reference loop) of
+    ``settings`` visits, batch after batch, and its parameters at the end."""
+    from gdcore._runs import Batch, block_objective
+    from gdcore.backends.compiled import compiled_run
+    from gdcore.loop import new_state
+    n, d = X.shape
+    source = Recorder(X, y)
+    params = gdcore.LinearModel(d).params
+    state = new_state(settings, params)
+    if run is None:
+        batch = Batch(settings.batch_size, d, X.dtype, "mse", 0.0, settings.shuffle is False)
+        rows = max(settings.block, settings.batch_size)  # the block a file would hold
+        objective = block_objective(source, np.zeros((rows, d)), np.zeros(rows), batch)
+        fit = compiled_run(objective, params, state, settings)
+    else:
+        source.n_params = d + 1
+        fit = run(source, params, state, settings)
+    fit.advance(epochs)
+    seen = np.concatenate(source.batches)
+    assert seen.shape == (epochs * n,)
+    return list(seen.reshape(epochs, n)), params
 
 
 def test_block_rows_is_whole_batches_within_the_block_bytes(monkeypatch):
@@ -165,14 +217,43 @@ def test_continued_fits_are_one_ten_epoch_fit(shuffle, backend, how):
 
 
 def test_in_order_after_a_shuffled_fit_starts_from_row_zero():
-    """A warm start in order does not keep the shuffled order it was handed."""
+    """A warm start in order does not keep the shuffled order it was handed (nor carry
+    one on: only "rows" epochs reshuffle the last epoch's order)."""
     X, y = problem()
     t = trainer("rows", warm_start=True)
     model = gdcore.LinearModel(5)
     t.fit(model, X, y)
-    t.shuffle = False
-    t.fit(model, X, y)
-    np.testing.assert_array_equal(t._stream.order, np.arange(100))
+    assert sorted(t._stream.order) == list(range(100))
+    for shuffle in (False, "blocks"):
+        t.shuffle = shuffle
+        t.fit(model, X, y)
+        assert t._stream.order is None
+
+
+@pytest.mark.parametrize("shuffle", ["blocks", False])
+@pytest.mark.parametrize("block, batch", [(7, 3), (6, 3), (1, 1), (40, 8)])
+def test_the_compiled_loop_visits_the_reference_order(shuffle, block, batch):
+    """Over many more rows than its window of the order holds (8 runs of a block and a
+    batch, and 64), with blocks that batches straddle (7 rows, batches of 3) and a short
+    last one, the compiled loop's batches list the rows the reference loop's do: every
+    row once an epoch, each block's rows together, the same steps bit for bit."""
+    from dataclasses import replace
+
+    from gdcore.loop import ReferenceRun
+    X, y = problem(n=1003)
+    setup, _, _ = trainer(shuffle, epochs=3, optimizer="momentum", lr=0.01)._start(
+        gdcore.LinearModel(5), X, y)
+    settings = replace(setup.settings, batch_size=batch, block=block)
+    seen, params = recorded_orders(settings, X, y, 3)
+    expected, reference = recorded_orders(settings, X, y, 3, run=ReferenceRun)
+    for order, other in zip(seen, expected):
+        np.testing.assert_array_equal(order, other)
+        np.testing.assert_array_equal(np.sort(order), np.arange(1003))
+        if shuffle:
+            starts = np.flatnonzero(np.r_[True, np.diff(order // block) != 0])
+            assert len(starts) == -(-1003 // block)  # each block in one run
+    assert shuffle is False or not np.array_equal(seen[0], seen[1])
+    np.testing.assert_array_equal(params, reference)
 
 
 @pytest.mark.parametrize("shuffle", MODES)
