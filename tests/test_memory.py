@@ -53,6 +53,17 @@ def test_cython_mini_batch_does_not_copy_X(big):
     assert peak < X.nbytes / 5, peak
 
 
+@pytest.mark.parametrize("shuffle", ["blocks", False])
+def test_cython_mini_batch_in_blocks_or_in_order_keeps_no_row_order(big, shuffle):
+    """"blocks" keeps a window of its order (8 runs of a block and a batch: 13,376
+    entries, 107 kB, at 10 doubles a row and batch 32); in order, none. The whole
+    order would be 1.6 MB."""
+    X, y = big
+    peak = peak_during_fit(X, y, np.float64, "cython", batch_size=32, shuffle=shuffle,
+                           random_state=0)
+    assert peak < X.nbytes / 100, peak
+
+
 def test_numpy_backend_does_not_copy_X(big):
     X, y = big
     peak = peak_during_fit(X, y, np.float64, "numpy")
