@@ -56,6 +56,12 @@ cdef struct Rows:
     Py_ssize_t row_bytes
     const char* y
     const char* sw
+    # With ``sweeps``, a pass over listed rows (a mini-batch) asks for the rows from
+    # ``sweep`` (NULL: none) as it goes, one for each row it sums: the loop's next
+    # block, asked for at the pace the pass reads (in one burst, the asks fill the
+    # core's miss buffers and stall it).
+    bint sweeps
+    const char* sweep
 
 
 cdef struct Objective:

@@ -26,7 +26,7 @@ from libc.math cimport INFINITY, NAN, fabs, isfinite, sqrt
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memmove
 
-from _common cimport address, OBJECTIVE_CAPSULE, Objective, warm_rows
+from _common cimport address, OBJECTIVE_CAPSULE, Objective, warm_bytes, warm_rows
 from _optim cimport (ACCELERATED, ADAGRAD, ADAM, COSINE, CONSTANT, EXPONENTIAL,
                      INVERSE_SCALING, LR_FACTOR, MOMENTUM_T, N_COUNTERS, PLATEAU,
                      PLATEAU_BAD, PLATEAU_BEST, PLATEAU_COOLDOWN, RMSPROP, SGD, STEP,
@@ -420,6 +420,22 @@ cdef void warm(Loop* L, Block* b, Py_ssize_t rows) noexcept nogil:
     b.warmed += max(rows, 0)
 
 
+cdef void sweep(Loop* L, Block* b, Py_ssize_t rows) noexcept nogil:
+    """Up to ``rows`` more of block b's rows asked for by the next pass (its targets and
+    weights now): one row each time it sums one, if the objective sweeps (Rows.sweep),
+    else all at once (warm)."""
+    cdef Py_ssize_t first = b.first + b.warmed, size = L.obj.itemsize
+    rows = min(rows, b.m - b.warmed)
+    if not L.obj.rows.sweeps or L.obj.rows.X == NULL:
+        warm(L, b, rows)
+    elif rows > 0:
+        L.obj.rows.sweep = L.obj.rows.X + first * L.obj.rows.row_bytes
+        warm_bytes(L.obj.rows.y + first * size, rows * size)
+        if L.obj.rows.sw != NULL:
+            warm_bytes(L.obj.rows.sw + first * size, rows * size)
+        b.warmed += rows
+
+
 cdef Py_ssize_t next_block(Loop* L, Block* b, Py_ssize_t n_blocks, Py_ssize_t lo) noexcept nogil:
     """Block b finished (shuffled and warmed), the next one begun; the position in the
     epoch's order where b ends.
@@ -512,13 +528,15 @@ cdef int mini_batch(Loop* L, floating* params, Py_ssize_t stop_at) noexcept nogi
             if L.shuffle == BLOCKS:
                 while lo + m > block_end:
                     block_end = next_block(L, &ahead, n_blocks, lo)
+            if L.shuffle == BLOCKS and block_end < L.n:  # the next block, m rows' worth
+                sweep(L, &ahead, m)
             if L.shuffle == IN_ORDER:
                 loss = evaluate(L, params, NULL, lo, m)
             else:
                 loss = evaluate(L, params, L.order, lo - L.base, m)
-            if L.shuffle == BLOCKS and block_end < L.n:  # the next block, m rows' worth
+            L.obj.rows.sweep = NULL
+            if L.shuffle == BLOCKS and block_end < L.n:
                 block_steps(&ahead, L.order, m, &L.rng)
-                warm(L, &ahead, m)
             if not isfinite(loss):
                 diverged = True
                 break

@@ -29,7 +29,7 @@ from libc.math cimport NAN, fabs, sqrt
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 
-from _common cimport address, OBJECTIVE_CAPSULE, Objective
+from _common cimport address, OBJECTIVE_CAPSULE, Objective, Rows
 from _loss cimport MSE, loss_code, loss_slope, loss_term
 from _rng cimport splitmix64_uniform
 
@@ -61,6 +61,7 @@ cdef extern from "_pool.h" nogil:
 
 cdef extern from "_simd.h" nogil:
     # Passes over listed rows (a mini-batch) ask for the row listed GD_AHEAD places ahead.
+    void gd_sweep(const char* sweep, Py_ssize_t k, Py_ssize_t count, Py_ssize_t bytes)
     void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t size, Py_ssize_t d,
                             const Py_ssize_t* rows, Py_ssize_t k, Py_ssize_t n_listed)
     void gd_prefetch_weight(const void* sw, Py_ssize_t size, const Py_ssize_t* rows,
@@ -87,7 +88,7 @@ cdef inline void rows_pass(int kind, floating e, const floating* X, const floati
                            const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                            Py_ssize_t d, const Py_ssize_t width, const floating* w,
                            floating b, floating* acc, double* out,
-                           const bint prefetch, Py_ssize_t n_listed,
+                           const bint prefetch, Py_ssize_t n_listed, const char* sweep,
                            const floating* sw, const bint weighted) noexcept nogil:
     """out[:d] += sum slope_i x_i, out[d] += sum slope_i, out[d+1] += sum term_i.
 
@@ -95,7 +96,8 @@ cdef inline void rows_pass(int kind, floating e, const floating* X, const floati
     every call, so the unweighted copies carry no test).
 
     Rows first .. first+n-1, or rows[first ..] when ``rows`` (of ``n_listed``
-    entries) is not NULL. Each row is read once: its prediction, loss term and
+    entries) is not NULL, asking for a row of ``sweep`` for each listed row
+    (Rows.sweep, _common.pxd). Each row is read once: its prediction, loss term and
     gradient contribution are computed while it sits in cache. The loops over
     a row run over ``width`` >= d values, ``w`` and ``acc`` having that many
     (see padded_pass).
@@ -110,6 +112,7 @@ cdef inline void rows_pass(int kind, floating e, const floating* X, const floati
         row = X + i * d
         if rows != NULL:  # scattered rows: ask for the one listed GD_AHEAD places on
             gd_prefetch_listed(X, y, sizeof(floating), d, rows, k, n_listed)
+            gd_sweep(sweep, k - first, 1, d * sizeof(floating))
             if weighted:
                 gd_prefetch_weight(sw, sizeof(floating), rows, k, n_listed)
         elif prefetch:
@@ -135,7 +138,7 @@ cdef inline void rows_pass(int kind, floating e, const floating* X, const floati
 cdef inline void padded_pass(int kind, floating e, const floating* X, const floating* y,
                              const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                              Py_ssize_t d, const Py_ssize_t width, const floating* w,
-                             floating b, double* out, Py_ssize_t n_listed,
+                             floating b, double* out, Py_ssize_t n_listed, const char* sweep,
                              const floating* sw, const bint weighted) noexcept nogil:
     """rows_pass reading ``width`` >= d values per row.
 
@@ -152,26 +155,30 @@ cdef inline void padded_pass(int kind, floating e, const floating* X, const floa
         padded_w[j] = w[j] if j < d else 0
     if rows == NULL:  # contiguous rows: a copy free of the per-row test of the row list
         rows_pass(kind, e, X, y, NULL, first, n, d, width, padded_w, b, acc, out, True,
-                  n_listed, sw, weighted)
+                  n_listed, NULL, sw, weighted)
     else:
         rows_pass(kind, e, X, y, rows, first, n, d, width, padded_w, b, acc, out, True,
-                  n_listed, sw, weighted)
+                  n_listed, sweep, sw, weighted)
 
 
 cdef inline void few_features_pass(int kind, floating e, const floating* X, const floating* y,
                                    const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                                    Py_ssize_t d, const floating* w, floating b, floating* acc,
-                                   double* out, Py_ssize_t n_total, const floating* sw,
-                                   const bint weighted) noexcept nogil:
+                                   double* out, Py_ssize_t n_total, const char* sweep,
+                                   const floating* sw, const bint weighted) noexcept nogil:
     """rows_pass for 1 to 4 features, each width a literal (unrolled, in registers)."""
     if d == 1:
-        rows_pass(kind, e, X, y, rows, first, n, 1, 1, w, b, acc, out, False, n_total, sw, weighted)
+        rows_pass(kind, e, X, y, rows, first, n, 1, 1, w, b, acc, out, False, n_total, sweep,
+                  sw, weighted)
     elif d == 2:
-        rows_pass(kind, e, X, y, rows, first, n, 2, 2, w, b, acc, out, False, n_total, sw, weighted)
+        rows_pass(kind, e, X, y, rows, first, n, 2, 2, w, b, acc, out, False, n_total, sweep,
+                  sw, weighted)
     elif d == 3:
-        rows_pass(kind, e, X, y, rows, first, n, 3, 3, w, b, acc, out, False, n_total, sw, weighted)
+        rows_pass(kind, e, X, y, rows, first, n, 3, 3, w, b, acc, out, False, n_total, sweep,
+                  sw, weighted)
     else:
-        rows_pass(kind, e, X, y, rows, first, n, 4, 4, w, b, acc, out, False, n_total, sw, weighted)
+        rows_pass(kind, e, X, y, rows, first, n, 4, 4, w, b, acc, out, False, n_total, sweep,
+                  sw, weighted)
 
 
 cdef inline void single_feature_pass(int kind, floating e, const floating* X, const floating* y,
@@ -220,37 +227,39 @@ cdef extern from "_simd.h" nogil:
     void gd_narrow_pass_double(int kind, double e, const double* X, const double* y,
                                const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                                const Py_ssize_t d, const double* w, double b, double* out,
-                               Py_ssize_t n_listed,
+                               Py_ssize_t n_listed, const char* sweep,
                                const double* sw, int weighted)
     void gd_narrow_pass_float(int kind, float e, const float* X, const float* y,
                               const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                               const Py_ssize_t d, const float* w, float b, double* out,
-                              Py_ssize_t n_listed,
-                               const float* sw, int weighted)
+                              Py_ssize_t n_listed, const char* sweep,
+                              const float* sw, int weighted)
     void gd_listed_pass_double(int kind, double e, const double* X, const double* y,
                                const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                                const Py_ssize_t d, const double* w, double b, double* out,
-                               Py_ssize_t n_listed,
+                               Py_ssize_t n_listed, const char* sweep,
                                const double* sw, int weighted)
     void gd_listed_pass_float(int kind, float e, const float* X, const float* y,
                               const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                               const Py_ssize_t d, const float* w, float b, double* out,
-                              Py_ssize_t n_listed,
-                               const float* sw, int weighted)
+                              Py_ssize_t n_listed, const char* sweep,
+                              const float* sw, int weighted)
     enum:
         GD_WIDE_FLOAT_MIN  # the float rows gd_wide_pass_float takes
         GD_WIDE_FLOAT_MAX
     void gd_wide_pass_float(int kind, float e, const float* X, const float* y,
                             const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                             Py_ssize_t d, const float* w, float b, double* out,
-                            Py_ssize_t n_listed, const float* sw, int weighted)
+                            Py_ssize_t n_listed, const char* sweep, const float* sw,
+                            int weighted)
 
 
 cdef inline void narrow_pass(int kind, floating e, const floating* X, const floating* y,
                              const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                              const Py_ssize_t d, const floating* w, floating b,
                              floating* acc, double* out, Py_ssize_t n_listed,
-                             const floating* sw, const bint weighted) noexcept nogil:
+                             const char* sweep, const floating* sw,
+                             const bint weighted) noexcept nogil:
     """rows_pass for 5 <= d <= NARROW features: the SIMD passes of _simd.h.
 
     They vectorise across rows (GCC vectorises neither a 5 to 16 term dot
@@ -260,23 +269,24 @@ cdef inline void narrow_pass(int kind, floating e, const floating* X, const floa
     """
     if floating is double:
         if rows == NULL and d >= GD_CHUNK_DOUBLE:
-            gd_narrow_pass_double(kind, e, X, y, rows, first, n, d, w, b, out, n_listed, sw,
-                                  weighted)
+            gd_narrow_pass_double(kind, e, X, y, rows, first, n, d, w, b, out, n_listed, NULL,
+                                  sw, weighted)
             return
         if rows != NULL and d >= GD_LISTED_DOUBLE:
-            gd_listed_pass_double(kind, e, X, y, rows, first, n, d, w, b, out, n_listed, sw,
-                                  weighted)
+            gd_listed_pass_double(kind, e, X, y, rows, first, n, d, w, b, out, n_listed, sweep,
+                                  sw, weighted)
             return
     else:
         if rows == NULL and d >= GD_CHUNK_FLOAT:
-            gd_narrow_pass_float(kind, e, X, y, rows, first, n, d, w, b, out, n_listed, sw,
-                                  weighted)
+            gd_narrow_pass_float(kind, e, X, y, rows, first, n, d, w, b, out, n_listed, NULL,
+                                 sw, weighted)
             return
         if rows != NULL and d >= GD_LISTED_FLOAT:
-            gd_listed_pass_float(kind, e, X, y, rows, first, n, d, w, b, out, n_listed, sw,
-                                  weighted)
+            gd_listed_pass_float(kind, e, X, y, rows, first, n, d, w, b, out, n_listed, sweep,
+                                 sw, weighted)
             return
-    rows_pass(kind, e, X, y, rows, first, n, d, d, w, b, acc, out, False, n_listed, sw, weighted)
+    rows_pass(kind, e, X, y, rows, first, n, d, d, w, b, acc, out, False, n_listed, sweep,
+              sw, weighted)
 
 
 # Whether a pass weights its rows, as a type: span_pass is compiled once for each
@@ -294,10 +304,12 @@ ctypedef fused Weighting:
 cdef void span_pass(int kind, floating e, const floating* X, const floating* y,
                     const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n, Py_ssize_t d,
                     const floating* w, floating b, floating* scratch, double* out,
-                    Py_ssize_t n_total, const floating* sw, Weighting* how) noexcept nogil:
+                    Py_ssize_t n_total, const char* sweep, const floating* sw,
+                    Weighting* how) noexcept nogil:
     """rows_pass over runs of rows of X (which has ``n_total`` rows; ``rows``,
-    when not NULL, is the mini-batch order: see _common.pxd), each row's
-    terms times its weight sw[i] in the Weighted copy (``how`` is never read).
+    when not NULL, is the mini-batch order and ``sweep`` the rows to ask for as
+    it is read: see _common.pxd), each row's terms times its weight sw[i] in the
+    Weighted copy (``how`` is never read).
 
     Contiguous float rows of 17 to 24 features take the SIMD gd_wide_pass_float
     (8 rows at a time, see _simd.h); other rows of NARROW + 1 to PADDED features
@@ -312,6 +324,7 @@ cdef void span_pass(int kind, floating e, const floating* X, const floating* y,
     cdef Py_ssize_t lo = first, end = first + n, m, k, width = 0, safe = 0, padded_end = first
     cdef Py_ssize_t run = CHUNK if floating is double else SUB
     cdef bint weighted = Weighting is Weighted
+    cdef const char* at  # the rows of ``sweep`` for the run from ``lo``
     if NARROW < d <= PADDED:
         width = (d + 7) // 8 * 8
         if n_total * d >= width:  # rows i < safe have i*d + width <= n_total*d (C division!)
@@ -326,71 +339,75 @@ cdef void span_pass(int kind, floating e, const floating* X, const floating* y,
                 break
     while lo < end:
         m = run if end - lo > run else end - lo
+        at = NULL if sweep == NULL else sweep + (lo - first) * d * sizeof(floating)
         if floating is float and rows == NULL and GD_WIDE_FLOAT_MIN <= d <= GD_WIDE_FLOAT_MAX:
-            gd_wide_pass_float(kind, e, X, y, NULL, lo, m, d, w, b, out, n_total, sw, weighted)
+            gd_wide_pass_float(kind, e, X, y, NULL, lo, m, d, w, b, out, n_total, NULL, sw,
+                               weighted)
         elif lo < padded_end:
             m = min(m, padded_end - lo)
             if width == 24:
-                padded_pass(kind, e, X, y, rows, lo, m, d, 24, w, b, out, n_total, sw, weighted)
+                padded_pass(kind, e, X, y, rows, lo, m, d, 24, w, b, out, n_total, at, sw, weighted)
             elif width == 32:
-                padded_pass(kind, e, X, y, rows, lo, m, d, 32, w, b, out, n_total, sw, weighted)
+                padded_pass(kind, e, X, y, rows, lo, m, d, 32, w, b, out, n_total, at, sw, weighted)
             elif width == 40:
-                padded_pass(kind, e, X, y, rows, lo, m, d, 40, w, b, out, n_total, sw, weighted)
+                padded_pass(kind, e, X, y, rows, lo, m, d, 40, w, b, out, n_total, at, sw, weighted)
             elif width == 48:
-                padded_pass(kind, e, X, y, rows, lo, m, d, 48, w, b, out, n_total, sw, weighted)
+                padded_pass(kind, e, X, y, rows, lo, m, d, 48, w, b, out, n_total, at, sw, weighted)
             elif width == 56:
-                padded_pass(kind, e, X, y, rows, lo, m, d, 56, w, b, out, n_total, sw, weighted)
+                padded_pass(kind, e, X, y, rows, lo, m, d, 56, w, b, out, n_total, at, sw, weighted)
             else:
-                padded_pass(kind, e, X, y, rows, lo, m, d, 64, w, b, out, n_total, sw, weighted)
+                padded_pass(kind, e, X, y, rows, lo, m, d, 64, w, b, out, n_total, at, sw, weighted)
         elif d == 1 and rows == NULL and floating is double:  # (float32: measured no gain)
             if kind == MSE:  # a copy the compiler vectorises, free of the other losses
                 single_feature_pass(MSE, e, X, y, lo, m, w[0], b, out, sw, weighted)
             else:
                 single_feature_pass(kind, e, X, y, lo, m, w[0], b, out, sw, weighted)
         elif d <= 4 and kind == MSE and rows == NULL:  # likewise
-            few_features_pass(MSE, e, X, y, NULL, lo, m, d, w, b, acc, out, n_total, sw, weighted)
+            few_features_pass(MSE, e, X, y, NULL, lo, m, d, w, b, acc, out, n_total, at, sw,
+                              weighted)
         elif d <= 4:
-            few_features_pass(kind, e, X, y, rows, lo, m, d, w, b, acc, out, n_total, sw, weighted)
+            few_features_pass(kind, e, X, y, rows, lo, m, d, w, b, acc, out, n_total, at, sw,
+                              weighted)
         elif d == 5:
-            narrow_pass(kind, e, X, y, rows, lo, m, 5, w, b, acc, out, n_total, sw, weighted)
+            narrow_pass(kind, e, X, y, rows, lo, m, 5, w, b, acc, out, n_total, at, sw, weighted)
         elif d == 6:
-            narrow_pass(kind, e, X, y, rows, lo, m, 6, w, b, acc, out, n_total, sw, weighted)
+            narrow_pass(kind, e, X, y, rows, lo, m, 6, w, b, acc, out, n_total, at, sw, weighted)
         elif d == 7:
-            narrow_pass(kind, e, X, y, rows, lo, m, 7, w, b, acc, out, n_total, sw, weighted)
+            narrow_pass(kind, e, X, y, rows, lo, m, 7, w, b, acc, out, n_total, at, sw, weighted)
         elif d == 8:
-            narrow_pass(kind, e, X, y, rows, lo, m, 8, w, b, acc, out, n_total, sw, weighted)
+            narrow_pass(kind, e, X, y, rows, lo, m, 8, w, b, acc, out, n_total, at, sw, weighted)
         elif d == 9:
-            narrow_pass(kind, e, X, y, rows, lo, m, 9, w, b, acc, out, n_total, sw, weighted)
+            narrow_pass(kind, e, X, y, rows, lo, m, 9, w, b, acc, out, n_total, at, sw, weighted)
         elif d == 10:
-            narrow_pass(kind, e, X, y, rows, lo, m, 10, w, b, acc, out, n_total, sw, weighted)
+            narrow_pass(kind, e, X, y, rows, lo, m, 10, w, b, acc, out, n_total, at, sw, weighted)
         elif d == 11:
-            narrow_pass(kind, e, X, y, rows, lo, m, 11, w, b, acc, out, n_total, sw, weighted)
+            narrow_pass(kind, e, X, y, rows, lo, m, 11, w, b, acc, out, n_total, at, sw, weighted)
         elif d == 12:
-            narrow_pass(kind, e, X, y, rows, lo, m, 12, w, b, acc, out, n_total, sw, weighted)
+            narrow_pass(kind, e, X, y, rows, lo, m, 12, w, b, acc, out, n_total, at, sw, weighted)
         elif d == 13:
-            narrow_pass(kind, e, X, y, rows, lo, m, 13, w, b, acc, out, n_total, sw, weighted)
+            narrow_pass(kind, e, X, y, rows, lo, m, 13, w, b, acc, out, n_total, at, sw, weighted)
         elif d == 14:
-            narrow_pass(kind, e, X, y, rows, lo, m, 14, w, b, acc, out, n_total, sw, weighted)
+            narrow_pass(kind, e, X, y, rows, lo, m, 14, w, b, acc, out, n_total, at, sw, weighted)
         elif d == 15:
-            narrow_pass(kind, e, X, y, rows, lo, m, 15, w, b, acc, out, n_total, sw, weighted)
+            narrow_pass(kind, e, X, y, rows, lo, m, 15, w, b, acc, out, n_total, at, sw, weighted)
         elif d == 16:
-            narrow_pass(kind, e, X, y, rows, lo, m, 16, w, b, acc, out, n_total, sw, weighted)
+            narrow_pass(kind, e, X, y, rows, lo, m, 16, w, b, acc, out, n_total, at, sw, weighted)
         else:
             rows_pass(kind, e, X, y, rows, lo, m, d, d, w, b, scratch, out, False, n_total,
-                      sw, weighted)
+                      at, sw, weighted)
         lo += m
 
 
 ctypedef void (*SpanDouble)(int kind, double e, const double* X, const double* y,
                            const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                            Py_ssize_t d, const double* w, double b, double* scratch,
-                           double* out, Py_ssize_t n_total, const double* sw,
-                           void* how) noexcept nogil
+                           double* out, Py_ssize_t n_total, const char* sweep,
+                           const double* sw, void* how) noexcept nogil
 ctypedef void (*SpanFloat)(int kind, float e, const float* X, const float* y,
                           const Py_ssize_t* rows, Py_ssize_t first, Py_ssize_t n,
                           Py_ssize_t d, const float* w, float b, float* scratch,
-                          double* out, Py_ssize_t n_total, const float* sw,
-                          void* how) noexcept nogil
+                          double* out, Py_ssize_t n_total, const char* sweep,
+                          const float* sw, void* how) noexcept nogil
 
 
 cdef struct Pass:
@@ -410,28 +427,29 @@ cdef struct Pass:
 cdef inline void chunk_pass(Pass* work, int kind, floating e, const floating* X,
                             const floating* y, const Py_ssize_t* rows, Py_ssize_t first,
                             Py_ssize_t n, Py_ssize_t d, const floating* w, floating b,
-                            floating* scratch, double* out, Py_ssize_t n_total) noexcept nogil:
+                            floating* scratch, double* out, Py_ssize_t n_total,
+                            const char* sweep) noexcept nogil:
     """span_pass through the Pass's pointer: one compiled copy for every caller."""
     if floating is double:
         work.span_double(kind, e, X, y, rows, first, n, d, w, b, scratch, out, n_total,
-                         <const double*>work.sw, NULL)
+                         sweep, <const double*>work.sw, NULL)
     else:
         work.span_float(kind, e, X, y, rows, first, n, d, w, b, scratch, out, n_total,
-                        <const float*>work.sw, NULL)
+                        sweep, <const float*>work.sw, NULL)
 
 
 cdef double batch_pass(int kind, floating e, const floating* X, const floating* y,
                        Py_ssize_t n_total, Py_ssize_t d, const Py_ssize_t* rows,
                        Py_ssize_t first, Py_ssize_t n_rows, const floating* w, double b,
-                       double* grad, Pass* work) noexcept nogil:
+                       double* grad, Pass* work, const char* sweep) noexcept nogil:
     """Loss sum over the rows; gradient sums into grad[:d] (w) and grad[d] (b) unless
     grad is NULL.
 
     X is ``n_total`` x ``d``. ``rows`` NULL means rows first .. first+n_rows-1
     in order, in CHUNKs (a pass over all rows is shared with the pool's threads,
     if any); otherwise the rows listed at rows[first:first + n_rows] (a
-    mini-batch of an order that lists all ``n_total`` rows), on the calling
-    thread.
+    mini-batch of an order, see _common.pxd), on the calling thread, asking
+    for a row from ``sweep`` for each (NULL: none).
     """
     cdef Py_ssize_t n_chunks = (n_rows + CHUNK - 1) // CHUNK, c, j, lo
     cdef const double* part
@@ -449,7 +467,9 @@ cdef double batch_pass(int kind, floating e, const floating* X, const floating* 
         for c in range(n_chunks):
             lo = c * CHUNK
             chunk_pass(work, kind, e, X, y, rows, first + lo, min(CHUNK, n_rows - lo), d, w,
-                       <floating>b, scratch, work.partials + c * (d + 2), n_total)
+                       <floating>b, scratch, work.partials + c * (d + 2), n_total,
+                       NULL if rows == NULL or sweep == NULL
+                       else sweep + lo * d * sizeof(floating))
     if grad != NULL:
         for j in range(d + 1):
             grad[j] = 0.0
@@ -470,6 +490,11 @@ cdef struct LinearData:
     Py_ssize_t n
     Py_ssize_t d
     Pass work
+    const Rows* rows   # its Objective's (the rows the loop asks to sweep)
+
+
+cdef inline const char* sweep_of(const LinearData* data) noexcept nogil:
+    return data.rows.sweep if data.rows.sweeps else NULL
 
 
 cdef double sums_double(void* ctx, const void* params, const Py_ssize_t* rows,
@@ -477,7 +502,8 @@ cdef double sums_double(void* ctx, const void* params, const Py_ssize_t* rows,
     cdef LinearData* data = <LinearData*>ctx
     cdef const double* p = <const double*>params
     return batch_pass(data.kind, <double>data.e, <const double*>data.X, <const double*>data.y,
-                      data.n, data.d, rows, first, n, p, p[data.d], grad, &data.work)
+                      data.n, data.d, rows, first, n, p, p[data.d], grad, &data.work,
+                      sweep_of(data))
 
 
 cdef double sums_float(void* ctx, const void* params, const Py_ssize_t* rows,
@@ -485,7 +511,8 @@ cdef double sums_float(void* ctx, const void* params, const Py_ssize_t* rows,
     cdef LinearData* data = <LinearData*>ctx
     cdef const float* p = <const float*>params
     return batch_pass(data.kind, <float>data.e, <const float*>data.X, <const float*>data.y,
-                      data.n, data.d, rows, first, n, p, p[data.d], grad, &data.work)
+                      data.n, data.d, rows, first, n, p, p[data.d], grad, &data.work,
+                      sweep_of(data))
 
 
 cdef inline void pool_chunk(LinearData* data, Py_ssize_t c, int thread, double* out,
@@ -494,7 +521,8 @@ cdef inline void pool_chunk(LinearData* data, Py_ssize_t c, int thread, double* 
     cdef Py_ssize_t lo = c * CHUNK
     chunk_pass(&data.work, data.kind, <floating>data.e, <const floating*>data.X,
                <const floating*>data.y, NULL, lo, min(CHUNK, data.n - lo), data.d, p,
-               p[data.d], <floating*>data.work.scratch + thread * data.work.stride, out, data.n)
+               p[data.d], <floating*>data.work.scratch + thread * data.work.stride, out, data.n,
+               NULL)
 
 
 cdef void chunk_double(void* ctx, Py_ssize_t c, int thread, double* out) noexcept nogil:
@@ -579,6 +607,9 @@ cdef class LinearObjective:
         self.objective.rows.row_bytes = X.strides[0]
         self.objective.rows.y = <const char*>address(y)
         self.objective.rows.sw = <const char*>self.data.work.sw
+        self.objective.rows.sweeps = True
+        self.objective.rows.sweep = NULL
+        self.data.rows = &self.objective.rows
         self.objective.n_rows = n
         self.objective.n_params = d + 1
         self.objective.itemsize = X.dtype.itemsize
@@ -767,6 +798,8 @@ cdef class BlockObjective:
         self.objective.rows.X = NULL  # not in memory: nothing for the loop to warm
         self.objective.rows.row_bytes = X.strides[0]
         self.objective.rows.y = self.objective.rows.sw = NULL
+        self.objective.rows.sweeps = False
+        self.objective.rows.sweep = NULL
         self.objective.n_rows = n
         self.objective.n_params = X.shape[1] + 1
         self.objective.itemsize = X.dtype.itemsize

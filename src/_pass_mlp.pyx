@@ -457,6 +457,8 @@ cdef class MLPObjective:
         self.objective.rows.row_bytes = X.strides[0]
         self.objective.rows.y = <const char*>address(y)
         self.objective.rows.sw = <const char*>self.data.sw
+        self.objective.rows.sweeps = False  # the loop warms the next block itself
+        self.objective.rows.sweep = NULL
         self.objective.n_rows = X.shape[0]
         self.objective.n_params = self.data.net.n_params
         self.objective.itemsize = X.dtype.itemsize

@@ -36,6 +36,8 @@
 #ifndef GDCORE_SIMD_H
 #define GDCORE_SIMD_H
 
+#include <stdint.h>
+
 #include "_loss.h"
 #include "_prefetch.h"
 
@@ -60,6 +62,22 @@ static inline void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t s
         GD_PREFETCH(row + bytes - 1, 3);
         if (y)
             GD_PREFETCH((const char*)y + at * size, 3);
+    }
+}
+
+/* Ask for rows k .. k+count-1 of ``sweep`` (rows of ``bytes`` bytes; nothing if
+   NULL) into L2: the rows the epoch loop reads next (Rows.sweep, _common.pxd).
+   Called for rows 0, 1, .. in turn, it asks for the cache lines that start
+   within them (and row 0 for its first line too): each line once, however
+   short the rows. */
+static inline void gd_sweep(const char* sweep, Py_ssize_t k, Py_ssize_t count,
+                            Py_ssize_t bytes)
+{
+    if (sweep) {
+        uintptr_t from = (uintptr_t)(sweep + k * bytes), to = from + count * bytes;
+        uintptr_t line = k ? (from + 63) & ~(uintptr_t)63 : from & ~(uintptr_t)63;
+        for (; line < to; line += 64)
+            GD_PREFETCH((const char*)line, 2);
     }
 }
 
@@ -197,7 +215,8 @@ static inline __attribute__((always_inline)) void                               
 NAME(int kind, T e, const T* X, const T* y, const Py_ssize_t* rows,                    \
                    Py_ssize_t first, Py_ssize_t n, const Py_ssize_t d,                 \
                    const Py_ssize_t nc, const T* w,                                    \
-                   T b, double* out, Py_ssize_t n_listed, const T* sw, int weighted)   \
+                   T b, double* out, Py_ssize_t n_listed, const char* sweep,           \
+                   const T* sw, int weighted)                                          \
 {                                                                                      \
     typedef GD_VEC(T, LANES) vec;                                                      \
     typedef GD_UVEC(T, LANES) uvec;                                                    \
@@ -224,6 +243,7 @@ NAME(int kind, T e, const T* X, const T* y, const Py_ssize_t* rows,             
         const T* row[LANES];                                                           \
         vec t[C][NC_MAX], part[C], slopes[C], yv, p, s, sv = {0}, termv = {0};         \
         if (rows) { /* a mini-batch: listed rows (rows[0 .. n_listed-1] readable) */   \
+            gd_sweep(sweep, i - first, LANES, d * (Py_ssize_t)sizeof(T));              \
             for (r = 0; r < LANES; r++) {                                              \
                 row[r] = X + rows[i + r] * d;                                          \
                 yv[r] = y[rows[i + r]];                                                \
@@ -290,6 +310,8 @@ NAME(int kind, T e, const T* X, const T* y, const Py_ssize_t* rows,             
     }                                                                                  \
     for (; i < end; i++) { /* the rows left over, one at a time */                     \
         Py_ssize_t at = rows ? rows[i] : i;                                            \
+        if (rows)                                                                      \
+            gd_sweep(sweep, i - first, 1, d * (Py_ssize_t)sizeof(T));                  \
         const T* x = X + at * d;                                                       \
         T res = b - y[at], slope;                                                      \
         for (j = 0; j < d; j++)                                                        \
@@ -365,7 +387,8 @@ GD_DEFINE_CHUNKED_PASS(gd_wide_chunks_float, float, 8, 8, 1, 2, 1)
 #define GD_DEFINE_STUB(NAME, T)                                                        \
 static inline void NAME(int kind, T e, const T* X, const T* y, const Py_ssize_t* rows, \
                         Py_ssize_t first, Py_ssize_t n, const Py_ssize_t d, const T* w, \
-                        T b, double* out, Py_ssize_t n_listed, const T* sw, int weighted) {}
+                        T b, double* out, Py_ssize_t n_listed, const char* sweep,       \
+                        const T* sw, int weighted) {}
 GD_DEFINE_STUB(gd_narrow_pass_double, double)
 GD_DEFINE_STUB(gd_narrow_pass_float, float)
 GD_DEFINE_STUB(gd_listed_pass_double, double)
