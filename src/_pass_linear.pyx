@@ -60,7 +60,8 @@ cdef extern from "_pool.h" nogil:
 
 
 cdef extern from "_simd.h" nogil:
-    # Passes over listed rows (a mini-batch) ask for the row listed GD_AHEAD places ahead.
+    # Passes over listed rows (a mini-batch) ask for the row listed GD_AHEAD places ahead,
+    # and for the loop's next block as they go (gd_sweep: Rows.sweep, _common.pxd).
     void gd_sweep(const char* sweep, Py_ssize_t k, Py_ssize_t count, Py_ssize_t bytes)
     void gd_prefetch_listed(const void* X, const void* y, Py_ssize_t size, Py_ssize_t d,
                             const Py_ssize_t* rows, Py_ssize_t k, Py_ssize_t n_listed)
