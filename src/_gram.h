@@ -23,6 +23,23 @@
 #define GDCORE_GRAM_H
 
 #include <Python.h>
+#include "_prefetch.h"
+
+/* The bytes [at, end) of the rows the next block centres, asked into L2 a line per row
+   a tile sums: the tiles' arithmetic then overlaps the reading of X, where in turn
+   they would wait for each other. */
+typedef struct {
+    const char* at;
+    const char* end;
+} gd_gram_ahead;
+
+static inline void gd_gram_ask(gd_gram_ahead* ahead)
+{
+    if (ahead->at < ahead->end) {
+        GD_PREFETCH(ahead->at, 2);
+        ahead->at += 64;
+    }
+}
 
 /* u = root * (x * inv - mean), a row of d values (inv: the columns' reciprocal
    magnitudes); restrict tells the compiler u aliases none of the others, so the
@@ -55,7 +72,8 @@ typedef double gd_gram_vec __attribute__((vector_size(8 * GD_GRAM_LANES), aligne
 
 #define GD_GRAM_TILE(KV)                                                                 \
     static inline void gd_gram_tile_##KV(const double* U, Py_ssize_t m, Py_ssize_t dp,   \
-                                         Py_ssize_t j0, Py_ssize_t k0, double* R)        \
+                                         Py_ssize_t j0, Py_ssize_t k0, double* R,        \
+                                         gd_gram_ahead* ahead)                           \
     {                                                                                    \
         gd_gram_vec acc[GD_GRAM_LANES][KV], x[KV];                                       \
         Py_ssize_t i, t, v;                                                              \
@@ -64,6 +82,7 @@ typedef double gd_gram_vec __attribute__((vector_size(8 * GD_GRAM_LANES), aligne
                 acc[t][v] = *(const gd_gram_vec*)(R + (j0 + t) * dp + k0 + v * GD_GRAM_LANES); \
         for (i = 0; i < m; i++) {                                                        \
             const double* row = U + i * dp;                                              \
+            gd_gram_ask(ahead);                                                          \
             for (v = 0; v < KV; v++)                                                     \
                 x[v] = *(const gd_gram_vec*)(row + k0 + v * GD_GRAM_LANES);              \
             for (t = 0; t < GD_GRAM_LANES; t++)                                          \
@@ -78,20 +97,21 @@ GD_GRAM_TILE(1)
 GD_GRAM_TILE(2)
 GD_GRAM_TILE(3)
 
-static void gd_gram_block(const double* U, Py_ssize_t m, Py_ssize_t dp, double* R)
+static void gd_gram_block(const double* U, Py_ssize_t m, Py_ssize_t dp, double* R,
+                          gd_gram_ahead ahead)
 {
     Py_ssize_t nv = dp / GD_GRAM_LANES, jb, kv;
     for (jb = 0; jb < nv; jb++)
         for (kv = jb; kv < nv;) {
             Py_ssize_t j0 = jb * GD_GRAM_LANES, k0 = kv * GD_GRAM_LANES;
             if (nv - kv >= 3) {
-                gd_gram_tile_3(U, m, dp, j0, k0, R);
+                gd_gram_tile_3(U, m, dp, j0, k0, R, &ahead);
                 kv += 3;
             } else if (nv - kv == 2) {
-                gd_gram_tile_2(U, m, dp, j0, k0, R);
+                gd_gram_tile_2(U, m, dp, j0, k0, R, &ahead);
                 kv += 2;
             } else {
-                gd_gram_tile_1(U, m, dp, j0, k0, R);
+                gd_gram_tile_1(U, m, dp, j0, k0, R, &ahead);
                 kv += 1;
             }
         }
@@ -100,9 +120,11 @@ static void gd_gram_block(const double* U, Py_ssize_t m, Py_ssize_t dp, double* 
 #else /* no vector extensions: one entry at a time, in the same order */
 #define GD_GRAM_LANES 1
 
-static void gd_gram_block(const double* U, Py_ssize_t m, Py_ssize_t dp, double* R)
+static void gd_gram_block(const double* U, Py_ssize_t m, Py_ssize_t dp, double* R,
+                          gd_gram_ahead ahead)
 {
     Py_ssize_t i, j, k;
+    (void)ahead;
     for (j = 0; j < dp; j++)
         for (k = j; k < dp; k++) {
             double s = R[j * dp + k];

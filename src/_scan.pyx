@@ -21,7 +21,11 @@ from _common cimport weights_of
 
 cdef extern from "_gram.h":
     int GD_GRAM_LANES
-    void gd_gram_block(const double* U, Py_ssize_t m, Py_ssize_t dp, double* R) noexcept nogil
+    ctypedef struct gd_gram_ahead:
+        const char* at
+        const char* end
+    void gd_gram_block(const double* U, Py_ssize_t m, Py_ssize_t dp, double* R,
+                       gd_gram_ahead ahead) noexcept nogil
     void gd_centre_double(const double* x, const double* inv, const double* mean, double root,
                           Py_ssize_t d, double* u) noexcept nogil
     void gd_centre_float(const float* x, const double* inv, const double* mean, double root,
@@ -204,6 +208,7 @@ def centred_gram(const floating[:, ::1] X, const double[::1] big, const double[:
     cdef double[:, ::1] R = np.zeros((dp, dp))
     cdef double[:, ::1] U = np.zeros((GRAM_BLOCK, dp))  # columns d.. stay 0
     cdef double root = 1.0
+    cdef gd_gram_ahead ahead
     cdef const double[::1] wv = weights
     cdef const double* sw = weights_of(weights, wv)
     if weights is not None and wv.shape[0] != n:
@@ -220,7 +225,10 @@ def centred_gram(const floating[:, ::1] X, const double[::1] big, const double[:
                     gd_centre_double(&X[lo + i, 0], &inv[0], &mean[0], root, d, &U[i, 0])
                 else:
                     gd_centre_float(&X[lo + i, 0], &inv[0], &mean[0], root, d, &U[i, 0])
-            gd_gram_block(&U[0, 0], m, dp, &R[0, 0])
+            ahead.at = <const char*>&X[lo + m - 1, 0] + sizeof(floating) * d  # the next block
+            ahead.end = <const char*>&X[n - 1, 0] + sizeof(floating) * d
+            ahead.end = min(ahead.end, ahead.at + GRAM_BLOCK * d * sizeof(floating))
+            gd_gram_block(&U[0, 0], m, dp, &R[0, 0], ahead)
             lo += m
             if lo % GRAM_ROWS == 0 or lo >= n:  # the run's end: into G, R from zero
                 for j in range(d):
