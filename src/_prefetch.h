@@ -17,6 +17,12 @@
 #define GD_PREFETCH(address, locality) ((void)(address))
 #endif
 
+/* Ask for the line at `at` into L1. */
+static inline void gd_ask_line(const void* at)
+{
+    GD_PREFETCH(at, 3);
+}
+
 /* Ask for bytes [start, start + size) into the core's L2 cache, a line at a time
    in address order (which also trains the hardware's stream prefetchers). */
 static inline void gd_warm_bytes(const void* start, Py_ssize_t size)

@@ -41,8 +41,42 @@ cdef inline Py_ssize_t shuffle_steps(Py_ssize_t* order, Py_ssize_t i, Py_ssize_t
     return i
 
 
+cdef extern from "_prefetch.h" nogil:
+    void ask_line "gd_ask_line"(const void* at)
+
+cdef enum:
+    DRAWN_AHEAD = 64  # shuffle's steps drawn before they are taken (a power of two)
+    CACHED_ORDER = 1 << 17  # entries (1 MiB): shorter orders are shuffled step by step
+
+
 cdef inline void shuffle(Py_ssize_t* order, Py_ssize_t n, uint64_t* state) noexcept nogil:
-    shuffle_steps(order, n - 1, n, state)
+    """All of Fisher-Yates's steps, n - 1 down to 1 (shuffle_steps's). In an order
+    larger than the caches every swap would wait for memory, so there each step is
+    drawn DRAWN_AHEAD steps before it is taken and the entry it swaps asked for
+    meanwhile: a draw does not depend on the order, so the draws and swaps are the
+    same (in the caches the bookkeeping costs more than it saves)."""
+    if n <= CACHED_ORDER:
+        shuffle_steps(order, n - 1, n, state)
+        return
+    cdef Py_ssize_t i, drawn = n - 1, j, tmp
+    cdef Py_ssize_t ahead[DRAWN_AHEAD]  # step i's j at i % DRAWN_AHEAD
+    cdef uint64_t local = state[0]  # (see shuffle_steps)
+    while drawn > 0 and drawn > n - 1 - DRAWN_AHEAD:
+        j = <Py_ssize_t>below(splitmix64_next(&local), <uint64_t>(drawn + 1))
+        ahead[drawn & (DRAWN_AHEAD - 1)] = j
+        ask_line(&order[j])
+        drawn -= 1
+    for i in range(n - 1, 0, -1):
+        j = ahead[i & (DRAWN_AHEAD - 1)]
+        if drawn > 0:  # step i - DRAWN_AHEAD's, into the slot just read
+            tmp = <Py_ssize_t>below(splitmix64_next(&local), <uint64_t>(drawn + 1))
+            ahead[drawn & (DRAWN_AHEAD - 1)] = tmp
+            ask_line(&order[tmp])
+            drawn -= 1
+        tmp = order[i]
+        order[i] = order[j]
+        order[j] = tmp
+    state[0] = local
 
 
 # gdcore/_random.py's shuffle_blocks: order rewritten whole, the blocks (of

@@ -126,11 +126,15 @@ def test_read_floor_rejects_an_order_that_is_not_of_the_rows(order):
 @pytest.mark.parametrize("kernel,prefetch", [("_floor", "prefetcht0"),
                                               ("_pass_linear", "prefetcht0"),
                                               ("_pass_linear", "prefetcht1"),
-                                              ("_loop", "prefetcht1")])
+                                              ("_loop", "prefetcht1"),
+                                              ("_loop", "prefetcht0"),
+                                              ("_scan", "prefetcht1")])
 def test_the_built_kernels_keep_their_prefetches(kernel, prefetch):
     """The mini-batch passes ask for rows ahead (prefetcht0) and for the next block of
-    shuffle="blocks" as they go (prefetcht1, Rows.sweep), and the epoch loop warms
-    that block's targets (prefetcht1): instructions an optimiser is free to delete
+    shuffle="blocks" as they go (prefetcht1, Rows.sweep), the epoch loop warms that
+    block's targets (prefetcht1) and asks for the entries its reshuffle swaps
+    (prefetcht0, _rng.pxd's shuffle), and the centred Gram matrix asks for its next
+    block of rows (prefetcht1, _gram.h): instructions an optimiser is free to delete
     (GCC 12 did, see src/_prefetch.h), so read them in the built modules."""
     import platform
     import shutil

@@ -62,6 +62,18 @@ def test_compiled_shuffle_equals_python_shuffle(n, seed, times):
     assert sorted(order) == list(range(n))
 
 
+@pytest.mark.parametrize("seed", [0, 2**64 - 1])
+def test_compiled_shuffle_of_an_order_larger_than_the_caches_equals_python_shuffle(seed):
+    """Past 2**17 entries the compiled shuffle draws its steps ahead of its swaps (_rng.pxd):
+    the same draws, the same swaps."""
+    n = 200_003
+    order = list(range(n))
+    rng = SplitMix64(seed)
+    for _ in range(2):
+        shuffle(order, rng)
+    assert _util.shuffled(n, seed, 2).tolist() == order
+
+
 def test_shuffle_is_uniform_over_permutations():
     """All 24 orders of 4 rows, each about 1/24 of the time over 4800 seeds (chi-square test)."""
     counts = {p: 0 for p in itertools.permutations(range(4))}
