@@ -73,12 +73,17 @@ cdef struct Objective:
     Py_ssize_t itemsize   # of the parameters' (and the data's) type: 4 or 8
 
 
-cdef inline void warm_rows(const Objective* obj, Py_ssize_t first, Py_ssize_t n) noexcept nogil:
-    """Rows first .. first+n-1 of the objective's data asked into the cache."""
+cdef inline void warm_targets(const Objective* obj, Py_ssize_t first, Py_ssize_t n) noexcept nogil:
+    """The targets and weights of rows first .. first+n-1 asked into the cache."""
     cdef Py_ssize_t size = obj.itemsize
-    if obj.rows.X == NULL:
-        return
-    warm_bytes(obj.rows.X + first * obj.rows.row_bytes, n * obj.rows.row_bytes)
     warm_bytes(obj.rows.y + first * size, n * size)
     if obj.rows.sw != NULL:
         warm_bytes(obj.rows.sw + first * size, n * size)
+
+
+cdef inline void warm_rows(const Objective* obj, Py_ssize_t first, Py_ssize_t n) noexcept nogil:
+    """Rows first .. first+n-1 of the objective's data asked into the cache."""
+    if obj.rows.X == NULL:
+        return
+    warm_bytes(obj.rows.X + first * obj.rows.row_bytes, n * obj.rows.row_bytes)
+    warm_targets(obj, first, n)

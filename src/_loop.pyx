@@ -26,7 +26,7 @@ from libc.math cimport INFINITY, NAN, fabs, isfinite, sqrt
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memmove
 
-from _common cimport address, OBJECTIVE_CAPSULE, Objective, warm_bytes, warm_rows
+from _common cimport address, OBJECTIVE_CAPSULE, Objective, warm_rows, warm_targets
 from _optim cimport (ACCELERATED, ADAGRAD, ADAM, COSINE, CONSTANT, EXPONENTIAL,
                      INVERSE_SCALING, LR_FACTOR, MOMENTUM_T, N_COUNTERS, PLATEAU,
                      PLATEAU_BAD, PLATEAU_BEST, PLATEAU_COOLDOWN, RMSPROP, SGD, STEP,
@@ -424,15 +424,13 @@ cdef void sweep(Loop* L, Block* b, Py_ssize_t rows) noexcept nogil:
     """Up to ``rows`` more of block b's rows asked for by the next pass (its targets and
     weights now): one row each time it sums one, if the objective sweeps (Rows.sweep),
     else all at once (warm)."""
-    cdef Py_ssize_t first = b.first + b.warmed, size = L.obj.itemsize
+    cdef Py_ssize_t first = b.first + b.warmed
     rows = min(rows, b.m - b.warmed)
     if not L.obj.rows.sweeps or L.obj.rows.X == NULL:
         warm(L, b, rows)
     elif rows > 0:
         L.obj.rows.sweep = L.obj.rows.X + first * L.obj.rows.row_bytes
-        warm_bytes(L.obj.rows.y + first * size, rows * size)
-        if L.obj.rows.sw != NULL:
-            warm_bytes(L.obj.rows.sw + first * size, rows * size)
+        warm_targets(L.obj, first, rows)
         b.warmed += rows
 
 
